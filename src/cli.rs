@@ -1,0 +1,204 @@
+//! The command line: clap definitions, and each command's glue from arguments to the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::db::{BackendKind, BackendOptions};
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED, EXIT_USAGE, Error};
+use crate::report::{Outcome, Report};
+use crate::run::{RunOptions, default_out, run};
+use crate::scenario::{Overrides, Plan};
+
+const EXAMPLES: &str = "\
+Examples:
+  rehearse run scenarios/add-column.toml                 # provisions Postgres by itself
+  rehearse run scenarios/add-column.toml --backend local --scale 0.1
+  rehearse run scenarios/add-column.toml --backend url --database-url postgresql://postgres@127.0.0.1:5432/postgres
+  rehearse validate scenarios/*.toml
+
+Exit codes: 0 passed, 1 a step failed or a budget was breached, 2 usage or scenario error,
+3 environment error (no Docker, no Postgres binaries, connection refused), 130 interrupted.";
+
+/// Rehearse PostgreSQL schema migrations at production scale before they reach production.
+#[derive(Debug, Parser)]
+#[command(name = "rehearse", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rehearse a scenario: provision Postgres, seed it, run each strategy, write the report.
+    #[command(after_help = EXAMPLES)]
+    Run(RunArgs),
+    /// Check scenario files (syntax, keys, types, referenced files) without touching a database.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of report.json.
+    #[command(hide = true)]
+    ReportSchema,
+}
+
+/// `rehearse run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Where Postgres comes from: a container (docker), installed binaries (local), an existing
+    /// server (url), or the first that works (auto).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendKind,
+    /// The server for `--backend url` (postgresql://USER[:PASSWORD]@HOST:PORT/DB).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Container image for `--backend docker` [default: the scenario's, else postgres:<major>,
+    /// else the offline-built rehearse/postgres:<major>].
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Directory holding initdb and postgres, for `--backend local`.
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
+    /// Let `--backend url` run on a server whose database already holds tables.
+    #[arg(long)]
+    pub allow_existing_tables: bool,
+    /// Output folder [default: reports/<scenario name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Multiply every table's row count by this (> 0).
+    #[arg(long, value_parser = positive_scale)]
+    pub scale: Option<f64>,
+    /// Random seed for the synthetic data [default: the scenario's, else 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Rehearse only this strategy.
+    #[arg(long, value_name = "NAME")]
+    pub strategy: Option<String>,
+}
+
+fn positive_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a number such as 0.1 or 2, found `{s}`"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("the scale must be greater than 0, found {s}"))
+    }
+}
+
+/// Runs a parsed command and returns the process exit code. Errors are printed here, once.
+pub async fn execute(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Run(args) => run_command(args).await,
+        Command::Validate { scenarios } => Ok(validate(&scenarios)),
+        Command::ReportSchema => {
+            let schema = serde_json::to_string_pretty(&Report::json_schema()).expect("json");
+            println!("{schema}");
+            Ok(EXIT_PASSED)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> i32 {
+    let mut code = EXIT_PASSED;
+    for path in paths {
+        match Plan::load(path, &Overrides::default()) {
+            Ok(plan) => println!(
+                "ok: {} ({} strateg{}, {} step{})",
+                path.display(),
+                plan.strategies.len(),
+                if plan.strategies.len() == 1 { "y" } else { "ies" },
+                plan.step_count(),
+                if plan.step_count() == 1 { "" } else { "s" }
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = EXIT_USAGE;
+            }
+        }
+    }
+    code
+}
+
+async fn run_command(args: RunArgs) -> Result<i32, Error> {
+    let overrides = Overrides {
+        scale: args.scale,
+        seed: args.seed,
+        strategy: args.strategy.clone(),
+    };
+    let plan = Plan::load(&args.scenario, &overrides)?;
+    if args.backend == BackendKind::Url && args.database_url.is_none() {
+        return Err(Error::Usage(
+            "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
+        ));
+    }
+    let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
+    let options = RunOptions {
+        backend: BackendOptions {
+            kind: args.backend,
+            database_url: args.database_url,
+            image: args.image,
+            pg_bin: args.pg_bin,
+            allow_existing_tables: args.allow_existing_tables,
+            log_path: PathBuf::new(),
+            run_id: String::new(),
+        },
+        out,
+    };
+
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_signals(cancel.clone()));
+    let result = run(&plan, options, cancel).await;
+
+    let mut stdout = std::io::stdout().lock();
+    let _ = crate::report::write_summary(&result.report, &mut stdout);
+    let _ = writeln!(stdout, "  report   {}", result.report_path.display());
+    drop(stdout);
+    if let Some(e) = result.error {
+        return Err(e);
+    }
+    Ok(match result.report.outcome {
+        Outcome::Passed => EXIT_PASSED,
+        Outcome::Interrupted => EXIT_INTERRUPTED,
+        Outcome::Failed | Outcome::Error => EXIT_FAILED,
+    })
+}
+
+/// First SIGINT/SIGTERM: stop the run in order (cleanup, report). Second: exit at once.
+async fn watch_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+    eprintln!("interrupted: stopping the run and cleaning up (press Ctrl-C again to exit at once)");
+    cancel.cancel();
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+    eprintln!("interrupted again: exiting without cleanup");
+    std::process::exit(EXIT_INTERRUPTED);
+}

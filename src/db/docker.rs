@@ -1,0 +1,307 @@
+//! The docker backend: Postgres in a container through testcontainers.
+//!
+//! The image is `--image`, else the scenario's `image`, else the official `postgres:<major>`;
+//! when that is neither present nor pullable (no registry here), the offline-built
+//! `rehearse/postgres:<major>` (scripts/build-postgres-image.sh) is used if present. The container
+//! gets the scenario's settings as `postgres -c` arguments, a 1 GiB `/dev/shm` for parallel index
+//! builds, fsync left on, and the label `org.rehearse.run=<run id>`; its log is copied to the
+//! output folder. It is removed by [`DockerServer::shutdown`], by testcontainers on drop, and by a
+//! sweep of the label, so an interrupted start leaves nothing behind either.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+use tokio::io::AsyncWriteExt;
+use tokio_postgres::Config;
+
+use super::{BackendKind, BackendOptions, DEFAULT_MAJOR, DbError, Server};
+use crate::scenario::DatabasePlan;
+
+/// The label every container of a run carries.
+pub const RUN_LABEL: &str = "org.rehearse.run";
+
+const READY: &str = "database system is ready to accept connections";
+
+/// A running Postgres container.
+pub struct DockerServer {
+    container: Option<ContainerAsync<GenericImage>>,
+    docker: Docker,
+    run_id: String,
+}
+
+impl std::fmt::Debug for DockerServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerServer")
+            .field("run_id", &self.run_id)
+            .finish()
+    }
+}
+
+/// Connects to the Docker engine the environment points at (DOCKER_HOST or the local socket).
+pub async fn engine() -> Result<Docker, DbError> {
+    let docker = Docker::connect_with_defaults().map_err(|e| DbError::NoDocker {
+        reason: e.to_string(),
+    })?;
+    match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
+        Ok(Ok(_)) => Ok(docker),
+        Ok(Err(e)) => Err(DbError::NoDocker {
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(DbError::NoDocker {
+            reason: "the engine did not answer within 5 s".into(),
+        }),
+    }
+}
+
+/// Starts a Postgres container.
+pub async fn provision(
+    options: &BackendOptions,
+    plan: &DatabasePlan,
+    mut notes: Vec<String>,
+) -> Result<Server, DbError> {
+    let docker = engine().await?;
+    let major = plan.major.unwrap_or(DEFAULT_MAJOR);
+    let explicit = options.image.clone().or_else(|| plan.image.clone());
+    let image = resolve_image(&docker, explicit, major, &mut notes).await?;
+
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let mut cmd = vec!["postgres".to_owned()];
+    for (key, value) in super::effective_settings(plan) {
+        cmd.push("-c".into());
+        cmd.push(format!("{key}={value}"));
+    }
+    let (name, tag) = split_image(&image);
+    let request = GenericImage::new(name, tag)
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stderr(READY))
+        .with_env_var("POSTGRES_PASSWORD", &password)
+        .with_cmd(cmd)
+        .with_shm_size(1 << 30)
+        .with_label(RUN_LABEL, &options.run_id)
+        .with_container_name(format!("rehearse-{}", options.run_id))
+        .with_startup_timeout(Duration::from_secs(180));
+    tracing::info!("starting a container from {image}");
+    let container = match request.start().await {
+        Ok(c) => c,
+        Err(e) => {
+            sweep(&docker, &options.run_id).await;
+            return Err(DbError::Container {
+                image,
+                reason: e.to_string(),
+            });
+        }
+    };
+    let server = DockerServer {
+        container: Some(container),
+        docker,
+        run_id: options.run_id.clone(),
+    };
+    let container = server.container.as_ref().expect("just set");
+    copy_log(container, &options.log_path)?;
+
+    let port = container
+        .get_host_port_ipv4(5432)
+        .await
+        .map_err(|e| DbError::Container {
+            image: image.clone(),
+            reason: format!("no host port for 5432: {e}"),
+        })?;
+    let host = container
+        .get_host()
+        .await
+        .map(|h| h.to_string())
+        .unwrap_or_else(|_| "127.0.0.1".into());
+    let host = if host == "localhost" {
+        "127.0.0.1".to_owned()
+    } else {
+        host
+    };
+    let mut config = Config::new();
+    config
+        .host(&host)
+        .port(port)
+        .user("postgres")
+        .password(password)
+        .dbname("postgres");
+    let target = super::redacted(&config);
+    // The image's first start runs a temporary server on the Unix socket only, which logs the
+    // same ready message: keep trying until the real one answers on TCP.
+    if let Err(e) =
+        super::wait_until_ready(&config, &target, Duration::from_secs(60), || Ok(())).await
+    {
+        server.shutdown().await;
+        return Err(e);
+    }
+    tracing::info!("container {image} ready on {host}:{port}");
+    Ok(Server {
+        backend: BackendKind::Docker,
+        config,
+        target,
+        image: Some(image),
+        binaries: None,
+        log: Some(options.log_path.clone()),
+        settings_applied: true,
+        notes,
+        handle: super::Handle::Docker(server),
+    })
+}
+
+impl DockerServer {
+    /// Removes the container (and any other container of this run).
+    pub async fn shutdown(mut self) {
+        if let Some(container) = self.container.take()
+            && let Err(e) = container.rm().await
+        {
+            tracing::warn!("failed to remove container: {e}");
+        }
+        sweep(&self.docker, &self.run_id).await;
+    }
+}
+
+/// Removes every container labelled with this run's id.
+pub async fn sweep(docker: &Docker, run_id: &str) {
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{RUN_LABEL}={run_id}")])]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await;
+    for summary in list.unwrap_or_default() {
+        if let Some(id) = summary.id {
+            let removed = docker
+                .remove_container(
+                    &id,
+                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                )
+                .await;
+            if let Err(e) = removed {
+                tracing::warn!("failed to remove container {id}: {e}");
+            }
+        }
+    }
+}
+
+/// Picks the image: the explicit one if present or pullable; else `postgres:<major>` if present
+/// or pullable; else the offline-built `rehearse/postgres:<major>` if present.
+async fn resolve_image(
+    docker: &Docker,
+    explicit: Option<String>,
+    major: u32,
+    notes: &mut Vec<String>,
+) -> Result<String, DbError> {
+    if let Some(image) = explicit {
+        return match available(docker, &image).await {
+            Ok(()) => Ok(image),
+            Err(why) => Err(DbError::NoImage {
+                reason: format!("{image}: {why}"),
+                major,
+            }),
+        };
+    }
+    let official = format!("postgres:{major}");
+    let official_why = match available(docker, &official).await {
+        Ok(()) => return Ok(official),
+        Err(why) => why,
+    };
+    let offline = format!("rehearse/postgres:{major}");
+    if docker.inspect_image(&offline).await.is_ok() {
+        let note = format!("{official} is not available ({official_why}); using {offline}");
+        tracing::info!("{note}");
+        notes.push(note);
+        return Ok(offline);
+    }
+    Err(DbError::NoImage {
+        reason: format!("{official}: {official_why}; {offline}: not present either"),
+        major,
+    })
+}
+
+/// Whether `image` is present, pulling it if not.
+async fn available(docker: &Docker, image: &str) -> Result<(), String> {
+    if docker.inspect_image(image).await.is_ok() {
+        return Ok(());
+    }
+    let (name, tag) = split_image(image);
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(name)
+        .tag(tag)
+        .build();
+    let mut pull = docker.create_image(Some(options), None, None);
+    let pulled = tokio::time::timeout(Duration::from_secs(600), async {
+        while let Some(progress) = pull.next().await {
+            progress.map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
+    })
+    .await;
+    match pulled {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("not present locally, and pulling failed: {e}")),
+        Err(_) => Err("not present locally, and pulling took over 10 minutes".into()),
+    }
+}
+
+/// `repo/name:tag` → (`repo/name`, `tag`); no tag means `latest`.
+fn split_image(image: &str) -> (&str, &str) {
+    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match image[slash..].rfind(':') {
+        Some(colon) => (&image[..slash + colon], &image[slash + colon + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+/// Copies the container's stdout and stderr into the server log until the container goes away.
+fn copy_log(
+    container: &ContainerAsync<GenericImage>,
+    path: &std::path::Path,
+) -> Result<(), DbError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| DbError::Io {
+            what: "create the output folder",
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    let file = std::fs::File::create(path).map_err(|source| DbError::Io {
+        what: "create the server log",
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut stderr = container.stderr(true);
+    tokio::spawn(async move {
+        let _ = tokio::io::copy_buf(&mut stderr, &mut file).await;
+        let _ = file.flush().await;
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_image;
+
+    #[test]
+    fn image_names_split_at_the_tag() {
+        assert_eq!(split_image("postgres:17"), ("postgres", "17"));
+        assert_eq!(
+            split_image("rehearse/postgres:18"),
+            ("rehearse/postgres", "18")
+        );
+        assert_eq!(
+            split_image("localhost:5000/pg:15"),
+            ("localhost:5000/pg", "15")
+        );
+        assert_eq!(split_image("postgres"), ("postgres", "latest"));
+    }
+}

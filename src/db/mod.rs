@@ -1,0 +1,243 @@
+//! Database backends: getting a Postgres server for a run and giving it back.
+//!
+//! Three ways, behind one [`Server`] handle: a throwaway cluster from local binaries
+//! ([`local`]), a container through testcontainers ([`docker`]), or an existing server
+//! ([`url`]). `auto` picks a container when a Docker engine answers and the image can be had,
+//! else local binaries, and says why. Every backend is released by [`Server::shutdown`]; the
+//! local cluster and the container are also released on drop, so an early return loses nothing.
+//!
+//! This module knows only the scenario's `[database]` section.
+
+mod conninfo;
+pub mod docker;
+mod error;
+pub mod local;
+mod pgerror;
+mod url;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+pub use conninfo::redacted;
+pub use error::DbError;
+pub use pgerror::{describe, describe_in, server_error};
+
+use crate::scenario::DatabasePlan;
+
+/// The major version used when a scenario does not name one.
+pub const DEFAULT_MAJOR: u32 = 17;
+
+/// Which backend to use (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// A container when a Docker engine answers and the image can be had, else local binaries.
+    Auto,
+    /// A container through testcontainers.
+    Docker,
+    /// A throwaway cluster from installed Postgres binaries.
+    Local,
+    /// An existing server given by `--database-url`.
+    Url,
+}
+
+impl BackendKind {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Auto => "auto",
+            BackendKind::Docker => "docker",
+            BackendKind::Local => "local",
+            BackendKind::Url => "url",
+        }
+    }
+}
+
+/// What the command line says about the server to use.
+#[derive(Debug, Clone)]
+pub struct BackendOptions {
+    /// The backend asked for.
+    pub kind: BackendKind,
+    /// `--database-url`, for the url backend.
+    pub database_url: Option<String>,
+    /// `--image`, for the docker backend (overrides the scenario's).
+    pub image: Option<String>,
+    /// `--pg-bin`, for the local backend.
+    pub pg_bin: Option<PathBuf>,
+    /// `--allow-existing-tables`: let the url backend use a server whose database has tables.
+    pub allow_existing_tables: bool,
+    /// Where the server log is written (local and docker).
+    pub log_path: PathBuf,
+    /// Identifies this run's resources (container label, scratch database names).
+    pub run_id: String,
+}
+
+/// Settings every rehearsal server gets before the scenario's own, so lock waits are logged with
+/// exact durations (see POSTGRES-FACTS.md, "Locks and queues" 6).
+pub fn base_settings() -> Vec<(String, String)> {
+    [
+        ("log_lock_waits", "on"),
+        ("deadlock_timeout", "100ms"),
+        ("log_line_prefix", "%m [%p] "),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The base settings overlaid with the scenario's (the scenario wins on a shared key).
+pub fn effective_settings(plan: &DatabasePlan) -> Vec<(String, String)> {
+    let mut settings = base_settings();
+    settings.retain(|(k, _)| !plan.settings.iter().any(|(sk, _)| sk == k));
+    settings.extend(plan.settings.iter().cloned());
+    settings
+}
+
+/// A Postgres server ready for a run, and how to give it back.
+#[derive(Debug)]
+pub struct Server {
+    /// The backend actually used.
+    pub backend: BackendKind,
+    /// Connection settings for the server's maintenance database.
+    config: Config,
+    /// Where the server is, with no password, for messages and the report.
+    pub target: String,
+    /// Container image, for the docker backend.
+    pub image: Option<String>,
+    /// Binary directory, for the local backend.
+    pub binaries: Option<PathBuf>,
+    /// The server log, when the backend captures it.
+    pub log: Option<PathBuf>,
+    /// Whether the scenario's server settings were applied (not on the url backend).
+    pub settings_applied: bool,
+    /// What the user should know about how the server was chosen.
+    pub notes: Vec<String>,
+    handle: Handle,
+}
+
+#[derive(Debug)]
+enum Handle {
+    Local(local::LocalCluster),
+    Docker(docker::DockerServer),
+    Url,
+}
+
+impl Server {
+    /// Connects to `dbname` on this server.
+    pub async fn connect(&self, dbname: &str) -> Result<Client, DbError> {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        connect(&config, &self.target).await
+    }
+
+    /// The database the server was handed with (where scratch databases are created from).
+    pub fn maintenance_db(&self) -> &str {
+        self.config.get_dbname().unwrap_or("postgres")
+    }
+
+    /// Connection settings for `dbname` (for tools that need a URL-like target).
+    pub fn config_for(&self, dbname: &str) -> Config {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        config
+    }
+
+    /// Stops and removes whatever the backend started. The url backend leaves the server alone.
+    pub async fn shutdown(self) {
+        match self.handle {
+            Handle::Local(cluster) => cluster.shutdown().await,
+            Handle::Docker(container) => container.shutdown().await,
+            Handle::Url => {}
+        }
+    }
+}
+
+/// Provides a server as `options` and the scenario's `[database]` section ask.
+pub async fn provision(options: &BackendOptions, plan: &DatabasePlan) -> Result<Server, DbError> {
+    match options.kind {
+        BackendKind::Local => local::provision(options, plan, Vec::new()).await,
+        BackendKind::Docker => docker::provision(options, plan, Vec::new()).await,
+        BackendKind::Url => url::provision(options).await,
+        BackendKind::Auto => auto(options, plan).await,
+    }
+}
+
+async fn auto(options: &BackendOptions, plan: &DatabasePlan) -> Result<Server, DbError> {
+    if options.database_url.is_some() {
+        return url::provision(options).await;
+    }
+    let docker_why = match docker::provision(options, plan, Vec::new()).await {
+        Ok(server) => return Ok(server),
+        Err(e) => e.to_string(),
+    };
+    let note = format!("backend auto: not using a container ({docker_why}); trying local binaries");
+    tracing::info!("{note}");
+    match local::provision(options, plan, vec![note]).await {
+        Ok(server) => Ok(server),
+        Err(local) => Err(DbError::NoBackend {
+            docker: docker_why,
+            local: local.to_string(),
+        }),
+    }
+}
+
+/// Connects with a timeout, spawning the connection task.
+pub(crate) async fn connect(config: &Config, target: &str) -> Result<Client, DbError> {
+    let attempt = tokio::time::timeout(Duration::from_secs(15), config.connect(NoTls)).await;
+    let (client, connection) = match attempt {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(source)) => {
+            return Err(DbError::Connect {
+                target: target.to_owned(),
+                dbname: config.get_dbname().unwrap_or("").to_owned(),
+                source,
+            });
+        }
+        Err(_) => {
+            return Err(DbError::ConnectTimeout {
+                target: target.to_owned(),
+            });
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Retries connecting until the server accepts, `deadline` passes, or `alive` says it died.
+pub(crate) async fn wait_until_ready(
+    config: &Config,
+    target: &str,
+    deadline: Duration,
+    mut alive: impl FnMut() -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        alive()?;
+        match tokio::time::timeout(Duration::from_secs(2), config.connect(NoTls)).await {
+            Ok(Ok((client, connection))) => {
+                drop(client);
+                drop(connection);
+                return Ok(());
+            }
+            Ok(Err(e)) if tokio::time::Instant::now() > give_up => {
+                return Err(DbError::Connect {
+                    target: target.to_owned(),
+                    dbname: config.get_dbname().unwrap_or("").to_owned(),
+                    source: e,
+                });
+            }
+            Err(_) if tokio::time::Instant::now() > give_up => {
+                return Err(DbError::ConnectTimeout {
+                    target: target.to_owned(),
+                });
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}

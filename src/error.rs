@@ -1,0 +1,81 @@
+//! The top-level error and the exit codes users depend on (see README, "Exit codes").
+
+use std::path::PathBuf;
+
+use crate::db::DbError;
+use crate::report::ReadError;
+use crate::scenario::ScenarioError;
+use crate::seed::SeedError;
+
+/// Exit code: every step succeeded and every checked budget held.
+pub const EXIT_PASSED: i32 = 0;
+/// Exit code: a budget was breached or a step failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: usage or scenario error.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: environment error (no Docker, no Postgres binaries, connection refused).
+pub const EXIT_ENVIRONMENT: i32 = 3;
+/// Exit code: interrupted (Ctrl-C or SIGTERM).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Anything that stops a command from completing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The scenario file is missing or wrong.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A command-line value is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// No server could be had or reached.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The schema or the seed failed.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// A report could not be read.
+    #[error(transparent)]
+    Report(#[from] ReadError),
+    /// The output folder could not be written.
+    #[error("failed to write {}: {source}", path.display())]
+    Output {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The user interrupted the command (Ctrl-C or SIGTERM).
+    #[error("interrupted")]
+    Interrupted,
+    /// A statement rehearse itself runs (scratch databases) failed.
+    #[error("failed to {what}: {message}")]
+    Server {
+        /// Which operation.
+        what: String,
+        /// The server's message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Scenario(_) | Error::Usage(_) | Error::Report(_) => EXIT_USAGE,
+            Error::Seed(SeedError::Server {
+                connection_lost: true,
+                ..
+            }) => EXIT_ENVIRONMENT,
+            Error::Seed(_) => EXIT_USAGE,
+            Error::Db(_) | Error::Output { .. } | Error::Server { .. } => EXIT_ENVIRONMENT,
+            Error::Interrupted => EXIT_INTERRUPTED,
+        }
+    }
+
+    pub(crate) fn server(what: impl Into<String>, e: &tokio_postgres::Error) -> Error {
+        Error::Server {
+            what: what.into(),
+            message: crate::db::describe(e),
+        }
+    }
+}

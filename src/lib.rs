@@ -1,0 +1,18 @@
+//! rehearse: rehearses PostgreSQL schema migrations at production scale.
+//!
+//! The pipeline (see DESIGN.md): a [`scenario`] becomes an immutable plan; [`db`] provides a
+//! Postgres server; [`seed`] creates the schema and fills it; [`migrate`] runs each strategy's
+//! steps on its own copy of the seeded data, timed on the run's one [`clock`]; [`report`] holds
+//! what was observed and renders it; [`verdict`] judges it against the budgets. [`run`] wires the
+//! parts together and owns ordering and shutdown.
+
+pub mod cli;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod migrate;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod seed;
+pub mod verdict;

@@ -1,0 +1,27 @@
+//! The `rehearse` binary: parse, set up logging, run, map to an exit code.
+
+use clap::Parser;
+
+fn main() {
+    let cli = rehearse::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "rehearse=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            std::process::exit(rehearse::error::EXIT_ENVIRONMENT);
+        }
+    };
+    let code = runtime.block_on(rehearse::cli::execute(cli));
+    // Give detached cleanup (container removal on drop) its chance before exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    std::process::exit(code);
+}

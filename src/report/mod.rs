@@ -1,0 +1,334 @@
+//! The report: the public, versioned data model of what a run observed, and its renderers.
+//!
+//! `report.json` is the source of truth; every other format is a view over [`Report`]. The model
+//! is plain data (no histograms, channels or handles) and its JSON Schema is committed as
+//! `schemas/report.schema.json`. Bump [`SCHEMA_VERSION`] on any change that breaks readers.
+
+mod summary;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use summary::write_summary;
+
+/// Version of the report format. Readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run observed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Version of this format ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// The tool that wrote the report.
+    pub tool: Tool,
+    /// Identifies the run (scratch database names and container labels carry it).
+    pub run_id: String,
+    /// The scenario rehearsed.
+    pub scenario: ScenarioInfo,
+    /// Wall-clock start, RFC 3339.
+    pub started_at: String,
+    /// Seconds from start to the end of the run.
+    pub duration_s: f64,
+    /// How the run ended.
+    pub outcome: Outcome,
+    /// Why the run could not complete, when `outcome` is `error`.
+    pub error: Option<String>,
+    /// Where and how it ran, enough to reproduce it.
+    pub environment: Environment,
+    /// The seeded data, when seeding completed.
+    pub seed: Option<SeedSummary>,
+    /// One entry per strategy, in scenario order.
+    pub strategies: Vec<StrategyReport>,
+    /// The judgement against the budgets.
+    pub verdict: Verdict,
+}
+
+/// The tool that wrote the report.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// `rehearse`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// The scenario rehearsed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioInfo {
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The file, as given on the command line.
+    pub path: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step succeeded and every checked budget held.
+    Passed,
+    /// A step failed or a budget was breached.
+    Failed,
+    /// The user interrupted the run.
+    Interrupted,
+    /// The run could not complete (environment or scenario error).
+    Error,
+}
+
+/// Where and how the run ran.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// `docker`, `local` or `url` (the backend actually used).
+    pub backend: Option<String>,
+    /// The server, without password.
+    pub target: Option<String>,
+    /// Container image (docker backend).
+    pub image: Option<String>,
+    /// Binary directory (local backend).
+    pub binaries: Option<String>,
+    /// `SHOW server_version`.
+    pub server_version: Option<String>,
+    /// `SHOW server_version_num`.
+    pub server_version_num: Option<u32>,
+    /// Effective values of the settings rehearse or the scenario set.
+    pub settings: BTreeMap<String, String>,
+    /// Whether the scenario's settings were applied (not possible on the url backend).
+    pub settings_applied: bool,
+    /// The server log, when captured.
+    pub server_log: Option<String>,
+    /// Row-count multiplier.
+    pub scale: f64,
+    /// Random seed.
+    pub seed: u64,
+    /// Things worth knowing about how the server was chosen.
+    pub notes: Vec<String>,
+}
+
+/// The seeded data.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSummary {
+    /// Random seed used.
+    pub seed: u64,
+    /// Row-count multiplier used.
+    pub scale: f64,
+    /// Per table, in load order.
+    pub tables: Vec<TableSummary>,
+    /// Seconds spent in ANALYZE.
+    pub analyze_seconds: f64,
+    /// Seconds for schema-less filling and analysis, all tables.
+    pub seconds: f64,
+}
+
+/// One seeded table.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableSummary {
+    /// `schema.table` as the server names it.
+    pub table: String,
+    /// Rows inserted.
+    pub rows: u64,
+    /// Heap + TOAST + indexes, bytes.
+    pub bytes: u64,
+    /// Seconds to load.
+    pub seconds: f64,
+}
+
+/// One strategy's rehearsal.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyReport {
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The scratch database it ran in (a clone of the seeded one).
+    pub database: String,
+    /// Offset of its first step from the run's start, seconds.
+    pub start_s: Option<f64>,
+    /// Seconds from its first step's start to its last step's end.
+    pub duration_s: Option<f64>,
+    /// How it ended.
+    pub status: StrategyStatus,
+    /// Its steps, in order.
+    pub steps: Vec<StepReport>,
+}
+
+/// How a strategy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyStatus {
+    /// Every step succeeded.
+    Succeeded,
+    /// A step failed; later steps were skipped.
+    Failed,
+    /// The run was interrupted during it.
+    Interrupted,
+    /// It did not start (an earlier failure or interruption).
+    NotRun,
+}
+
+/// One step.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepReport {
+    /// 1-based position in the strategy.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// `inline` or the SQL file.
+    pub source: String,
+    /// Offset of its start from the run's start, seconds.
+    pub start_s: Option<f64>,
+    /// Seconds it took.
+    pub duration_s: Option<f64>,
+    /// How it ended.
+    pub status: StepStatus,
+    /// The server's error, when it failed.
+    pub error: Option<ServerError>,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// It ran to completion.
+    Succeeded,
+    /// The server returned an error.
+    Failed,
+    /// The run was interrupted while it ran (its statement was cancelled).
+    Interrupted,
+    /// It did not run.
+    Skipped,
+}
+
+/// An error the server (or the driver) returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerError {
+    /// SQLSTATE, e.g. `42P01`.
+    pub sqlstate: Option<String>,
+    /// `ERROR`, `FATAL`, …
+    pub severity: Option<String>,
+    /// The primary message.
+    pub message: String,
+    /// DETAIL.
+    pub detail: Option<String>,
+    /// HINT.
+    pub hint: Option<String>,
+    /// 1-based character position in the SQL sent.
+    pub position: Option<u32>,
+    /// 1-based line in the SQL sent.
+    pub line: Option<usize>,
+}
+
+/// The judgement against the budgets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    /// No breach.
+    pub passed: bool,
+    /// Each breach, named.
+    pub breaches: Vec<Breach>,
+    /// Budgets given that this version cannot measure yet, with why.
+    pub unchecked: Vec<String>,
+}
+
+/// One budget breached (or a failed step, which fails the run).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Breach {
+    /// The budget's key (`max-step-duration`, …) or `step-failed`.
+    pub budget: String,
+    /// The strategy.
+    pub strategy: String,
+    /// The step, when the breach is a step's.
+    pub step: Option<String>,
+    /// The limit, as written.
+    pub limit: Option<String>,
+    /// What was measured.
+    pub actual: String,
+}
+
+/// Failures to read a report back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error("failed to read report {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not JSON, truncated, or not a report.
+    #[error("failed to parse report {}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Another format version.
+    #[error(
+        "report {} has schema_version {found}; this rehearse reads version {SCHEMA_VERSION} \
+         (use the rehearse version that wrote it)", path.display()
+    )]
+    Version {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its version.
+        found: u64,
+    },
+}
+
+impl Report {
+    /// Writes the report as pretty JSON, atomically (a temp file renamed into place).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Reads a report, refusing other format versions with a clear message.
+    pub fn read(path: &Path) -> Result<Report, ReadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ReadError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        let found = value
+            .get("schema_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if found != SCHEMA_VERSION as u64 {
+            return Err(ReadError::Version {
+                path: path.to_owned(),
+                found,
+            });
+        }
+        serde_json::from_value(value).map_err(|source| ReadError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The JSON Schema of the report, as committed in `schemas/report.schema.json`.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Report)).expect("schema serialises")
+    }
+}

@@ -1,0 +1,116 @@
+//! The terminal summary printed at the end of a run.
+
+use std::io::{self, Write};
+
+use super::{Outcome, Report, StepStatus};
+
+/// Writes a short, human summary of `report`.
+pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let env = &report.environment;
+    writeln!(out, "rehearse · {}", report.scenario.name)?;
+    writeln!(
+        out,
+        "  server   {} via {}{}",
+        env.server_version.as_deref().unwrap_or("?"),
+        env.backend.as_deref().unwrap_or("?"),
+        env.image
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default()
+    )?;
+    if let Some(seed) = &report.seed {
+        let rows: u64 = seed.tables.iter().map(|t| t.rows).sum();
+        let bytes: u64 = seed.tables.iter().map(|t| t.bytes).sum();
+        writeln!(
+            out,
+            "  seed     {rows} rows in {} table(s), {:.1} MB, {:.1} s (scale {}, seed {})",
+            seed.tables.len(),
+            bytes as f64 / 1e6,
+            seed.seconds,
+            seed.scale,
+            seed.seed
+        )?;
+    }
+    for strategy in &report.strategies {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  strategy {}: {}{}",
+            strategy.name,
+            status_word(strategy.status),
+            strategy
+                .duration_s
+                .map(|d| format!(" in {}", seconds(d)))
+                .unwrap_or_default()
+        )?;
+        for step in &strategy.steps {
+            let took = step.duration_s.map(seconds).unwrap_or_else(|| "-".into());
+            let mark = match step.status {
+                StepStatus::Succeeded => "ok",
+                StepStatus::Failed => "FAILED",
+                StepStatus::Interrupted => "interrupted",
+                StepStatus::Skipped => "skipped",
+            };
+            writeln!(
+                out,
+                "    {:>2}. {:<32} {:>10}  {mark}",
+                step.index, step.name, took
+            )?;
+            if let Some(error) = &step.error {
+                writeln!(out, "        {error}")?;
+            }
+        }
+    }
+    writeln!(out)?;
+    for breach in &report.verdict.breaches {
+        let at = breach
+            .step
+            .as_deref()
+            .map(|s| format!(" step {s}"))
+            .unwrap_or_default();
+        let limit = breach
+            .limit
+            .as_deref()
+            .map(|l| format!(" (limit {l})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  breach   {}: {}{at}: {}{limit}",
+            breach.budget, breach.strategy, breach.actual
+        )?;
+    }
+    for unchecked in &report.verdict.unchecked {
+        writeln!(out, "  note     {unchecked}")?;
+    }
+    if let Some(error) = &report.error {
+        writeln!(out, "  error    {error}")?;
+    }
+    let verdict = match report.outcome {
+        Outcome::Passed => "PASSED",
+        Outcome::Failed => "FAILED",
+        Outcome::Interrupted => "INTERRUPTED",
+        Outcome::Error => "ERROR",
+    };
+    writeln!(
+        out,
+        "  verdict  {verdict} ({:.1} s)",
+        report.duration_s
+    )
+}
+
+fn status_word(status: super::StrategyStatus) -> &'static str {
+    match status {
+        super::StrategyStatus::Succeeded => "succeeded",
+        super::StrategyStatus::Failed => "FAILED",
+        super::StrategyStatus::Interrupted => "interrupted",
+        super::StrategyStatus::NotRun => "not run",
+    }
+}
+
+fn seconds(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.1} ms", s * 1000.0)
+    } else {
+        format!("{s:.2} s")
+    }
+}

@@ -1,0 +1,338 @@
+//! The one place that wires the parts together: provision → schema → seed → for each strategy,
+//! a clone of the seeded database and its steps → report. It owns ordering and shutdown: the
+//! scratch databases are dropped, the server is given back and `report.json` is written however
+//! the run ends — success, a failing step, an error, or an interruption.
+
+use std::path::{Path, PathBuf};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::RunClock;
+use crate::db::{self, BackendOptions, Server};
+use crate::error::Error;
+use crate::report::{
+    Environment, Outcome, Report, ScenarioInfo, StepStatus, StrategyReport, StrategyStatus, Tool,
+    Verdict,
+};
+use crate::scenario::Plan;
+use crate::seed::{self, quote_ident};
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The backend and its options; `log_path` and `run_id` are filled in by [`run`].
+    pub backend: BackendOptions,
+    /// The output folder.
+    pub out: PathBuf,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The report, as written.
+    pub report: Report,
+    /// Where `report.json` is.
+    pub report_path: PathBuf,
+    /// Why the run could not complete, when it could not.
+    pub error: Option<Error>,
+}
+
+/// Runs a plan to the end (or until `cancel` fires) and writes the report.
+pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) -> RunResult {
+    let clock = RunClock::start();
+    let run_id = new_run_id();
+    let mut backend = options.backend.clone();
+    backend.run_id = run_id.clone();
+    backend.log_path = options.out.join("postgres.log");
+
+    let mut report = Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run_id: run_id.clone(),
+        scenario: ScenarioInfo {
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            path: plan.path.display().to_string(),
+        },
+        started_at: clock.wall_start().to_rfc3339(),
+        duration_s: 0.0,
+        outcome: Outcome::Error,
+        error: None,
+        environment: Environment {
+            scale: plan.seed.scale,
+            seed: plan.seed.seed,
+            ..Environment::default()
+        },
+        seed: None,
+        strategies: plan
+            .strategies
+            .iter()
+            .map(|s| StrategyReport {
+                name: s.name.clone(),
+                description: s.description.clone(),
+                database: String::new(),
+                start_s: None,
+                duration_s: None,
+                status: StrategyStatus::NotRun,
+                steps: Vec::new(),
+            })
+            .collect(),
+        verdict: Verdict::default(),
+    };
+
+    let error = match std::fs::create_dir_all(&options.out) {
+        Ok(()) => {
+            let mut scratch = Scratch::default();
+            let server = tokio::select! {
+                server = db::provision(&backend, &plan.database) => server.map_err(Error::from),
+                _ = cancel.cancelled() => Err(Error::Interrupted),
+            };
+            match server {
+                Ok(server) => {
+                    let result =
+                        rehearse(plan, &server, &clock, &cancel, &mut scratch, &mut report).await;
+                    scratch.drop_all(&server).await;
+                    server.shutdown().await;
+                    result.err()
+                }
+                Err(e) => Some(e),
+            }
+        }
+        Err(source) => Some(Error::Output {
+            path: options.out.clone(),
+            source,
+        }),
+    };
+
+    report.duration_s = clock.offset().as_secs_f64();
+    report.verdict = crate::verdict::judge(&report.strategies, &plan.budgets);
+    let (outcome, error) = match error {
+        Some(Error::Interrupted) => (Outcome::Interrupted, None),
+        _ if cancel.is_cancelled() => (Outcome::Interrupted, None),
+        Some(e) => (Outcome::Error, Some(e)),
+        None if report.verdict.passed => (Outcome::Passed, None),
+        None => (Outcome::Failed, None),
+    };
+    report.outcome = outcome;
+    report.error = error.as_ref().map(|e| e.to_string());
+    let report_path = options.out.join("report.json");
+    let error = match report.write(&report_path) {
+        Ok(()) => error,
+        Err(source) => error.or(Some(Error::Output {
+            path: report_path.clone(),
+            source,
+        })),
+    };
+    RunResult {
+        report,
+        report_path,
+        error,
+    }
+}
+
+/// The part of a run that needs a server.
+async fn rehearse(
+    plan: &Plan,
+    server: &Server,
+    clock: &RunClock,
+    cancel: &CancellationToken,
+    scratch: &mut Scratch,
+    report: &mut Report,
+) -> Result<(), Error> {
+    describe_environment(server, plan, &mut report.environment).await?;
+    let maintenance = server.connect(server.maintenance_db()).await?;
+    let template = format!("rehearse_{}_seed", report.run_id);
+    scratch.create(&maintenance, &template, None).await?;
+    {
+        let client = server.connect(&template).await?;
+        let seeded = async {
+            tracing::info!("creating the schema from {}", plan.schema.origin);
+            seed::create_schema(&client, &plan.schema).await?;
+            seed::fill(&client, &plan.seed).await
+        };
+        report.seed = Some(tokio::select! {
+            summary = seeded => summary?,
+            _ = cancel.cancelled() => return Err(Error::Interrupted),
+        });
+    }
+
+    for (i, strategy) in plan.strategies.iter().enumerate() {
+        if cancel.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let database = format!("rehearse_{}_s{}", report.run_id, i + 1);
+        // Every strategy starts from an identical copy of the seeded data.
+        scratch
+            .create(&maintenance, &database, Some(&template))
+            .await?;
+        let client = server.connect(&database).await?;
+        tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
+        let steps = crate::migrate::run_steps(&client, strategy, clock, cancel).await;
+        drop(client);
+        scratch.drop_one(server, &maintenance, &database).await;
+
+        let entry = &mut report.strategies[i];
+        entry.database = database;
+        entry.start_s = steps.first().and_then(|s| s.start_s);
+        entry.duration_s = steps
+            .iter()
+            .filter_map(|s| Some(s.start_s? + s.duration_s?))
+            .next_back()
+            .zip(entry.start_s)
+            .map(|(end, start)| end - start);
+        entry.status = if steps.iter().any(|s| s.status == StepStatus::Interrupted) {
+            StrategyStatus::Interrupted
+        } else if steps.iter().any(|s| s.status == StepStatus::Failed) {
+            StrategyStatus::Failed
+        } else {
+            StrategyStatus::Succeeded
+        };
+        entry.steps = steps;
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+    Ok(())
+}
+
+async fn describe_environment(
+    server: &Server,
+    plan: &Plan,
+    env: &mut Environment,
+) -> Result<(), Error> {
+    env.backend = Some(server.backend.name().into());
+    env.target = Some(server.target.clone());
+    env.image = server.image.clone();
+    env.binaries = server.binaries.as_ref().map(|p| p.display().to_string());
+    env.server_log = server.log.as_ref().map(|p| p.display().to_string());
+    env.settings_applied = server.settings_applied;
+    env.notes = server.notes.clone();
+    let client = server.connect(server.maintenance_db()).await?;
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int4",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::server("read the server version", &e))?;
+    env.server_version = Some(row.get(0));
+    env.server_version_num = Some(row.get::<_, i32>(1) as u32);
+    let names: Vec<String> = db::effective_settings(&plan.database)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let rows = client
+        .query(
+            "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY($1) ORDER BY name",
+            &[&names],
+        )
+        .await
+        .map_err(|e| Error::server("read the server settings", &e))?;
+    env.settings = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(())
+}
+
+/// The scratch databases this run created, so they are dropped however it ends.
+#[derive(Debug, Default)]
+struct Scratch {
+    databases: Vec<String>,
+}
+
+impl Scratch {
+    async fn create(
+        &mut self,
+        client: &tokio_postgres::Client,
+        name: &str,
+        template: Option<&str>,
+    ) -> Result<(), Error> {
+        let sql = match template {
+            Some(t) => format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                quote_ident(name),
+                quote_ident(t)
+            ),
+            None => format!("CREATE DATABASE {}", quote_ident(name)),
+        };
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| Error::server(format!("create scratch database {name}"), &e))?;
+        self.databases.push(name.to_owned());
+        Ok(())
+    }
+
+    async fn drop_one(&mut self, server: &Server, client: &tokio_postgres::Client, name: &str) {
+        if drop_database(client, name).await.is_ok() {
+            self.databases.retain(|d| d != name);
+        } else if let Ok(fresh) = server.connect(server.maintenance_db()).await {
+            // The first connection may be the one that broke; try once more on a new one.
+            if drop_database(&fresh, name).await.is_ok() {
+                self.databases.retain(|d| d != name);
+            }
+        }
+    }
+
+    async fn drop_all(&mut self, server: &Server) {
+        if self.databases.is_empty() {
+            return;
+        }
+        match server.connect(server.maintenance_db()).await {
+            Ok(client) => {
+                for name in std::mem::take(&mut self.databases).into_iter().rev() {
+                    if let Err(e) = drop_database(&client, &name).await {
+                        tracing::warn!("failed to drop scratch database {name}: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                "failed to drop scratch databases {}: {e}",
+                self.databases.join(", ")
+            ),
+        }
+    }
+}
+
+/// Drops a database, ending its sessions first (a step may still be running in it).
+async fn drop_database(client: &tokio_postgres::Client, name: &str) -> Result<(), String> {
+    let _ = client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .await;
+    let sql = format!("DROP DATABASE IF EXISTS {}", quote_ident(name));
+    let mut last = String::new();
+    // Terminated sessions take a moment to go away.
+    for _ in 0..50 {
+        match client.batch_execute(&sql).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = db::describe(&e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(last)
+}
+
+/// A short random id: scratch database names and container labels carry it.
+fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
+}
+
+/// The default output folder for a scenario: `reports/<scenario name>`.
+pub fn default_out(plan: &Plan) -> PathBuf {
+    let safe: String = plan
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Path::new("reports").join(safe)
+}

@@ -1,0 +1,415 @@
+//! The validated, immutable plan a run executes: the scenario file with defaults applied, CLI
+//! overrides folded in, referenced files read, and row counts scaled.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::{Problem, ScenarioError};
+use super::file::{MajorVersion, ScenarioFile, StepSection};
+
+/// The seed used when neither the scenario nor `--seed` gives one.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// What the command line may change in a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Multiplies every table's row count (must be > 0).
+    pub scale: Option<f64>,
+    /// Replaces the scenario's random seed.
+    pub seed: Option<u64>,
+    /// Rehearse only this strategy.
+    pub strategy: Option<String>,
+}
+
+/// A scenario ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The scenario file it came from.
+    pub path: PathBuf,
+    /// The scenario's name.
+    pub name: String,
+    /// The scenario's description.
+    pub description: Option<String>,
+    /// Which Postgres to run.
+    pub database: DatabasePlan,
+    /// The schema, as SQL.
+    pub schema: SqlSource,
+    /// How to fill the tables.
+    pub seed: SeedPlan,
+    /// The strategies to rehearse, in file order.
+    pub strategies: Vec<StrategyPlan>,
+    /// Limits the run must stay within.
+    pub budgets: Budgets,
+}
+
+/// `[database]`, validated.
+#[derive(Debug, Clone, Default)]
+pub struct DatabasePlan {
+    /// Major version wanted.
+    pub major: Option<u32>,
+    /// Container image wanted.
+    pub image: Option<String>,
+    /// Server settings, in key order.
+    pub settings: Vec<(String, String)>,
+}
+
+/// SQL and where it came from.
+#[derive(Debug, Clone)]
+pub struct SqlSource {
+    /// `inline` or the file's path as given in the scenario.
+    pub origin: String,
+    /// The SQL text.
+    pub sql: String,
+}
+
+/// `[seed]`, validated and scaled.
+#[derive(Debug, Clone)]
+pub struct SeedPlan {
+    /// Random seed.
+    pub seed: u64,
+    /// Row-count multiplier applied.
+    pub scale: f64,
+    /// Tables to fill, in name order (the seeder orders them by foreign keys).
+    pub tables: Vec<TablePlan>,
+}
+
+/// One table to fill.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    /// Table name as written (may be schema-qualified).
+    pub name: String,
+    /// Rows to insert after scaling.
+    pub rows: u64,
+}
+
+/// One strategy, validated.
+#[derive(Debug, Clone)]
+pub struct StrategyPlan {
+    /// Unique name.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// Steps in order.
+    pub steps: Vec<StepPlan>,
+}
+
+/// One step, with its SQL read.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// Name shown in reports.
+    pub name: String,
+    /// The SQL to run, and where it came from.
+    pub sql: SqlSource,
+}
+
+/// `[budgets]`: kept in the plan; `verdict` checks the ones a run can measure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Budgets {
+    /// Longest lock wait of any application operation.
+    pub max_lock_wait: Option<Duration>,
+    /// p99 latency while steps run.
+    pub p99_during_migration: Option<Duration>,
+    /// Application errors allowed.
+    pub max_errors: Option<u64>,
+    /// Longest single step.
+    pub max_step_duration: Option<Duration>,
+    /// Longest strategy (all its steps).
+    pub max_duration: Option<Duration>,
+}
+
+impl Plan {
+    /// Reads, parses and validates a scenario file, applying `overrides`.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let file: ScenarioFile = toml::from_str(&text).map_err(|e| ScenarioError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Builder {
+            text: &text,
+            dir: path.parent().unwrap_or(Path::new(".")),
+            problems: Vec::new(),
+        }
+        .build(path, file, overrides)
+    }
+
+    /// Total number of steps over all strategies.
+    pub fn step_count(&self) -> usize {
+        self.strategies.iter().map(|s| s.steps.len()).sum()
+    }
+}
+
+/// Collects every problem of a file before failing, so one `validate` shows them all.
+struct Builder<'a> {
+    text: &'a str,
+    dir: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Builder<'_> {
+    fn build(
+        mut self,
+        path: &Path,
+        file: ScenarioFile,
+        overrides: &Overrides,
+    ) -> Result<Plan, ScenarioError> {
+        let name = file.name.get_ref().trim().to_owned();
+        if name.is_empty() {
+            self.problem(Some(&file.name), "name", "must not be empty".into());
+        }
+        let database = self.database(&file);
+        let schema = self.schema(&file);
+        let seed = self.seed(&file, overrides);
+        let mut strategies = self.strategies(&file);
+        let budgets = Budgets {
+            max_lock_wait: file.budgets.max_lock_wait,
+            p99_during_migration: file.budgets.p99_during_migration,
+            max_errors: file.budgets.max_errors,
+            max_step_duration: file.budgets.max_step_duration,
+            max_duration: file.budgets.max_duration,
+        };
+
+        if !self.problems.is_empty() {
+            return Err(ScenarioError::Invalid {
+                path: path.to_owned(),
+                problems: self.problems,
+            });
+        }
+        if let Some(wanted) = &overrides.strategy {
+            let available = strategies
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            strategies.retain(|s| &s.name == wanted);
+            if strategies.is_empty() {
+                return Err(ScenarioError::UnknownStrategy {
+                    path: path.to_owned(),
+                    name: wanted.clone(),
+                    available,
+                });
+            }
+        }
+        Ok(Plan {
+            path: path.to_owned(),
+            name,
+            description: file.description,
+            database,
+            schema: schema.unwrap_or(SqlSource {
+                origin: String::new(),
+                sql: String::new(),
+            }),
+            seed,
+            strategies,
+            budgets,
+        })
+    }
+
+    fn line_of<T>(&self, spanned: &Spanned<T>) -> usize {
+        let end = spanned.span().start.min(self.text.len());
+        self.text[..end].matches('\n').count() + 1
+    }
+
+    fn problem<T>(&mut self, at: Option<&Spanned<T>>, key: &str, message: String) {
+        let line = at.map(|s| self.line_of(s));
+        self.problems.push(Problem {
+            line,
+            key: key.to_owned(),
+            message,
+        });
+    }
+
+    fn database(&mut self, file: &ScenarioFile) -> DatabasePlan {
+        let major = file.database.postgres.as_ref().and_then(|v| {
+            let parsed = match v.get_ref() {
+                MajorVersion::Number(n) => u32::try_from(*n).ok(),
+                MajorVersion::Text(s) => s.trim().parse::<u32>().ok(),
+            };
+            match parsed {
+                Some(m) if (9..=99).contains(&m) => Some(m),
+                _ => {
+                    self.problem(
+                        Some(v),
+                        "database.postgres",
+                        "expected a Postgres major version such as 17 or \"17\"".into(),
+                    );
+                    None
+                }
+            }
+        });
+        DatabasePlan {
+            major,
+            image: file.database.image.clone(),
+            settings: file
+                .database
+                .settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn schema(&mut self, file: &ScenarioFile) -> Option<SqlSource> {
+        let section = file.schema.get_ref();
+        match (&section.file, &section.sql) {
+            (Some(path), None) => self.read_sql(path, "schema.file"),
+            (None, Some(sql)) => Some(SqlSource {
+                origin: "inline".into(),
+                sql: sql.clone(),
+            }),
+            _ => {
+                self.problem(
+                    Some(&file.schema),
+                    "schema",
+                    "expected exactly one of `file` (a SQL file) and `sql` (inline SQL)".into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn read_sql(&mut self, path: &Spanned<String>, key: &str) -> Option<SqlSource> {
+        let full = self.dir.join(path.get_ref());
+        match std::fs::read_to_string(&full) {
+            Ok(sql) => Some(SqlSource {
+                origin: path.get_ref().clone(),
+                sql,
+            }),
+            Err(e) => {
+                let message = format!("cannot read SQL file {}: {e}", full.display());
+                self.problem(Some(path), key, message);
+                None
+            }
+        }
+    }
+
+    fn seed(&mut self, file: &ScenarioFile, overrides: &Overrides) -> SeedPlan {
+        let scale = overrides.scale.unwrap_or(1.0);
+        let mut tables = Vec::new();
+        for (name, table) in &file.seed.tables {
+            let rows = *table.rows.get_ref();
+            if rows <= 0 {
+                self.problem(
+                    Some(&table.rows),
+                    &format!("seed.tables.{name}.rows"),
+                    format!("expected a positive number of rows, found {rows}"),
+                );
+                continue;
+            }
+            tables.push(TablePlan {
+                name: name.clone(),
+                rows: scale_rows(rows as u64, scale),
+            });
+        }
+        SeedPlan {
+            seed: overrides.seed.or(file.seed.seed).unwrap_or(DEFAULT_SEED),
+            scale,
+            tables,
+        }
+    }
+
+    fn strategies(&mut self, file: &ScenarioFile) -> Vec<StrategyPlan> {
+        if file.strategies.is_empty() {
+            self.problems.push(Problem {
+                line: None,
+                key: "strategy".into(),
+                message: "expected at least one [[strategy]] with steps".into(),
+            });
+        }
+        let mut plans: Vec<StrategyPlan> = Vec::new();
+        for (i, strategy) in file.strategies.iter().enumerate() {
+            let name = strategy.name.get_ref().trim().to_owned();
+            if name.is_empty() {
+                self.problem(
+                    Some(&strategy.name),
+                    &format!("strategy[{i}].name"),
+                    "must not be empty".into(),
+                );
+            } else if plans.iter().any(|p| p.name == name) {
+                self.problem(
+                    Some(&strategy.name),
+                    &format!("strategy[{i}].name"),
+                    format!("duplicate strategy name `{name}`; names must be unique"),
+                );
+            }
+            if strategy.steps.get_ref().is_empty() {
+                self.problem(
+                    Some(&strategy.steps),
+                    &format!("strategy[{i}].steps"),
+                    format!("strategy `{name}` has no steps; expected at least one"),
+                );
+            }
+            let steps = strategy
+                .steps
+                .get_ref()
+                .iter()
+                .enumerate()
+                .filter_map(|(j, step)| self.step(step, &format!("strategy[{i}].steps[{j}]"), j))
+                .collect();
+            plans.push(StrategyPlan {
+                name,
+                description: strategy.description.clone(),
+                steps,
+            });
+        }
+        plans
+    }
+
+    fn step(&mut self, step: &Spanned<StepSection>, key: &str, index: usize) -> Option<StepPlan> {
+        let section = step.get_ref();
+        let (sql, default_name) = match (&section.sql, &section.file) {
+            (Some(sql), None) => (
+                SqlSource {
+                    origin: "inline".into(),
+                    sql: sql.clone(),
+                },
+                format!("step {}", index + 1),
+            ),
+            (None, Some(path)) => {
+                let sql = self.read_sql(path, &format!("{key}.file"))?;
+                let stem = Path::new(path.get_ref())
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.get_ref().clone());
+                (sql, stem)
+            }
+            _ => {
+                self.problem(
+                    Some(step),
+                    key,
+                    "expected exactly one of `sql` (inline SQL) and `file` (a SQL file)".into(),
+                );
+                return None;
+            }
+        };
+        if sql.sql.trim().is_empty() {
+            self.problem(Some(step), key, "the step's SQL is empty".into());
+        }
+        Some(StepPlan {
+            name: section.name.clone().unwrap_or(default_name),
+            sql,
+        })
+    }
+}
+
+/// Rows at `scale`: rounded, and never below one (a table asked for keeps at least a row).
+pub fn scale_rows(rows: u64, scale: f64) -> u64 {
+    ((rows as f64) * scale).round().max(1.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_rounds_and_keeps_one_row() {
+        assert_eq!(scale_rows(1000, 0.5), 500);
+        assert_eq!(scale_rows(10, 0.001), 1);
+        assert_eq!(scale_rows(3, 2.5), 8);
+    }
+}
