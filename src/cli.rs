@@ -74,7 +74,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Multiply every table's row count by this (> 0).
-    #[arg(long, value_parser = positive_scale)]
+    #[arg(long, value_parser = positive_scale, allow_negative_numbers = true)]
     pub scale: Option<f64>,
     /// Random seed for the synthetic data [default: the scenario's, else 42].
     #[arg(long)]
@@ -123,7 +123,11 @@ fn validate(paths: &[PathBuf]) -> i32 {
                 "ok: {} ({} strateg{}, {} step{})",
                 path.display(),
                 plan.strategies.len(),
-                if plan.strategies.len() == 1 { "y" } else { "ies" },
+                if plan.strategies.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                },
                 plan.step_count(),
                 if plan.step_count() == 1 { "" } else { "s" }
             ),

@@ -226,7 +226,7 @@ async fn describe_environment(
         .collect();
     let rows = client
         .query(
-            "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY($1) ORDER BY name",
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY($1) ORDER BY name",
             &[&names],
         )
         .await

@@ -5,7 +5,10 @@ use tokio_postgres::config::Host;
 
 /// `postgresql://user@host:port/dbname`, with no password, whatever the config holds.
 pub fn redacted(config: &Config) -> String {
-    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
         Some(Host::Unix(p)) => p.display().to_string(),

@@ -150,7 +150,7 @@ pub async fn provision(
         log: Some(options.log_path.clone()),
         settings_applied: true,
         notes,
-        handle: super::Handle::Docker(server),
+        handle: super::Handle::Docker(Box::new(server)),
     })
 }
 

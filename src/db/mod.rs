@@ -120,7 +120,7 @@ pub struct Server {
 #[derive(Debug)]
 enum Handle {
     Local(local::LocalCluster),
-    Docker(docker::DockerServer),
+    Docker(Box<docker::DockerServer>),
     Url,
 }
 

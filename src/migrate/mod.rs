@@ -50,7 +50,11 @@ pub async fn run_steps(
             Some(Ok(())) => report.status = StepStatus::Succeeded,
             Some(Err(e)) => {
                 let error = crate::db::server_error(&e, Some(&step.sql.sql));
-                tracing::warn!("strategy {}: step {} failed: {error}", strategy.name, step.name);
+                tracing::warn!(
+                    "strategy {}: step {} failed: {error}",
+                    strategy.name,
+                    step.name
+                );
                 report.status = StepStatus::Failed;
                 report.error = Some(error);
                 break;

@@ -91,11 +91,7 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
         Outcome::Interrupted => "INTERRUPTED",
         Outcome::Error => "ERROR",
     };
-    writeln!(
-        out,
-        "  verdict  {verdict} ({:.1} s)",
-        report.duration_s
-    )
+    writeln!(out, "  verdict  {verdict} ({:.1} s)", report.duration_s)
 }
 
 fn status_word(status: super::StrategyStatus) -> &'static str {

@@ -98,7 +98,10 @@ pub async fn table(client: &Client, name: &str) -> Result<Option<Table>, tokio_p
         .map(|r| quote_ident(r.get::<_, &str>(0)))
         .collect();
     let probe = client
-        .prepare(&format!("SELECT {} FROM {qualified} LIMIT 0", names.join(", ")))
+        .prepare(&format!(
+            "SELECT {} FROM {qualified} LIMIT 0",
+            names.join(", ")
+        ))
         .await?;
     let columns = rows
         .iter()

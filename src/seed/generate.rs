@@ -226,7 +226,9 @@ impl Generator {
             }
             Generator::Timestamp => Value::TimestampTz(timestamp(rng)),
             Generator::Date => Value::Date(timestamp(rng).date_naive()),
-            Generator::Uuid => Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid()),
+            Generator::Uuid => {
+                Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid())
+            }
             Generator::Json => Value::Json(serde_json::json!({
                 "source": Words(1..3).fake_with_rng::<Vec<String>, _>(rng).join(" "),
                 "score": rng.random_range(0..1000),
@@ -244,8 +246,12 @@ impl Generator {
     /// Adapts an integer value to the column's exact integer type.
     pub fn fit(value: Value, ty: &Type) -> Value {
         match (value, base_type(ty)) {
-            (Value::I64(v), Type::INT2) => Value::I16(v.clamp(i16::MIN as i64, i16::MAX as i64) as i16),
-            (Value::I64(v), Type::INT4) => Value::I32(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+            (Value::I64(v), Type::INT2) => {
+                Value::I16(v.clamp(i16::MIN as i64, i16::MAX as i64) as i16)
+            }
+            (Value::I64(v), Type::INT4) => {
+                Value::I32(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+            }
             (Value::F64(v), Type::FLOAT4) => Value::F32(v as f32),
             (Value::TimestampTz(v), Type::TIMESTAMP) => Value::Timestamp(v.naive_utc()),
             (v, _) => v,
@@ -300,7 +306,9 @@ fn text(
     };
     if unique {
         let suffix = format!("-{row}");
-        let keep = max_len.map(|m| m.saturating_sub(suffix.len())).unwrap_or(usize::MAX);
+        let keep = max_len
+            .map(|m| m.saturating_sub(suffix.len()))
+            .unwrap_or(usize::MAX);
         s = fit_len(s, Some(keep));
         s.push_str(&suffix);
         return s;

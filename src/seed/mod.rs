@@ -303,7 +303,10 @@ async fn key_pool(
     target: &str,
     key: &str,
 ) -> Result<KeyPool, SeedError> {
-    let what = format!("read the keys of {target} for {}.{}", table.qualified, column.name);
+    let what = format!(
+        "read the keys of {target} for {}.{}",
+        table.qualified, column.name
+    );
     let empty = || SeedError::EmptyReference {
         table: table.qualified.clone(),
         column: column.name.clone(),
@@ -338,10 +341,7 @@ async fn key_pool(
         .map(|r| {
             let text: String = r.get(0);
             match column.ty {
-                Type::UUID => text
-                    .parse()
-                    .map(Value::Uuid)
-                    .unwrap_or(Value::Text(text)),
+                Type::UUID => text.parse().map(Value::Uuid).unwrap_or(Value::Text(text)),
                 _ => Value::Text(text),
             }
         })

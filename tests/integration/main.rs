@@ -1,1 +1,11 @@
+//! Integration tests: the `rehearse` binary against real Postgres (local binaries and Docker).
+//!
+//! One test binary with a module per theme. Docker tests run whenever an engine answers and
+//! must run in CI (`CI` set).
 
+mod cli;
+mod common;
+mod docker;
+mod local;
+mod report_schema;
+mod url;

@@ -1,0 +1,272 @@
+//! Helpers shared by the integration tests: a sandbox folder per test, running the binary, and
+//! checks on what a run leaves behind.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The image the docker tests use (built by scripts/build-postgres-image.sh).
+pub fn test_image() -> String {
+    std::env::var("REHEARSE_TEST_IMAGE").unwrap_or_else(|_| "rehearse/postgres:17".into())
+}
+
+/// A folder for one test: scenario files, the output folder, and the TMPDIR the local backend
+/// makes its clusters in (so a test can prove they are gone).
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("rehearse-test-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        // The local backend runs initdb as `postgres` when tests run as root.
+        for p in [dir.path().to_owned(), dir.path().join("tmp")] {
+            let mut perms = std::fs::metadata(&p).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+            std::fs::set_permissions(&p, perms).unwrap();
+        }
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file relative to the sandbox, returning its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path().join("out")
+    }
+
+    /// The cluster directories the local backend left in this sandbox's TMPDIR.
+    pub fn leftover_clusters(&self) -> Vec<String> {
+        std::fs::read_dir(self.path().join("tmp"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// `rehearse ARGS` with TMPDIR inside the sandbox.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rehearse"));
+        cmd.args(args)
+            .env("TMPDIR", self.path().join("tmp"))
+            .env("RUST_LOG", "rehearse=info")
+            .current_dir(self.path());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Starts `rehearse ARGS` and returns once it logs a line containing `marker`.
+    pub fn spawn_until(&self, args: &[&str], marker: &str) -> (Child, String) {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = String::new();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while Instant::now() < deadline {
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(line) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                    if line.contains(marker) {
+                        return (child, seen);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(_) => break,
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("never saw `{marker}` in rehearse's output:\n{seen}");
+    }
+
+    pub fn report(&self) -> serde_json::Value {
+        let path = self.out().join("report.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_valid_report(&report);
+        report
+    }
+}
+
+/// Checks a report against the committed JSON Schema.
+pub fn assert_valid_report(report: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match schemas/report.schema.json: {errors:#?}"
+    );
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts an exit code, showing the output when it differs.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Sends SIGINT to a child, as Ctrl-C would.
+pub fn interrupt(child: &Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
+/// Whether a Docker engine answers. In CI it must: there the docker tests may not skip.
+pub fn docker_available() -> bool {
+    let ok = Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("CI is set but no Docker engine answers: the docker tests must run in CI");
+    }
+    if ok {
+        let image = Command::new("docker")
+            .args(["image", "inspect", &test_image()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            image,
+            "a Docker engine answers but {} is missing: run scripts/build-postgres-image.sh 17",
+            test_image()
+        );
+    } else {
+        eprintln!("skipping: no Docker engine answers");
+    }
+    ok
+}
+
+/// Containers labelled with a run's id (should be none once the run ended).
+pub fn containers_of_run(run_id: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=org.rehearse.run={run_id}"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A small scenario: `users` with 2,000 rows and the given strategies (TOML).
+pub fn scenario(strategies: &str) -> String {
+    format!(
+        r#"
+name = "test"
+[database]
+postgres = "17"
+[schema]
+sql = """
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    full_name text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE TABLE orders (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id),
+    total numeric(8, 2) NOT NULL
+);
+"""
+[seed.tables.users]
+rows = 2_000
+[seed.tables.orders]
+rows = 5_000
+{strategies}
+"#
+    )
+}
+
+/// Two strategies: one that works, one whose second step fails.
+pub const GOOD_AND_FAILING: &str = r#"
+[[strategy]]
+name = "works"
+steps = [
+  { name = "add-column", sql = "ALTER TABLE users ADD COLUMN plan text DEFAULT 'free'" },
+  { name = "index", sql = "CREATE INDEX ON orders (total)" },
+]
+[[strategy]]
+name = "breaks"
+steps = [
+  { name = "fine", sql = "ALTER TABLE users ADD COLUMN nickname text" },
+  { name = "typo", sql = "ALTER TABLE userz ADD COLUMN x int" },
+  { name = "never", sql = "SELECT 1" },
+]
+"#;
+
+/// One strategy whose step sleeps long enough to be interrupted.
+pub const SLOW: &str = r#"
+[[strategy]]
+name = "slow"
+steps = [{ name = "sleepy", sql = "SELECT pg_sleep(60)" }]
+"#;

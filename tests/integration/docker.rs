@@ -1,0 +1,97 @@
+//! The docker backend: real runs in a container, and proof that the container is removed after
+//! a successful run, a failing step, and SIGINT.
+
+use crate::common::{
+    GOOD_AND_FAILING, SLOW, Sandbox, assert_exit, containers_of_run, docker_available, interrupt,
+    scenario, test_image,
+};
+
+fn args(image: &str) -> Vec<&str> {
+    vec![
+        "run",
+        "s.toml",
+        "--backend",
+        "docker",
+        "--image",
+        image,
+        "--out",
+        "out",
+    ]
+}
+
+#[test]
+fn docker_run_reports_and_removes_its_container() {
+    if !docker_available() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(GOOD_AND_FAILING));
+    let image = test_image();
+    let out = sandbox.run(&args(&image));
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    assert_eq!(report["environment"]["backend"], "docker");
+    assert_eq!(report["environment"]["image"], image.as_str());
+    assert_eq!(
+        report["environment"]["settings"]["deadlock_timeout"],
+        "100ms"
+    );
+    let works = &report["strategies"][0];
+    assert_eq!(works["status"], "succeeded");
+    assert!(works["steps"][0]["duration_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        report["strategies"][1]["steps"][1]["error"]["sqlstate"],
+        "42P01"
+    );
+    let log = std::fs::read_to_string(sandbox.out().join("postgres.log")).unwrap();
+    assert!(log.contains("ready to accept connections"), "{log}");
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(containers_of_run(run_id), Vec::<String>::new());
+}
+
+#[test]
+fn docker_picks_the_offline_image_when_the_official_one_cannot_be_had() {
+    if !docker_available() || test_image() != "rehearse/postgres:17" {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(GOOD_AND_FAILING));
+    let out = sandbox.run(&[
+        "run",
+        "s.toml",
+        "--backend",
+        "docker",
+        "--strategy",
+        "works",
+        "--out",
+        "out",
+    ]);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let image = report["environment"]["image"].as_str().unwrap();
+    assert!(image == "postgres:17" || image == "rehearse/postgres:17");
+    assert!(
+        report["environment"]["server_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("17.")
+    );
+}
+
+#[test]
+fn docker_sigint_removes_the_container() {
+    if !docker_available() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(SLOW));
+    let image = test_image();
+    let (child, _) = sandbox.spawn_until(&args(&image), "step sleepy running");
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 130);
+    let report = sandbox.report();
+    assert_eq!(report["outcome"], "interrupted");
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(containers_of_run(run_id), Vec::<String>::new());
+}

@@ -1,0 +1,105 @@
+//! The url backend: scratch databases on an existing server, dropped afterwards; refusal of a
+//! server that already holds tables; the password never shown.
+
+use rehearse::db::{BackendKind, BackendOptions, provision};
+use rehearse::scenario::DatabasePlan;
+use tokio_postgres::config::Host;
+
+use crate::common::{GOOD_AND_FAILING, Sandbox, assert_exit, scenario, stderr, stdout};
+
+const PASSWORD: &str = "pa55word-never-shown";
+
+/// A server for the url backend to use: a throwaway local cluster made through the library.
+async fn server(sandbox: &Sandbox) -> rehearse::db::Server {
+    let options = BackendOptions {
+        kind: BackendKind::Local,
+        database_url: None,
+        image: None,
+        pg_bin: None,
+        allow_existing_tables: false,
+        log_path: sandbox.path().join("server.log"),
+        run_id: "urltest".into(),
+    };
+    provision(&options, &DatabasePlan::default()).await.unwrap()
+}
+
+fn url_of(server: &rehearse::db::Server) -> String {
+    let config = server.config_for("postgres");
+    let host = match &config.get_hosts()[0] {
+        Host::Tcp(h) => h.clone(),
+        Host::Unix(p) => p.display().to_string(),
+    };
+    format!(
+        "postgresql://postgres:{PASSWORD}@{host}:{}/postgres",
+        config.get_ports()[0]
+    )
+}
+
+async fn scratch_databases(server: &rehearse::db::Server) -> Vec<String> {
+    let client = server.connect("postgres").await.unwrap();
+    client
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'rehearse_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn url_runs_in_scratch_databases_and_drops_them() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(GOOD_AND_FAILING));
+    let server = server(&sandbox).await;
+    let url = url_of(&server);
+
+    let args = [
+        "run",
+        "s.toml",
+        "--backend",
+        "url",
+        "--database-url",
+        &url,
+        "--out",
+        "out",
+    ];
+    let out = tokio::task::block_in_place(|| sandbox.run(&args));
+    assert_exit(&out, 1);
+    for text in [stdout(&out), stderr(&out)] {
+        assert!(!text.contains(PASSWORD), "password shown:\n{text}");
+    }
+    let report = sandbox.report();
+    assert!(!report.to_string().contains(PASSWORD));
+    assert_eq!(report["environment"]["backend"], "url");
+    assert_eq!(report["environment"]["settings_applied"], false);
+    assert_eq!(report["strategies"][0]["status"], "succeeded");
+    assert_eq!(scratch_databases(&server).await, Vec::<String>::new());
+
+    // A server whose database holds tables is refused, unless the user says it is meant for it.
+    let client = server.connect("postgres").await.unwrap();
+    client
+        .batch_execute("CREATE TABLE precious (id int)")
+        .await
+        .unwrap();
+    let out = tokio::task::block_in_place(|| sandbox.run(&args));
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("refusing to rehearse"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("public.precious"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(PASSWORD));
+
+    let mut allowed = args.to_vec();
+    allowed.extend(["--allow-existing-tables", "--strategy", "works"]);
+    let out = tokio::task::block_in_place(|| sandbox.run(&allowed));
+    assert_exit(&out, 0);
+    assert_eq!(scratch_databases(&server).await, Vec::<String>::new());
+    let still_there = client.query_one("SELECT count(*) FROM precious", &[]).await;
+    assert!(still_there.is_ok(), "the user's table must be untouched");
+    server.shutdown().await;
+}
