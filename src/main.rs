@@ -11,7 +11,7 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .with_target(false)
-        .without_time()
+        .with_timer(tracing_subscriber::fmt::time::uptime())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

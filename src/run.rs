@@ -143,6 +143,9 @@ async fn rehearse(
     report: &mut Report,
 ) -> Result<(), Error> {
     describe_environment(server, plan, &mut report.environment).await?;
+    // Since PG 15 CREATE DATABASE copies through WAL by default, which for a seeded template
+    // of hundreds of MB is several times slower than copying the files.
+    scratch.file_copy = report.environment.server_version_num >= Some(150000);
     let maintenance = server.connect(server.maintenance_db()).await?;
     let template = format!("rehearse_{}_seed", report.run_id);
     scratch.create(&maintenance, &template, None).await?;
@@ -239,6 +242,8 @@ async fn describe_environment(
 #[derive(Debug, Default)]
 struct Scratch {
     databases: Vec<String>,
+    /// Clone with `STRATEGY FILE_COPY` (PG 15+).
+    file_copy: bool,
 }
 
 impl Scratch {
@@ -250,9 +255,14 @@ impl Scratch {
     ) -> Result<(), Error> {
         let sql = match template {
             Some(t) => format!(
-                "CREATE DATABASE {} TEMPLATE {}",
+                "CREATE DATABASE {} TEMPLATE {}{}",
                 quote_ident(name),
-                quote_ident(t)
+                quote_ident(t),
+                if self.file_copy {
+                    " STRATEGY FILE_COPY"
+                } else {
+                    ""
+                }
             ),
             None => format!("CREATE DATABASE {}", quote_ident(name)),
         };
