@@ -108,3 +108,45 @@ fn sigint_stops_the_step_cleans_up_and_reports_interrupted() {
     assert_eq!(report["strategies"][0]["steps"][0]["status"], "interrupted");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
+
+#[test]
+fn auto_falls_back_to_local_binaries_and_says_why() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(GOOD_AND_FAILING));
+    let out = sandbox
+        .command(&["run", "s.toml", "--strategy", "works", "--out", "out"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    assert_eq!(report["environment"]["backend"], "local");
+    let notes = report["environment"]["notes"].to_string();
+    assert!(notes.contains("not using a container"), "{notes}");
+    assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}
+
+#[test]
+fn schema_and_seed_errors_are_scenario_errors() {
+    let sandbox = Sandbox::new();
+    let broken =
+        scenario(GOOD_AND_FAILING).replace("total numeric(8, 2) NOT NULL", "total nummeric");
+    sandbox.write("s.toml", &broken);
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 2);
+    let err = crate::common::stderr(&out);
+    assert!(err.contains("failed to create the schema"), "{err}");
+    assert!(
+        err.contains("nummeric") && err.contains("(line 10)"),
+        "{err}"
+    );
+    assert_eq!(sandbox.report()["outcome"], "error");
+
+    let unknown = scenario(GOOD_AND_FAILING).replace("[seed.tables.orders]", "[seed.tables.order]");
+    sandbox.write("s.toml", &unknown);
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 2);
+    let err = crate::common::stderr(&out);
+    assert!(err.contains("seed.tables.order"), "{err}");
+    assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}

@@ -5,7 +5,9 @@ use rehearse::db::{BackendKind, BackendOptions, provision};
 use rehearse::scenario::DatabasePlan;
 use tokio_postgres::config::Host;
 
-use crate::common::{GOOD_AND_FAILING, Sandbox, assert_exit, scenario, stderr, stdout};
+use crate::common::{
+    GOOD_AND_FAILING, SLOW, Sandbox, assert_exit, interrupt, scenario, stderr, stdout,
+};
 
 const PASSWORD: &str = "pa55word-never-shown";
 
@@ -101,5 +103,32 @@ async fn url_runs_in_scratch_databases_and_drops_them() {
     assert_eq!(scratch_databases(&server).await, Vec::<String>::new());
     let still_there = client.query_one("SELECT count(*) FROM precious", &[]).await;
     assert!(still_there.is_ok(), "the user's table must be untouched");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn url_sigint_drops_the_scratch_databases() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(SLOW));
+    let server = server(&sandbox).await;
+    let url = url_of(&server);
+    let args = [
+        "run",
+        "s.toml",
+        "--backend",
+        "url",
+        "--database-url",
+        &url,
+        "--out",
+        "out",
+    ];
+    let out = tokio::task::block_in_place(|| {
+        let (child, _) = sandbox.spawn_until(&args, "step sleepy running");
+        interrupt(&child);
+        child.wait_with_output().unwrap()
+    });
+    assert_exit(&out, 130);
+    assert_eq!(sandbox.report()["outcome"], "interrupted");
+    assert_eq!(scratch_databases(&server).await, Vec::<String>::new());
     server.shutdown().await;
 }
