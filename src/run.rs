@@ -98,7 +98,10 @@ pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) ->
                     server.shutdown().await;
                     result.err()
                 }
-                Err(e) => Some(e),
+                Err(e) => {
+                    db::sweep_after_failed_provision(&backend).await;
+                    Some(e)
+                }
             }
         }
         Err(source) => Some(Error::Output {

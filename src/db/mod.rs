@@ -164,6 +164,16 @@ pub async fn provision(options: &BackendOptions, plan: &DatabasePlan) -> Result<
     }
 }
 
+/// Removes anything a provisioning that did not complete may have left: a container whose start
+/// was interrupted before testcontainers handed it over.
+pub async fn sweep_after_failed_provision(options: &BackendOptions) {
+    if matches!(options.kind, BackendKind::Docker | BackendKind::Auto)
+        && let Ok(engine) = docker::engine().await
+    {
+        docker::sweep(&engine, &options.run_id).await;
+    }
+}
+
 async fn auto(options: &BackendOptions, plan: &DatabasePlan) -> Result<Server, DbError> {
     if options.database_url.is_some() {
         return url::provision(options).await;
