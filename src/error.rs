@@ -6,6 +6,7 @@ use crate::db::DbError;
 use crate::report::ReadError;
 use crate::scenario::ScenarioError;
 use crate::seed::SeedError;
+use crate::traffic::TrafficError;
 
 /// Exit code: every step succeeded and every checked budget held.
 pub const EXIT_PASSED: i32 = 0;
@@ -33,6 +34,9 @@ pub enum Error {
     /// The schema or the seed failed.
     #[error(transparent)]
     Seed(#[from] SeedError),
+    /// The traffic does not fit the seeded schema.
+    #[error(transparent)]
+    Traffic(#[from] TrafficError),
     /// A report could not be read.
     #[error(transparent)]
     Report(#[from] ReadError),
@@ -67,6 +71,8 @@ impl Error {
                 ..
             }) => EXIT_ENVIRONMENT,
             Error::Seed(_) => EXIT_USAGE,
+            Error::Traffic(TrafficError::Connect(_)) => EXIT_ENVIRONMENT,
+            Error::Traffic(_) => EXIT_USAGE,
             Error::Db(_) | Error::Output { .. } | Error::Server { .. } => EXIT_ENVIRONMENT,
             Error::Interrupted => EXIT_INTERRUPTED,
         }

@@ -15,4 +15,5 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod seed;
+pub mod traffic;
 pub mod verdict;

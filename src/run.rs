@@ -78,6 +78,7 @@ pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) ->
                 duration_s: None,
                 status: StrategyStatus::NotRun,
                 steps: Vec::new(),
+                traffic: None,
             })
             .collect(),
         verdict: Verdict::default(),
@@ -176,7 +177,29 @@ async fn rehearse(
             .await?;
         let client = server.connect(&database).await?;
         tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
-        let steps = crate::migrate::run_steps(&client, strategy, clock, cancel).await;
+        let traffic = match &plan.traffic {
+            Some(t) => {
+                let phases = phases(strategy);
+                let running =
+                    crate::traffic::start(server, &database, t, phases, *clock, plan.seed.seed)
+                        .await?;
+                tracing::info!("strategy {}: traffic running; baseline", strategy.name);
+                crate::migrate::wait(t.baseline, cancel).await;
+                Some(running)
+            }
+            None => None,
+        };
+        let steps =
+            crate::migrate::run_steps(&client, strategy, clock, cancel, traffic.as_ref()).await;
+        let traffic = match (traffic, &plan.traffic) {
+            (Some(running), Some(t)) => {
+                running.set_phase(strategy.steps.len() + 1);
+                tracing::info!("strategy {}: recovery", strategy.name);
+                crate::migrate::wait(t.recovery, cancel).await;
+                Some(running.stop().await)
+            }
+            _ => None,
+        };
         drop(client);
         scratch.drop_one(server, &maintenance, &database).await;
 
@@ -197,11 +220,20 @@ async fn rehearse(
             StrategyStatus::Succeeded
         };
         entry.steps = steps;
+        entry.traffic = traffic;
     }
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }
     Ok(())
+}
+
+/// Traffic phases of a strategy: baseline, one per step, recovery.
+fn phases(strategy: &crate::scenario::StrategyPlan) -> Vec<(String, &'static str)> {
+    std::iter::once(("baseline".to_owned(), "baseline"))
+        .chain(strategy.steps.iter().map(|s| (s.name.clone(), "step")))
+        .chain(std::iter::once(("recovery".to_owned(), "recovery")))
+        .collect()
 }
 
 async fn describe_environment(

@@ -1,24 +1,30 @@
 //! Migration steps: run a strategy's steps in order on a dedicated connection, timing each on
-//! the run's clock.
+//! the run's clock, and tell the traffic which phase it is in.
 //!
-//! A step's SQL goes to the server as one simple-protocol batch, so a multi-statement step runs
-//! as one implicit transaction unless it manages its own. The first failing step ends the
-//! strategy (later steps are skipped); an interruption cancels the running statement on the
-//! server and marks the step interrupted.
+//! A SQL step goes to the server as one simple-protocol batch, so a multi-statement step runs as
+//! one implicit transaction unless it manages its own. A deploy step switches the application
+//! version (gradually over `over`), a pause step waits. The first failing step ends the strategy
+//! (later steps are skipped); an interruption cancels the running statement on the server and
+//! marks the step interrupted.
+
+use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
 use crate::report::{StepReport, StepStatus};
-use crate::scenario::StrategyPlan;
+use crate::scenario::{StepAction, StrategyPlan};
+use crate::traffic::Traffic;
 
 /// Runs `strategy`'s steps on `client`, returning one report per step (skipped ones included).
+/// Step `i` (0-based) is traffic phase `i + 1`.
 pub async fn run_steps(
     client: &Client,
     strategy: &StrategyPlan,
     clock: &RunClock,
     cancel: &CancellationToken,
+    traffic: Option<&Traffic>,
 ) -> Vec<StepReport> {
     let mut reports: Vec<StepReport> = strategy
         .steps
@@ -27,29 +33,43 @@ pub async fn run_steps(
         .map(|(i, step)| StepReport {
             index: i + 1,
             name: step.name.clone(),
-            source: step.sql.origin.clone(),
+            kind: step.action.kind().into(),
+            source: step.action.source(),
             start_s: None,
             duration_s: None,
             status: StepStatus::Skipped,
             error: None,
         })
         .collect();
-    for (step, report) in strategy.steps.iter().zip(reports.iter_mut()) {
+    for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {
         if cancel.is_cancelled() {
             break;
         }
         tracing::info!("strategy {}: step {} running", strategy.name, step.name);
+        if let Some(t) = traffic {
+            t.set_phase(i + 1);
+        }
         let span = clock.span();
         report.start_s = Some(span.start().as_secs_f64());
-        let outcome = tokio::select! {
-            result = client.batch_execute(&step.sql.sql) => Some(result),
-            _ = cancel.cancelled() => None,
+        let outcome = match &step.action {
+            StepAction::Sql(sql) => tokio::select! {
+                result = client.batch_execute(&sql.sql) => {
+                    Some(result.map_err(|e| crate::db::server_error(&e, Some(&sql.sql))))
+                }
+                _ = cancel.cancelled() => None,
+            },
+            StepAction::Deploy { version, over } => {
+                if let Some(t) = traffic {
+                    t.deploy(version, *over);
+                }
+                wait(*over, cancel).await.then_some(Ok(()))
+            }
+            StepAction::Pause(d) => wait(*d, cancel).await.then_some(Ok(())),
         };
         report.duration_s = Some(span.elapsed().as_secs_f64());
         match outcome {
             Some(Ok(())) => report.status = StepStatus::Succeeded,
-            Some(Err(e)) => {
-                let error = crate::db::server_error(&e, Some(&step.sql.sql));
+            Some(Err(error)) => {
                 tracing::warn!(
                     "strategy {}: step {} failed: {error}",
                     strategy.name,
@@ -70,4 +90,12 @@ pub async fn run_steps(
         }
     }
     reports
+}
+
+/// Waits `d`, or less if cancelled; true when the whole wait passed.
+pub async fn wait(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = cancel.cancelled() => false,
+    }
 }

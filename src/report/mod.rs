@@ -5,6 +5,7 @@
 //! `schemas/report.schema.json`. Bump [`SCHEMA_VERSION`] on any change that breaks readers.
 
 mod summary;
+mod traffic;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use summary::write_summary;
+pub use traffic::{
+    BackgroundReport, ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport,
+    QueryStats, TrafficReport,
+};
 
 /// Version of the report format. Readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -161,6 +166,8 @@ pub struct StrategyReport {
     pub status: StrategyStatus,
     /// Its steps, in order.
     pub steps: Vec<StepReport>,
+    /// What the application traffic felt, when the scenario has `[traffic]`.
+    pub traffic: Option<TrafficReport>,
 }
 
 /// How a strategy ended.
@@ -185,7 +192,9 @@ pub struct StepReport {
     pub index: usize,
     /// Its name.
     pub name: String,
-    /// `inline` or the SQL file.
+    /// `sql`, `deploy` or `pause`.
+    pub kind: String,
+    /// `inline`, the SQL file, or what a deploy or pause does.
     pub source: String,
     /// Offset of its start from the run's start, seconds.
     pub start_s: Option<f64>,

@@ -60,6 +60,9 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 writeln!(out, "        {error}")?;
             }
         }
+        if let Some(traffic) = &strategy.traffic {
+            write_traffic(traffic, out)?;
+        }
     }
     writeln!(out)?;
     for breach in &report.verdict.breaches {
@@ -92,6 +95,68 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
         Outcome::Error => "ERROR",
     };
     writeln!(out, "  verdict  {verdict} ({:.1} s)", report.duration_s)
+}
+
+fn write_traffic(t: &super::TrafficReport, out: &mut impl Write) -> io::Result<()> {
+    let rate = t
+        .rate
+        .map(|r| format!("{r} ops/s {}", t.arrival))
+        .unwrap_or_else(|| "max rate".into());
+    writeln!(
+        out,
+        "    traffic  {rate} on {} connections: {} scheduled, {} recorded, {} failed; \
+         lateness p99 {}",
+        t.connections,
+        t.scheduled,
+        t.recorded,
+        t.failed,
+        millis(t.lateness.p99_ms)
+    )?;
+    writeln!(
+        out,
+        "      {:<24} {:>8} {:>6} {:>10} {:>10} {:>10}",
+        "phase", "ops", "errors", "p50", "p99", "max"
+    )?;
+    for phase in &t.phases {
+        let l = &phase.all.latency;
+        writeln!(
+            out,
+            "      {:<24} {:>8} {:>6} {:>10} {:>10} {:>10}",
+            phase.name,
+            phase.all.count,
+            phase.all.errors,
+            millis(l.p50_ms),
+            millis(l.p99_ms),
+            millis(l.max_ms)
+        )?;
+    }
+    for e in &t.errors {
+        writeln!(
+            out,
+            "      {} × {} {} in {} ({:.2}–{:.2} s): {}",
+            e.count,
+            e.class,
+            e.sqlstate.as_deref().unwrap_or(""),
+            e.query,
+            e.first_s,
+            e.last_s,
+            e.example
+        )?;
+    }
+    for b in &t.background {
+        if let Some(error) = &b.error {
+            writeln!(out, "      background {}: {error}", b.name)?;
+        }
+    }
+    Ok(())
+}
+
+fn millis(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.1} ms")
+    }
 }
 
 fn status_word(status: super::StrategyStatus) -> &'static str {

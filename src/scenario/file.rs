@@ -25,6 +25,8 @@ pub struct ScenarioFile {
     /// How many rows to put in each table.
     #[serde(default)]
     pub seed: SeedSection,
+    /// The application's traffic, replayed while the migration runs.
+    pub traffic: Option<Spanned<TrafficSection>>,
     /// The ways of making the change; each is rehearsed on its own copy of the seeded data.
     #[serde(rename = "strategy", default)]
     pub strategies: Vec<StrategySection>,
@@ -122,7 +124,7 @@ pub struct StrategySection {
     pub steps: Spanned<Vec<Spanned<StepSection>>>,
 }
 
-/// One migration step: exactly one of `sql` and `file`.
+/// One migration step: exactly one of `sql`, `file`, `deploy` and `pause`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StepSection {
@@ -132,6 +134,139 @@ pub struct StepSection {
     pub sql: Option<String>,
     /// A SQL file, relative to the scenario file.
     pub file: Option<Spanned<String>>,
+    /// Switch the application to this version.
+    pub deploy: Option<Spanned<String>>,
+    /// With `deploy`: shift traffic to the new version gradually over this long.
+    #[serde(default, with = "humantime_serde")]
+    pub over: Option<Duration>,
+    /// Wait this long (traffic keeps running).
+    #[serde(default, with = "humantime_serde")]
+    pub pause: Option<Duration>,
+}
+
+/// `[traffic]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TrafficSection {
+    /// Operations per second over all connections, or `"max"` (each connection back to back).
+    pub rate: Spanned<RateValue>,
+    /// Connections (each runs one operation at a time).
+    pub connections: Spanned<i64>,
+    /// `poisson` (default) or `uniform` arrivals.
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Time-series resolution (default 1s; 100ms at the finest).
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    /// Traffic before the first step (default 5s).
+    #[serde(default, with = "humantime_serde")]
+    pub baseline: Option<Duration>,
+    /// Traffic after the last step (default 5s).
+    #[serde(default, with = "humantime_serde")]
+    pub recovery: Option<Duration>,
+    /// The application version running when the rehearsal starts (default `v1`).
+    pub app: Option<String>,
+    /// The queries and transactions of the application.
+    #[serde(default)]
+    pub query: Vec<Spanned<QuerySection>>,
+    /// Sessions started at an offset: long readers, idle transactions.
+    #[serde(default)]
+    pub background: Vec<Spanned<BackgroundSection>>,
+}
+
+/// A rate: a number or `"max"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RateValue {
+    /// Operations per second.
+    Number(f64),
+    /// `"max"`.
+    Text(String),
+}
+
+/// How arrivals are spaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arrival {
+    /// Exponential gaps (a Poisson process), as independent users produce.
+    #[default]
+    Poisson,
+    /// Equal gaps.
+    Uniform,
+}
+
+/// `[[traffic.query]]`: exactly one of `sql` and `transaction`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct QuerySection {
+    /// Unique name, used in reports.
+    pub name: Spanned<String>,
+    /// Relative frequency (default 1).
+    pub weight: Option<Spanned<i64>>,
+    /// Application versions that issue it (default: all).
+    pub app: Option<Vec<String>>,
+    /// One statement with `$n` parameters.
+    pub sql: Option<String>,
+    /// Several statements run in one transaction; a statement with k parameters gets the first k.
+    pub transaction: Option<Vec<String>>,
+    /// Pause between the statements of a transaction.
+    #[serde(default, with = "humantime_serde")]
+    pub think: Option<Duration>,
+    /// One generator per `$n`.
+    #[serde(default)]
+    pub params: Vec<Spanned<ParamSection>>,
+}
+
+/// A parameter generator: exactly one of `key`, `fake`, `range` and `value`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ParamSection {
+    /// `table.column` of the seeded data.
+    pub key: Option<String>,
+    /// With `key`: `uniform` (default), `zipf`, `hot` or `latest`.
+    pub dist: Option<KeyDist>,
+    /// With `dist = "zipf"` or `"latest"`: the exponent (default 1.1).
+    pub exponent: Option<f64>,
+    /// With `dist = "hot"`: the fraction of keys that are hot (default 0.1).
+    pub hot: Option<f64>,
+    /// With `dist = "hot"`: the share of draws that go to hot keys (default 0.9).
+    pub share: Option<f64>,
+    /// A fake value: `name`, `email`, `sentence`, …
+    pub fake: Option<String>,
+    /// A uniform number in `[low, high]`.
+    pub range: Option<[toml::Value; 2]>,
+    /// A constant.
+    pub value: Option<toml::Value>,
+}
+
+/// How keys are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyDist {
+    /// Every key equally likely.
+    Uniform,
+    /// Low keys much more likely (Zipf's law).
+    Zipf,
+    /// A hot set takes most draws.
+    Hot,
+    /// The newest (highest) keys much more likely.
+    Latest,
+}
+
+/// `[[traffic.background]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackgroundSection {
+    /// Shown in reports (default `background N`).
+    pub name: Option<String>,
+    /// The statement to run.
+    pub sql: String,
+    /// When to start, from the start of traffic.
+    #[serde(with = "humantime_serde")]
+    pub start: Duration,
+    /// Run `sql` in a transaction and keep it open, idle, this long before committing.
+    #[serde(default, with = "humantime_serde")]
+    pub hold: Option<Duration>,
 }
 
 /// `[budgets]`: parsed and kept in the plan.

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use super::error::{Problem, ScenarioError};
 use super::file::{MajorVersion, ScenarioFile, StepSection};
+use super::traffic::{self, TrafficPlan};
 
 /// The seed used when neither the scenario nor `--seed` gives one.
 pub const DEFAULT_SEED: u64 = 42;
@@ -38,6 +39,8 @@ pub struct Plan {
     pub schema: SqlSource,
     /// How to fill the tables.
     pub seed: SeedPlan,
+    /// The application traffic replayed during each strategy.
+    pub traffic: Option<TrafficPlan>,
     /// The strategies to rehearse, in file order.
     pub strategies: Vec<StrategyPlan>,
     /// Limits the run must stay within.
@@ -95,13 +98,53 @@ pub struct StrategyPlan {
     pub steps: Vec<StepPlan>,
 }
 
-/// One step, with its SQL read.
+/// One step.
 #[derive(Debug, Clone)]
 pub struct StepPlan {
     /// Name shown in reports.
     pub name: String,
-    /// The SQL to run, and where it came from.
-    pub sql: SqlSource,
+    /// What it does.
+    pub action: StepAction,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum StepAction {
+    /// Run SQL (read from its file already).
+    Sql(SqlSource),
+    /// Switch the application to `version`, gradually over `over`.
+    Deploy {
+        /// The version deployed.
+        version: String,
+        /// How long the shift takes (zero: at once).
+        over: Duration,
+    },
+    /// Wait, traffic running.
+    Pause(Duration),
+}
+
+impl StepAction {
+    /// `sql`, `deploy` or `pause`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StepAction::Sql(_) => "sql",
+            StepAction::Deploy { .. } => "deploy",
+            StepAction::Pause(_) => "pause",
+        }
+    }
+
+    /// Where the step's SQL came from, or what it does.
+    pub fn source(&self) -> String {
+        match self {
+            StepAction::Sql(sql) => sql.origin.clone(),
+            StepAction::Deploy { version, over } if over.is_zero() => format!("deploy {version}"),
+            StepAction::Deploy { version, over } => format!(
+                "deploy {version} over {}",
+                humantime::format_duration(*over)
+            ),
+            StepAction::Pause(d) => format!("pause {}", humantime::format_duration(*d)),
+        }
+    }
 }
 
 /// `[budgets]`: kept in the plan; `verdict` checks the ones a run can measure.
@@ -165,7 +208,20 @@ impl Builder<'_> {
         let database = self.database(&file);
         let schema = self.schema(&file);
         let seed = self.seed(&file, overrides);
-        let mut strategies = self.strategies(&file);
+        let traffic = file.traffic.as_ref().map(|t| {
+            let text = self.text;
+            let mut found = Vec::new();
+            let plan = traffic::plan(t, &mut |span, key, message| {
+                found.push(Problem {
+                    line: span.map(|r| line_at(text, r.start)),
+                    key,
+                    message,
+                });
+            });
+            self.problems.extend(found);
+            plan
+        });
+        let mut strategies = self.strategies(&file, traffic.as_ref());
         let budgets = Budgets {
             max_lock_wait: file.budgets.max_lock_wait,
             p99_during_migration: file.budgets.p99_during_migration,
@@ -205,14 +261,14 @@ impl Builder<'_> {
                 sql: String::new(),
             }),
             seed,
+            traffic,
             strategies,
             budgets,
         })
     }
 
     fn line_of<T>(&self, spanned: &Spanned<T>) -> usize {
-        let end = spanned.span().start.min(self.text.len());
-        self.text[..end].matches('\n').count() + 1
+        line_at(self.text, spanned.span().start)
     }
 
     fn problem<T>(&mut self, at: Option<&Spanned<T>>, key: &str, message: String) {
@@ -313,7 +369,11 @@ impl Builder<'_> {
         }
     }
 
-    fn strategies(&mut self, file: &ScenarioFile) -> Vec<StrategyPlan> {
+    fn strategies(
+        &mut self,
+        file: &ScenarioFile,
+        traffic: Option<&TrafficPlan>,
+    ) -> Vec<StrategyPlan> {
         if file.strategies.is_empty() {
             self.problems.push(Problem {
                 line: None,
@@ -349,7 +409,9 @@ impl Builder<'_> {
                 .get_ref()
                 .iter()
                 .enumerate()
-                .filter_map(|(j, step)| self.step(step, &format!("strategy[{i}].steps[{j}]"), j))
+                .filter_map(|(j, step)| {
+                    self.step(step, &format!("strategy[{i}].steps[{j}]"), j, traffic)
+                })
                 .collect();
             plans.push(StrategyPlan {
                 name,
@@ -360,41 +422,93 @@ impl Builder<'_> {
         plans
     }
 
-    fn step(&mut self, step: &Spanned<StepSection>, key: &str, index: usize) -> Option<StepPlan> {
+    fn step(
+        &mut self,
+        step: &Spanned<StepSection>,
+        key: &str,
+        index: usize,
+        traffic: Option<&TrafficPlan>,
+    ) -> Option<StepPlan> {
         let section = step.get_ref();
-        let (sql, default_name) = match (&section.sql, &section.file) {
-            (Some(sql), None) => (
-                SqlSource {
-                    origin: "inline".into(),
-                    sql: sql.clone(),
+        let given = [
+            section.sql.is_some(),
+            section.file.is_some(),
+            section.deploy.is_some(),
+            section.pause.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            self.problem(
+                Some(step),
+                key,
+                "expected exactly one of `sql` (inline SQL), `file` (a SQL file), `deploy` (an \
+                 app version) and `pause` (a duration)"
+                    .into(),
+            );
+            return None;
+        }
+        if section.over.is_some() && section.deploy.is_none() {
+            self.problem(Some(step), key, "`over` goes with `deploy`".into());
+        }
+        let default_name = format!("step {}", index + 1);
+        let (action, name) = if let Some(sql) = &section.sql {
+            let source = SqlSource {
+                origin: "inline".into(),
+                sql: sql.clone(),
+            };
+            (StepAction::Sql(source), default_name)
+        } else if let Some(path) = &section.file {
+            let sql = self.read_sql(path, &format!("{key}.file"))?;
+            let stem = Path::new(path.get_ref())
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.get_ref().clone());
+            (StepAction::Sql(sql), stem)
+        } else if let Some(version) = &section.deploy {
+            let v = version.get_ref().clone();
+            match traffic {
+                None => self.problem(
+                    Some(version),
+                    &format!("{key}.deploy"),
+                    "a deploy step needs a [traffic] section whose queries name app versions"
+                        .into(),
+                ),
+                Some(t) if traffic::weight_for(&t.queries, &v) == 0 => self.problem(
+                    Some(version),
+                    &format!("{key}.deploy"),
+                    format!("no query of app version `{v}` has a weight above 0 (check `app`)"),
+                ),
+                Some(_) => {}
+            }
+            let over = section.over.unwrap_or_default();
+            (
+                StepAction::Deploy {
+                    version: v.clone(),
+                    over,
                 },
-                format!("step {}", index + 1),
-            ),
-            (None, Some(path)) => {
-                let sql = self.read_sql(path, &format!("{key}.file"))?;
-                let stem = Path::new(path.get_ref())
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| path.get_ref().clone());
-                (sql, stem)
-            }
-            _ => {
-                self.problem(
-                    Some(step),
-                    key,
-                    "expected exactly one of `sql` (inline SQL) and `file` (a SQL file)".into(),
-                );
-                return None;
-            }
+                format!("deploy {v}"),
+            )
+        } else {
+            let pause = section.pause.unwrap_or_default();
+            (
+                StepAction::Pause(pause),
+                format!("pause {}", humantime::format_duration(pause)),
+            )
         };
-        if sql.sql.trim().is_empty() {
+        if let StepAction::Sql(sql) = &action
+            && sql.sql.trim().is_empty()
+        {
             self.problem(Some(step), key, "the step's SQL is empty".into());
         }
         Some(StepPlan {
-            name: section.name.clone().unwrap_or(default_name),
-            sql,
+            name: section.name.clone().unwrap_or(name),
+            action,
         })
     }
+}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
 }
 
 /// Rows at `scale`: rounded, and never below one (a table asked for keeps at least a row).

@@ -14,19 +14,11 @@ use fake::faker::name::en::{FirstName, LastName, Name};
 use fake::faker::phone_number::en::PhoneNumber;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use tokio_postgres::types::{Kind, Type};
+use tokio_postgres::types::Type;
 
 use super::catalog::Column;
-use super::value::Value;
-
-/// Where a foreign key's values come from.
-#[derive(Debug, Clone)]
-pub enum KeyPool {
-    /// Integer keys, drawn uniformly from this inclusive range.
-    Range(i64, i64),
-    /// Any other keys, drawn uniformly from this list.
-    Values(Vec<Value>),
-}
+use super::keys::KeyPool;
+use super::value::{Value, base_type};
 
 /// How one column's values are made.
 #[derive(Debug, Clone)]
@@ -151,14 +143,6 @@ pub fn for_column(column: &Column) -> Result<Generator, Unsupported> {
     Ok(generator)
 }
 
-/// Domains are generated as their base type.
-fn base_type(ty: &Type) -> Type {
-    match ty.kind() {
-        Kind::Domain(inner) => base_type(inner),
-        _ => ty.clone(),
-    }
-}
-
 fn numeric_bounds(typmod: i32) -> (u32, u32) {
     if typmod < 4 {
         return (6, 2);
@@ -235,26 +219,8 @@ impl Generator {
                 "note": Sentence(3..8).fake_with_rng::<String, _>(rng),
             })),
             Generator::Bytes => Value::Bytes(rng.random::<[u8; 16]>().to_vec()),
-            Generator::Reference(KeyPool::Range(lo, hi)) => Value::I64(rng.random_range(*lo..=*hi)),
-            Generator::Reference(KeyPool::Values(values)) => {
-                values[rng.random_range(0..values.len())].clone()
-            }
+            Generator::Reference(pool) => pool.get(rng.random_range(0..pool.len())),
             Generator::Null => Value::Null,
-        }
-    }
-
-    /// Adapts an integer value to the column's exact integer type.
-    pub fn fit(value: Value, ty: &Type) -> Value {
-        match (value, base_type(ty)) {
-            (Value::I64(v), Type::INT2) => {
-                Value::I16(v.clamp(i16::MIN as i64, i16::MAX as i64) as i16)
-            }
-            (Value::I64(v), Type::INT4) => {
-                Value::I32(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
-            }
-            (Value::F64(v), Type::FLOAT4) => Value::F32(v as f32),
-            (Value::TimestampTz(v), Type::TIMESTAMP) => Value::Timestamp(v.naive_utc()),
-            (v, _) => v,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod catalog;
 mod generate;
+mod keys;
 mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,11 +21,12 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 pub use catalog::quote_ident;
+pub use keys::{KeyPool, load_key_pool};
 pub use value::Value;
 
 use crate::report::{SeedSummary, TableSummary};
 use crate::scenario::{SeedPlan, SqlSource};
-use generate::{Generator, KeyPool};
+use generate::Generator;
 
 /// Failures while creating the schema or filling it.
 #[derive(Debug, thiserror::Error)]
@@ -241,11 +243,7 @@ async fn load(
     let mut row: Vec<Value> = Vec::with_capacity(columns.len());
     for n in 0..rows {
         row.clear();
-        row.extend(
-            columns
-                .iter()
-                .map(|(c, g)| Generator::fit(g.value(n, rng), &c.ty)),
-        );
+        row.extend(columns.iter().map(|(c, g)| g.value(n, rng).coerce(&c.ty)));
         let refs: Vec<&(dyn ToSql + Sync)> = row.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         writer
             .as_mut()
@@ -307,46 +305,14 @@ async fn key_pool(
         "read the keys of {target} for {}.{}",
         table.qualified, column.name
     );
-    let empty = || SeedError::EmptyReference {
-        table: table.qualified.clone(),
-        column: column.name.clone(),
-        target: target.to_owned(),
-    };
-    let key = quote_ident(key);
-    if matches!(column.ty, Type::INT2 | Type::INT4 | Type::INT8) {
-        let row = client
-            .query_one(
-                &format!("SELECT min({key})::int8, max({key})::int8 FROM {target}"),
-                &[],
-            )
-            .await
-            .map_err(|e| SeedError::server(&what, &e))?;
-        return match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
-            (Some(lo), Some(hi)) => Ok(KeyPool::Range(lo, hi)),
-            _ => Err(empty()),
-        };
-    }
-    let rows = client
-        .query(
-            &format!("SELECT {key}::text FROM {target} ORDER BY 1 LIMIT 100000"),
-            &[],
-        )
+    load_key_pool(client, target, key)
         .await
-        .map_err(|e| SeedError::server(&what, &e))?;
-    if rows.is_empty() {
-        return Err(empty());
-    }
-    let values = rows
-        .iter()
-        .map(|r| {
-            let text: String = r.get(0);
-            match column.ty {
-                Type::UUID => text.parse().map(Value::Uuid).unwrap_or(Value::Text(text)),
-                _ => Value::Text(text),
-            }
+        .map_err(|e| SeedError::server(&what, &e))?
+        .ok_or_else(|| SeedError::EmptyReference {
+            table: table.qualified.clone(),
+            column: column.name.clone(),
+            target: target.to_owned(),
         })
-        .collect();
-    Ok(KeyPool::Values(values))
 }
 
 /// A stable hash of a table name, so each table has its own RNG stream.

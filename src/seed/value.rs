@@ -4,7 +4,7 @@
 //! any type and encodes itself with the matching `postgres-types` encoder.
 
 use bytes::BytesMut;
-use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{IsNull, Kind, ToSql, Type, to_sql_checked};
 
 /// One value of a generated row.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,4 +76,52 @@ impl ToSql for Value {
     }
 
     to_sql_checked!();
+}
+
+impl Value {
+    /// Converts a generated value to what a column or parameter of type `ty` takes: integers
+    /// narrowed or widened, numbers to numeric or float, text parsed where the type needs it.
+    pub fn coerce(self, ty: &Type) -> Value {
+        let ty = base_type(ty);
+        match (self, &ty) {
+            (Value::I64(v), &Type::INT2) => {
+                Value::I16(v.clamp(i16::MIN as i64, i16::MAX as i64) as i16)
+            }
+            (Value::I64(v), &Type::INT4) => {
+                Value::I32(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+            }
+            (Value::I64(v), &Type::FLOAT8) => Value::F64(v as f64),
+            (Value::I64(v), &Type::FLOAT4) => Value::F32(v as f32),
+            (Value::I64(v), &Type::NUMERIC) => Value::Numeric(v.into()),
+            (Value::F64(v), &Type::FLOAT4) => Value::F32(v as f32),
+            (Value::F64(v), &Type::NUMERIC) => {
+                Value::Numeric(rust_decimal::Decimal::from_f64_retain(v).unwrap_or_default())
+            }
+            (Value::F64(v), &Type::INT2 | &Type::INT4 | &Type::INT8) => {
+                Value::I64(v.round() as i64).coerce(&ty)
+            }
+            (Value::I64(v), t) if is_text(t) => Value::Text(v.to_string()),
+            (Value::F64(v), t) if is_text(t) => Value::Text(v.to_string()),
+            (Value::Text(s), &Type::UUID) => s.parse().map(Value::Uuid).unwrap_or(Value::Text(s)),
+            (Value::Text(s), &Type::INT2 | &Type::INT4 | &Type::INT8) => match s.parse::<i64>() {
+                Ok(i) => Value::I64(i).coerce(&ty),
+                Err(_) => Value::Text(s),
+            },
+            (Value::Uuid(u), t) if is_text(t) => Value::Text(u.to_string()),
+            (Value::TimestampTz(v), &Type::TIMESTAMP) => Value::Timestamp(v.naive_utc()),
+            (v, _) => v,
+        }
+    }
+}
+
+fn is_text(ty: &Type) -> bool {
+    matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME)
+}
+
+/// Domains are generated as their base type.
+pub fn base_type(ty: &Type) -> Type {
+    match ty.kind() {
+        Kind::Domain(inner) => base_type(inner),
+        _ => ty.clone(),
+    }
 }

@@ -1,0 +1,161 @@
+//! The traffic part of the report: what the application felt, per phase and over time.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What the replayed application traffic observed during one strategy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficReport {
+    /// Target operations per second; `null` for `rate = "max"`.
+    pub rate: Option<f64>,
+    /// Connections.
+    pub connections: usize,
+    /// `poisson`, `uniform` or `max`.
+    pub arrival: String,
+    /// Time-series resolution, seconds.
+    pub interval_s: f64,
+    /// Operations the schedule started (intended start before traffic stopped).
+    pub scheduled: u64,
+    /// Operations recorded (succeeded + failed); equals `scheduled` unless some were abandoned.
+    pub recorded: u64,
+    /// Operations that succeeded.
+    pub succeeded: u64,
+    /// Operations that failed (see `errors`).
+    pub failed: u64,
+    /// Operations still queued or running when traffic stopped and given up on after the drain
+    /// timeout (counted as failed with class `abandoned`).
+    pub abandoned: u64,
+    /// Statements re-prepared after the server invalidated their cached plan (SQLSTATE 0A000).
+    pub reprepared: u64,
+    /// Schedule lateness (actual send − intended start), milliseconds.
+    pub lateness: Percentiles,
+    /// Per phase: baseline, each step, recovery.
+    pub phases: Vec<PhaseReport>,
+    /// Operations whose intended start fell while a migration step ran, all steps together.
+    pub during_migration: Option<LatencyStats>,
+    /// The time series.
+    pub series: Vec<IntervalReport>,
+    /// Errors by class, SQLSTATE and query.
+    pub errors: Vec<ErrorReport>,
+    /// Background sessions.
+    pub background: Vec<BackgroundReport>,
+}
+
+/// Percentiles of a distribution, milliseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Percentiles {
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Maximum.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+}
+
+/// Latency of a set of operations.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyStats {
+    /// Operations recorded.
+    pub count: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Response time: completion − intended start (includes queueing and lock waits).
+    pub latency: Percentiles,
+    /// Service time: completion − actual send.
+    pub service: Percentiles,
+}
+
+/// One phase of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseReport {
+    /// `baseline`, a step's name, or `recovery`.
+    pub name: String,
+    /// `baseline`, `step` or `recovery`.
+    pub kind: String,
+    /// Offset of its start from the run's start, seconds.
+    pub start_s: Option<f64>,
+    /// Offset of its end, seconds.
+    pub end_s: Option<f64>,
+    /// All operations whose intended start fell in the phase.
+    pub all: LatencyStats,
+    /// Per query.
+    pub queries: Vec<QueryStats>,
+}
+
+/// One query's operations in a phase.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryStats {
+    /// The query's name.
+    pub query: String,
+    /// Its latency.
+    #[serde(flatten)]
+    pub stats: LatencyStats,
+}
+
+/// One interval of the time series (by completion time).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalReport {
+    /// Start of the interval from the run's start, seconds.
+    pub t_s: f64,
+    /// Operations completed in it.
+    pub completed: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Median latency of those, ms (null when none completed).
+    pub p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// Maximum, ms.
+    pub max_ms: Option<f64>,
+    /// Most operations running at once, sampled.
+    pub in_flight: u64,
+    /// Most operations waiting for a free connection, sampled.
+    pub queued: u64,
+}
+
+/// Errors of one class, SQLSTATE and query.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorReport {
+    /// `lock_timeout`, `statement_timeout`, `deadlock`, `serialization`, `schema_mismatch`,
+    /// `constraint`, `resources`, `connection`, `abandoned` or `other`.
+    pub class: String,
+    /// SQLSTATE, when the server sent one.
+    pub sqlstate: Option<String>,
+    /// The query.
+    pub query: String,
+    /// How many.
+    pub count: u64,
+    /// First occurrence, seconds from the run's start.
+    pub first_s: f64,
+    /// Last occurrence.
+    pub last_s: f64,
+    /// The first message.
+    pub example: String,
+}
+
+/// A background session.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundReport {
+    /// Its name.
+    pub name: String,
+    /// When its statement started, seconds from the run's start.
+    pub start_s: Option<f64>,
+    /// When it ended (or was stopped).
+    pub end_s: Option<f64>,
+    /// The server's error, if any (a stopped session says so).
+    pub error: Option<String>,
+}

@@ -1,0 +1,415 @@
+//! The validated `[traffic]` section: the application's queries, their parameters, the arrival
+//! rate, app versions and background sessions.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+pub use super::file::{Arrival, KeyDist};
+use super::file::{ParamSection, QuerySection, RateValue, TrafficSection};
+
+/// Default time-series resolution.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// Default traffic before the first step and after the last.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
+
+/// Traffic to replay while each strategy runs.
+#[derive(Debug, Clone)]
+pub struct TrafficPlan {
+    /// Arrival rate.
+    pub rate: Rate,
+    /// Connections.
+    pub connections: usize,
+    /// Arrival spacing.
+    pub arrival: Arrival,
+    /// Time-series resolution.
+    pub interval: Duration,
+    /// Traffic before the first step.
+    pub baseline: Duration,
+    /// Traffic after the last step.
+    pub recovery: Duration,
+    /// The version running at the start.
+    pub initial_app: String,
+    /// The application's operations.
+    pub queries: Vec<QueryPlan>,
+    /// Background sessions.
+    pub background: Vec<BackgroundPlan>,
+}
+
+/// Operations per second, or as fast as the connections go.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// Open loop at this many operations per second.
+    PerSecond(f64),
+    /// Each connection runs operations back to back (for throughput benchmarks).
+    Max,
+}
+
+/// One kind of application operation.
+#[derive(Debug, Clone)]
+pub struct QueryPlan {
+    /// Unique name.
+    pub name: String,
+    /// Relative frequency.
+    pub weight: u32,
+    /// Versions that issue it; `None` means every version.
+    pub apps: Option<Vec<String>>,
+    /// Statements; more than one runs as a transaction.
+    pub statements: Vec<String>,
+    /// Whether the statements run inside BEGIN … COMMIT.
+    pub transaction: bool,
+    /// Pause between the statements of a transaction.
+    pub think: Duration,
+    /// One generator per `$n`.
+    pub params: Vec<ParamPlan>,
+}
+
+impl QueryPlan {
+    /// Whether `version` of the application issues this operation.
+    pub fn issued_by(&self, version: &str) -> bool {
+        self.apps
+            .as_ref()
+            .is_none_or(|apps| apps.iter().any(|a| a == version))
+    }
+}
+
+/// How a parameter's values are made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamPlan {
+    /// A key of the seeded data.
+    Key {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+        /// Distribution.
+        dist: KeyDistPlan,
+    },
+    /// A fake value.
+    Fake(FakeKind),
+    /// A uniform number in `[low, high]`.
+    Range(f64, f64, bool),
+    /// A constant.
+    Value(Constant),
+}
+
+/// A key distribution with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeyDistPlan {
+    /// Every key equally likely.
+    Uniform,
+    /// P(rank k) ∝ 1/k^exponent, lowest keys first.
+    Zipf(f64),
+    /// `share` of draws go to the lowest `hot` fraction of keys.
+    Hot {
+        /// Fraction of keys.
+        hot: f64,
+        /// Fraction of draws.
+        share: f64,
+    },
+    /// Zipf over the keys from the highest down.
+    Latest(f64),
+}
+
+/// Fake value kinds for parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeKind {
+    /// full name
+    Name,
+    /// first name
+    FirstName,
+    /// last name
+    LastName,
+    /// e-mail address
+    Email,
+    /// user name
+    Username,
+    /// city
+    City,
+    /// country
+    Country,
+    /// phone number
+    Phone,
+    /// company
+    Company,
+    /// a word
+    Word,
+    /// a sentence
+    Sentence,
+    /// a paragraph
+    Paragraph,
+    /// a UUID
+    Uuid,
+}
+
+impl FakeKind {
+    /// Every kind with its scenario name.
+    pub const ALL: [(&'static str, FakeKind); 13] = [
+        ("name", FakeKind::Name),
+        ("first_name", FakeKind::FirstName),
+        ("last_name", FakeKind::LastName),
+        ("email", FakeKind::Email),
+        ("username", FakeKind::Username),
+        ("city", FakeKind::City),
+        ("country", FakeKind::Country),
+        ("phone", FakeKind::Phone),
+        ("company", FakeKind::Company),
+        ("word", FakeKind::Word),
+        ("sentence", FakeKind::Sentence),
+        ("paragraph", FakeKind::Paragraph),
+        ("uuid", FakeKind::Uuid),
+    ];
+}
+
+/// A constant parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Constant {
+    /// Text.
+    Text(String),
+    /// Integer.
+    Integer(i64),
+    /// Float.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// A session started at an offset into the traffic.
+#[derive(Debug, Clone)]
+pub struct BackgroundPlan {
+    /// Name in reports.
+    pub name: String,
+    /// Statement.
+    pub sql: String,
+    /// Offset from the start of traffic.
+    pub start: Duration,
+    /// Keep the transaction open this long after the statement.
+    pub hold: Option<Duration>,
+}
+
+/// Reports a problem at a spanned place; returns nothing.
+pub(super) type Report<'a> = dyn FnMut(Option<std::ops::Range<usize>>, String, String) + 'a;
+
+/// Validates `[traffic]`, reporting each problem through `report(span, key, message)`.
+pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> TrafficPlan {
+    let t = section.get_ref();
+    let rate = match t.rate.get_ref() {
+        RateValue::Number(n) if n.is_finite() && *n > 0.0 => Rate::PerSecond(*n),
+        RateValue::Text(s) if s == "max" => Rate::Max,
+        other => {
+            report(
+                Some(t.rate.span()),
+                "traffic.rate".into(),
+                format!("expected operations per second (> 0) or \"max\", found {other:?}"),
+            );
+            Rate::Max
+        }
+    };
+    let connections = *t.connections.get_ref();
+    if !(1..=1000).contains(&connections) {
+        report(
+            Some(t.connections.span()),
+            "traffic.connections".into(),
+            format!("expected 1 to 1000 connections, found {connections}"),
+        );
+    }
+    let interval = t.interval.unwrap_or(DEFAULT_INTERVAL);
+    if interval < Duration::from_millis(100) {
+        report(
+            Some(section.span()),
+            "traffic.interval".into(),
+            "the time-series interval must be at least 100ms".into(),
+        );
+    }
+    if t.query.is_empty() {
+        report(
+            Some(section.span()),
+            "traffic.query".into(),
+            "expected at least one [[traffic.query]]".into(),
+        );
+    }
+    let mut queries: Vec<QueryPlan> = Vec::new();
+    for (i, q) in t.query.iter().enumerate() {
+        let key = format!("traffic.query[{i}]");
+        if let Some(query) = query(q, &key, report) {
+            if queries.iter().any(|other| other.name == query.name) {
+                report(
+                    Some(q.get_ref().name.span()),
+                    format!("{key}.name"),
+                    format!("duplicate query name `{}`", query.name),
+                );
+            }
+            queries.push(query);
+        }
+    }
+    let initial_app = t.app.clone().unwrap_or_else(|| "v1".into());
+    if !queries.is_empty() && weight_for(&queries, &initial_app) == 0 {
+        report(
+            Some(section.span()),
+            "traffic".into(),
+            format!(
+                "no query of app version `{initial_app}` (the version running at the start) has a \
+                 weight above 0"
+            ),
+        );
+    }
+    let background = t
+        .background
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let b = b.get_ref();
+            BackgroundPlan {
+                name: b
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("background {}", i + 1)),
+                sql: b.sql.clone(),
+                start: b.start,
+                hold: b.hold,
+            }
+        })
+        .collect();
+    TrafficPlan {
+        rate,
+        connections: connections.clamp(1, 1000) as usize,
+        arrival: t.arrival,
+        interval,
+        baseline: t.baseline.unwrap_or(DEFAULT_WINDOW),
+        recovery: t.recovery.unwrap_or(DEFAULT_WINDOW),
+        initial_app,
+        queries,
+        background,
+    }
+}
+
+/// Sum of the weights of the queries `version` issues.
+pub fn weight_for(queries: &[QueryPlan], version: &str) -> u64 {
+    queries
+        .iter()
+        .filter(|q| q.issued_by(version))
+        .map(|q| q.weight as u64)
+        .sum()
+}
+
+fn query(q: &Spanned<QuerySection>, key: &str, report: &mut Report) -> Option<QueryPlan> {
+    let section = q.get_ref();
+    let weight = match &section.weight {
+        None => 1,
+        Some(w) if (0..=1_000_000).contains(w.get_ref()) => *w.get_ref() as u32,
+        Some(w) => {
+            report(
+                Some(w.span()),
+                format!("{key}.weight"),
+                format!("expected a weight from 0 to 1000000, found {}", w.get_ref()),
+            );
+            0
+        }
+    };
+    let (statements, transaction) = match (&section.sql, &section.transaction) {
+        (Some(sql), None) => (vec![sql.clone()], false),
+        (None, Some(list)) if !list.is_empty() => (list.clone(), true),
+        _ => {
+            report(
+                Some(q.span()),
+                key.into(),
+                "expected exactly one of `sql` (a statement) and `transaction` (a non-empty list)"
+                    .into(),
+            );
+            return None;
+        }
+    };
+    let params = section
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(j, p)| param(p, &format!("{key}.params[{j}]"), report))
+        .collect();
+    Some(QueryPlan {
+        name: section.name.get_ref().clone(),
+        weight,
+        apps: section.app.clone(),
+        statements,
+        transaction,
+        think: section.think.unwrap_or_default(),
+        params,
+    })
+}
+
+fn param(p: &Spanned<ParamSection>, key: &str, report: &mut Report) -> Option<ParamPlan> {
+    let s = p.get_ref();
+    let given = [
+        s.key.is_some(),
+        s.fake.is_some(),
+        s.range.is_some(),
+        s.value.is_some(),
+    ];
+    let mut fail = |message: String| {
+        report(Some(p.span()), key.into(), message);
+        None
+    };
+    if given.iter().filter(|g| **g).count() != 1 {
+        return fail("expected exactly one of `key`, `fake`, `range` and `value`".into());
+    }
+    if s.key.is_none()
+        && (s.dist.is_some() || s.exponent.is_some() || s.hot.is_some() || s.share.is_some())
+    {
+        return fail("`dist`, `exponent`, `hot` and `share` go with `key`".into());
+    }
+    if let Some(k) = &s.key {
+        let Some((table, column)) = k.rsplit_once('.') else {
+            return fail(format!("expected `key = \"table.column\"`, found `{k}`"));
+        };
+        let exponent = s.exponent.unwrap_or(1.1);
+        if !(exponent.is_finite() && exponent > 0.0) {
+            return fail(format!("`exponent` must be above 0, found {exponent}"));
+        }
+        let dist = match s.dist.unwrap_or(KeyDist::Uniform) {
+            KeyDist::Uniform => KeyDistPlan::Uniform,
+            KeyDist::Zipf => KeyDistPlan::Zipf(exponent),
+            KeyDist::Latest => KeyDistPlan::Latest(exponent),
+            KeyDist::Hot => {
+                let hot = s.hot.unwrap_or(0.1);
+                let share = s.share.unwrap_or(0.9);
+                if !(hot > 0.0 && hot < 1.0 && (0.0..=1.0).contains(&share)) {
+                    return fail("`hot` must be in (0, 1) and `share` in [0, 1]".into());
+                }
+                KeyDistPlan::Hot { hot, share }
+            }
+        };
+        return Some(ParamPlan::Key {
+            table: table.into(),
+            column: column.into(),
+            dist,
+        });
+    }
+    if let Some(f) = &s.fake {
+        return match FakeKind::ALL.iter().find(|(n, _)| n == f) {
+            Some((_, kind)) => Some(ParamPlan::Fake(*kind)),
+            None => {
+                let known: Vec<&str> = FakeKind::ALL.iter().map(|(n, _)| *n).collect();
+                fail(format!(
+                    "unknown fake kind `{f}`; expected one of {}",
+                    known.join(", ")
+                ))
+            }
+        };
+    }
+    if let Some([lo, hi]) = &s.range {
+        let as_f64 = |v: &toml::Value| v.as_integer().map(|i| i as f64).or(v.as_float());
+        let integers = lo.is_integer() && hi.is_integer();
+        return match (as_f64(lo), as_f64(hi)) {
+            (Some(l), Some(h)) if l <= h => Some(ParamPlan::Range(l, h, integers)),
+            _ => fail("expected `range = [low, high]` with numbers, low ≤ high".into()),
+        };
+    }
+    let value = s.value.as_ref()?;
+    let constant = match value {
+        toml::Value::String(t) => Constant::Text(t.clone()),
+        toml::Value::Integer(i) => Constant::Integer(*i),
+        toml::Value::Float(f) => Constant::Float(*f),
+        toml::Value::Boolean(b) => Constant::Bool(*b),
+        other => return fail(format!("unsupported constant {other}")),
+    };
+    Some(ParamPlan::Value(constant))
+}

@@ -1,0 +1,89 @@
+//! The keys of a loaded table, to draw foreign keys and query parameters from.
+
+use rand::RngExt;
+use tokio_postgres::Client;
+use tokio_postgres::types::Type;
+
+use super::catalog::quote_ident;
+use super::value::Value;
+
+/// Keys to draw from: an integer range (no copy of the keys) or a sample of them.
+#[derive(Debug, Clone)]
+pub enum KeyPool {
+    /// Integer keys in this inclusive range.
+    Range(i64, i64),
+    /// Other keys: up to 100,000 of them, in key order.
+    Values(Vec<Value>),
+}
+
+impl KeyPool {
+    /// How many keys there are to choose from.
+    pub fn len(&self) -> u64 {
+        match self {
+            KeyPool::Range(lo, hi) => (hi - lo + 1) as u64,
+            KeyPool::Values(v) => v.len() as u64,
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th key in key order (`i < len()`).
+    pub fn get(&self, i: u64) -> Value {
+        match self {
+            KeyPool::Range(lo, _) => Value::I64(lo + i as i64),
+            KeyPool::Values(v) => v[i as usize].clone(),
+        }
+    }
+
+    /// A uniformly drawn key.
+    pub fn uniform(&self, rng: &mut impl rand::Rng) -> Value {
+        self.get(rng.random_range(0..self.len()))
+    }
+}
+
+/// Reads the keys of `table.column`; `None` when the table has no rows. Integer columns give a
+/// range (min to max), others a sample of at most 100,000 values.
+pub async fn load_key_pool(
+    client: &Client,
+    table: &str,
+    column: &str,
+) -> Result<Option<KeyPool>, tokio_postgres::Error> {
+    let key = quote_ident(column);
+    let probe = client
+        .prepare(&format!("SELECT {key} FROM {table} LIMIT 0"))
+        .await?;
+    let ty = probe.columns()[0].type_().clone();
+    if matches!(ty, Type::INT2 | Type::INT4 | Type::INT8) {
+        let row = client
+            .query_one(
+                &format!("SELECT min({key})::int8, max({key})::int8 FROM {table}"),
+                &[],
+            )
+            .await?;
+        return Ok(
+            match (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)) {
+                (Some(lo), Some(hi)) => Some(KeyPool::Range(lo, hi)),
+                _ => None,
+            },
+        );
+    }
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {key}::text FROM {table} WHERE {key} IS NOT NULL ORDER BY 1 LIMIT 100000"
+            ),
+            &[],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let values = rows
+        .iter()
+        .map(|r| Value::Text(r.get::<_, String>(0)).coerce(&ty))
+        .collect();
+    Ok(Some(KeyPool::Values(values)))
+}

@@ -1,0 +1,410 @@
+//! Application traffic: the application's queries replayed at a fixed arrival rate over a pool of
+//! connections while the migration runs, measured without coordinated omission.
+//!
+//! [`start`] checks the traffic against the seeded schema (every query of the starting app
+//! version must prepare, with the right parameter count; every key must exist and have rows),
+//! connects the pool, and starts the scheduler, the workers, the collector and the background
+//! sessions. [`Traffic::set_phase`] and [`Traffic::deploy`] are called by the migration;
+//! [`Traffic::stop`] stops scheduling, lets queued operations finish (or abandons them after a
+//! timeout, counted), and returns the report. Latency is completion − intended start; service
+//! time is completion − actual send.
+
+mod background;
+mod collector;
+mod params;
+mod schedule;
+mod sqlstate;
+mod worker;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::clock::RunClock;
+use crate::db::{DbError, Server};
+use crate::report::TrafficReport;
+use crate::scenario::{ParamPlan, Rate, TrafficPlan};
+use crate::seed::load_key_pool;
+use collector::{Collector, Event};
+use params::{ParamSource, Pick};
+use schedule::{Mix, Shared};
+
+pub use sqlstate::ErrorClass;
+
+/// How long queued and running operations may take to finish once traffic stops.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Problems found before traffic starts.
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    /// A query of the starting app version does not prepare.
+    #[error(
+        "failed to prepare traffic query `{query}` (traffic.query[{index}], app version \
+         {version}) against the seeded schema: {message}"
+    )]
+    Prepare {
+        /// Query name.
+        query: String,
+        /// Its index.
+        index: usize,
+        /// The version checked.
+        version: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Parameter count mismatch.
+    #[error(
+        "traffic query `{query}` (traffic.query[{index}].params): statement {statement} takes \
+         {needed} parameter(s) but {given} are given"
+    )]
+    Params {
+        /// Query name.
+        query: String,
+        /// Its index.
+        index: usize,
+        /// 1-based statement number.
+        statement: usize,
+        /// Parameters the statement takes.
+        needed: usize,
+        /// Parameters the scenario gives.
+        given: usize,
+    },
+    /// A key parameter names a missing table or column, or one with no rows.
+    #[error(
+        "traffic query `{query}` (traffic.query[{index}].params[{param}]): key `{key}`: {message}"
+    )]
+    Key {
+        /// Query name.
+        query: String,
+        /// Its index.
+        index: usize,
+        /// Parameter index.
+        param: usize,
+        /// `table.column`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The pool could not connect.
+    #[error(transparent)]
+    Connect(#[from] DbError),
+}
+
+/// Running traffic.
+pub struct Traffic {
+    plan: TrafficPlan,
+    shared: Arc<Shared>,
+    clock: RunClock,
+    events: mpsc::Sender<Event>,
+    scheduler: Option<std::thread::JoinHandle<()>>,
+    queue: Option<async_channel::Receiver<schedule::Op>>,
+    workers: JoinSet<()>,
+    ticker: tokio::task::JoinHandle<()>,
+    collector: tokio::task::JoinHandle<Collector>,
+    background: background::Sessions,
+}
+
+/// Checks the traffic against the seeded database `dbname` and starts it. `phases` names the
+/// phases in order (baseline, each step, recovery) with their kinds.
+pub async fn start(
+    server: &Server,
+    dbname: &str,
+    plan: &TrafficPlan,
+    phases: Vec<(String, &'static str)>,
+    clock: RunClock,
+    seed: u64,
+) -> Result<Traffic, TrafficError> {
+    let check = server.connect(dbname).await?;
+    let params = resolve_params(&check, plan).await?;
+    check_queries(&check, plan).await?;
+    drop(check);
+
+    let versions: Vec<String> = std::iter::once(plan.initial_app.clone())
+        .chain(
+            plan.queries
+                .iter()
+                .flat_map(|q| q.apps.clone().unwrap_or_default()),
+        )
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let shared = Arc::new(Shared::new(&plan.initial_app));
+    let ctx = Arc::new(worker::Context {
+        config: server.config_for(dbname),
+        target: server.target.clone(),
+        queries: plan.queries.clone(),
+        params,
+        clock,
+        shared: shared.clone(),
+        mix: Mix::new(&plan.queries, &versions),
+    });
+
+    // Connect the whole pool before the first operation is due.
+    let mut clients = Vec::with_capacity(plan.connections);
+    for _ in 0..plan.connections {
+        clients.push(server.connect(dbname).await?);
+    }
+
+    let start_us = clock.offset().as_micros() as u64;
+    let (events, rx) = mpsc::channel(65_536);
+    let query_names = plan.queries.iter().map(|q| q.name.clone()).collect();
+    let interval_us = plan.interval.as_micros() as u64;
+    let mut collector = Collector::new(query_names, phases, interval_us, start_us);
+    let collector = tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(event) = rx.recv().await {
+            collector.handle(event);
+        }
+        collector
+    });
+    let _ = events
+        .send(Event::Phase {
+            index: 0,
+            at_us: start_us,
+        })
+        .await;
+
+    let (queue_tx, queue_rx) = async_channel::unbounded();
+    let mut workers = JoinSet::new();
+    for (id, client) in clients.into_iter().enumerate() {
+        let source = match plan.rate {
+            Rate::PerSecond(_) => worker::Source::Queue(queue_rx.clone()),
+            Rate::Max => worker::Source::ClosedLoop,
+        };
+        workers.spawn(worker::run(
+            ctx.clone(),
+            id as u64,
+            seed,
+            source,
+            events.clone(),
+            client,
+        ));
+    }
+    let scheduler = match plan.rate {
+        Rate::PerSecond(rate) => {
+            let (shared, ctx, arrival) = (shared.clone(), ctx.clone(), plan.arrival);
+            Some(
+                std::thread::Builder::new()
+                    .name("rehearse-scheduler".into())
+                    .spawn(move || {
+                        schedule::run(&shared, &ctx.mix, rate, arrival, clock, queue_tx, seed)
+                    })
+                    .expect("spawn the scheduler thread"),
+            )
+        }
+        Rate::Max => None,
+    };
+    let ticker = tokio::spawn(tick(
+        events.clone(),
+        shared.clone(),
+        queue_rx.clone(),
+        clock,
+        plan.interval.min(Duration::from_millis(100)),
+    ));
+    let background = background::Sessions::start(
+        server.config_for(dbname),
+        server.target.clone(),
+        &plan.background,
+        clock,
+    );
+    Ok(Traffic {
+        plan: plan.clone(),
+        shared,
+        clock,
+        events,
+        scheduler,
+        queue: Some(queue_rx),
+        workers,
+        ticker,
+        collector,
+        background,
+    })
+}
+
+impl Traffic {
+    /// Marks the start of phase `index` (0 baseline, 1..=n steps, n+1 recovery).
+    pub fn set_phase(&self, index: usize) {
+        self.shared.phase.store(index, Ordering::Relaxed);
+        let at_us = self.clock.offset().as_micros() as u64;
+        let _ = self.events.try_send(Event::Phase { index, at_us });
+    }
+
+    /// Deploys `version`: at once, or shifting operations to it linearly over `over`.
+    pub fn deploy(&self, version: &str, over: Duration) {
+        let now = self.clock.offset().as_micros() as u64;
+        let mut d = self.shared.deployment.lock().expect("deployment lock");
+        if let Some((next, _, _)) = d.next.take() {
+            d.current = next;
+        }
+        d.next = Some((version.to_owned(), now, over.as_micros() as u64));
+    }
+
+    /// Stops scheduling, lets started operations finish (up to a timeout), and reports.
+    pub async fn stop(mut self) -> TrafficReport {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(scheduler) = self.scheduler.take() {
+            let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
+        }
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while self.workers.join_next().await.is_some() {}
+        })
+        .await
+        .is_ok();
+        if !drained {
+            tracing::warn!(
+                "traffic: operations still running {} s after stop; abandoning them",
+                DRAIN_TIMEOUT.as_secs()
+            );
+            self.workers.abort_all();
+            while self.workers.join_next().await.is_some() {}
+        }
+        drop(self.queue.take());
+        let background = self.background.stop().await;
+        self.ticker.abort();
+        let end_us = self.clock.offset().as_micros() as u64;
+        let Traffic {
+            plan,
+            shared,
+            events,
+            collector,
+            ..
+        } = self;
+        drop(events);
+        let mut collector = collector.await.expect("collector task");
+        let scheduled = shared.scheduled.load(Ordering::Relaxed);
+        let collected_so_far = collector.recorded();
+        collector.abandon(scheduled.saturating_sub(collected_so_far), end_us);
+        let c = collector.finish(end_us);
+        let recorded = c.succeeded + c.failed;
+        TrafficReport {
+            rate: match plan.rate {
+                Rate::PerSecond(r) => Some(r),
+                Rate::Max => None,
+            },
+            connections: plan.connections,
+            arrival: match plan.rate {
+                Rate::Max => "max".into(),
+                Rate::PerSecond(_) => format!("{:?}", plan.arrival).to_lowercase(),
+            },
+            interval_s: plan.interval.as_secs_f64(),
+            scheduled,
+            recorded,
+            succeeded: c.succeeded,
+            failed: c.failed,
+            abandoned: scheduled.saturating_sub(collected_so_far),
+            reprepared: c.reprepared,
+            lateness: c.lateness,
+            phases: c.phases,
+            during_migration: c.during_migration,
+            series: c.series,
+            errors: c.errors,
+            background,
+        }
+    }
+}
+
+async fn tick(
+    events: mpsc::Sender<Event>,
+    shared: Arc<Shared>,
+    queue: async_channel::Receiver<schedule::Op>,
+    clock: RunClock,
+    every: Duration,
+) {
+    let mut interval = tokio::time::interval(every);
+    loop {
+        interval.tick().await;
+        let event = Event::Tick {
+            now_us: clock.offset().as_micros() as u64,
+            in_flight: shared.in_flight.load(Ordering::Relaxed),
+            queued: queue.len() as u64,
+        };
+        if events.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Turns each parameter plan into a generator, reading key pools from the seeded data.
+async fn resolve_params(
+    client: &tokio_postgres::Client,
+    plan: &TrafficPlan,
+) -> Result<Vec<Vec<ParamSource>>, TrafficError> {
+    let mut all = Vec::new();
+    for (index, query) in plan.queries.iter().enumerate() {
+        let mut sources = Vec::new();
+        for (param, p) in query.params.iter().enumerate() {
+            let source = match p {
+                ParamPlan::Key {
+                    table,
+                    column,
+                    dist,
+                } => {
+                    let fail = |message: String| TrafficError::Key {
+                        query: query.name.clone(),
+                        index,
+                        param,
+                        key: format!("{table}.{column}"),
+                        message,
+                    };
+                    let pool = load_key_pool(client, table, column)
+                        .await
+                        .map_err(|e| fail(crate::db::describe(&e)))?
+                        .ok_or_else(|| {
+                            fail(format!(
+                                "{table} has no rows to draw from (give it rows in [seed.tables])"
+                            ))
+                        })?;
+                    ParamSource::Key {
+                        pick: Pick::new(*dist, pool.len()),
+                        pool,
+                    }
+                }
+                ParamPlan::Fake(kind) => ParamSource::Fake(*kind),
+                ParamPlan::Range(lo, hi, int) => ParamSource::Range(*lo, *hi, *int),
+                ParamPlan::Value(c) => ParamSource::Value(params::constant(c)),
+            };
+            sources.push(source);
+        }
+        all.push(sources);
+    }
+    Ok(all)
+}
+
+/// Every query of the starting version must prepare, with no more parameters than given.
+async fn check_queries(
+    client: &tokio_postgres::Client,
+    plan: &TrafficPlan,
+) -> Result<(), TrafficError> {
+    for (index, query) in plan.queries.iter().enumerate() {
+        if !query.issued_by(&plan.initial_app) {
+            continue;
+        }
+        for (i, sql) in query.statements.iter().enumerate() {
+            let statement = client
+                .prepare(sql)
+                .await
+                .map_err(|e| TrafficError::Prepare {
+                    query: query.name.clone(),
+                    index,
+                    version: plan.initial_app.clone(),
+                    message: crate::db::describe_in(&e, sql),
+                })?;
+            let needed = statement.params().len();
+            let exact = !query.transaction && needed != query.params.len();
+            if needed > query.params.len() || exact {
+                return Err(TrafficError::Params {
+                    query: query.name.clone(),
+                    index,
+                    statement: i + 1,
+                    needed,
+                    given: query.params.len(),
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! The open-loop schedule: intended start times fixed by the arrival process and the seed, not by
+//! how fast the server answers; and which operation (by weight, by app version) each one is.
+//!
+//! The scheduler runs on its own OS thread, sleeping with the OS's fine-grained timer (tokio's
+//! timer has millisecond granularity, too coarse for sub-millisecond lateness), and hands each
+//! operation to the connection pool's queue at its intended time. When every connection is busy,
+//! operations wait in that queue — counted, never dropped.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rand::RngExt;
+use rand::SeedableRng;
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+use rand_chacha::ChaCha8Rng;
+
+use crate::clock::RunClock;
+use crate::scenario::{Arrival, QueryPlan};
+
+/// One scheduled operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Op {
+    /// Intended start, microseconds from the run's start.
+    pub intended_us: u64,
+    /// Index of the query.
+    pub query: u16,
+    /// Phase in force at the intended start.
+    pub phase: u16,
+}
+
+/// State the scheduler, the workers and the migration share.
+#[derive(Debug)]
+pub struct Shared {
+    /// Current phase (0 baseline, 1..=n steps, n+1 recovery).
+    pub phase: AtomicUsize,
+    /// Set to stop scheduling.
+    pub stop: AtomicBool,
+    /// Operations scheduled so far.
+    pub scheduled: AtomicU64,
+    /// Operations running on a connection now.
+    pub in_flight: AtomicU64,
+    /// Which app version runs.
+    pub deployment: Mutex<Deployment>,
+}
+
+/// The app version in force, and a deploy in progress.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The version running before the deploy.
+    pub current: String,
+    /// A deploy: new version, start (µs) and duration (µs) of the shift.
+    pub next: Option<(String, u64, u64)>,
+}
+
+impl Shared {
+    /// Fresh state for a run starting with `version`.
+    pub fn new(version: &str) -> Shared {
+        Shared {
+            phase: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            scheduled: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            deployment: Mutex::new(Deployment {
+                current: version.to_owned(),
+                next: None,
+            }),
+        }
+    }
+
+    /// The version that issues an operation intended at `t_us`: during a rolling deploy the new
+    /// version's share grows linearly from 0 to 1 over the deploy's duration.
+    pub fn version_at(&self, t_us: u64, rng: &mut ChaCha8Rng) -> String {
+        let mut d = self.deployment.lock().expect("deployment lock");
+        let Some((next, start, over)) = d.next.clone() else {
+            return d.current.clone();
+        };
+        if t_us >= start + over {
+            d.current = next.clone();
+            d.next = None;
+            return next;
+        }
+        let share = t_us.saturating_sub(start) as f64 / over.max(1) as f64;
+        if t_us >= start && rng.random_bool(share.clamp(0.0, 1.0)) {
+            next
+        } else {
+            d.current.clone()
+        }
+    }
+}
+
+/// Picks operations by weight among the queries a version issues.
+#[derive(Debug)]
+pub struct Mix {
+    by_version: Vec<(String, Vec<u16>, WeightedIndex<u32>)>,
+}
+
+impl Mix {
+    /// The mix for every version the scenario names (`versions`).
+    pub fn new(queries: &[QueryPlan], versions: &[String]) -> Mix {
+        let by_version = versions
+            .iter()
+            .filter_map(|v| {
+                let (indices, weights): (Vec<u16>, Vec<u32>) = queries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, q)| q.issued_by(v) && q.weight > 0)
+                    .map(|(i, q)| (i as u16, q.weight))
+                    .unzip();
+                let index = WeightedIndex::new(weights).ok()?;
+                Some((v.clone(), indices, index))
+            })
+            .collect();
+        Mix { by_version }
+    }
+
+    /// A query index for an operation of `version`.
+    pub fn pick(&self, version: &str, rng: &mut ChaCha8Rng) -> u16 {
+        let (_, indices, weights) = self
+            .by_version
+            .iter()
+            .find(|(v, _, _)| v == version)
+            .unwrap_or(&self.by_version[0]);
+        indices[weights.sample(rng)]
+    }
+}
+
+/// Runs the schedule until `shared.stop`: sends each operation at its intended time.
+pub fn run(
+    shared: &Shared,
+    mix: &Mix,
+    rate: f64,
+    arrival: Arrival,
+    clock: RunClock,
+    ops: async_channel::Sender<Op>,
+    seed: u64,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut t = clock.offset().as_micros() as f64;
+    let mean_gap_us = 1e6 / rate;
+    loop {
+        t += match arrival {
+            // Exponential gaps: -ln(U) × mean, U in (0, 1].
+            Arrival::Poisson => -(1.0 - rng.random::<f64>()).ln() * mean_gap_us,
+            Arrival::Uniform => mean_gap_us,
+        };
+        let intended_us = t as u64;
+        loop {
+            if shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let now = clock.offset().as_micros() as u64;
+            if now >= intended_us {
+                break;
+            }
+            // Sleep in short slices so a stop is seen promptly at low rates.
+            std::thread::sleep(Duration::from_micros((intended_us - now).min(50_000)));
+        }
+        let version = shared.version_at(intended_us, &mut rng);
+        let op = Op {
+            intended_us,
+            query: mix.pick(&version, &mut rng),
+            phase: shared.phase.load(Ordering::Relaxed) as u16,
+        };
+        shared.scheduled.fetch_add(1, Ordering::Relaxed);
+        if ops.send_blocking(op).is_err() {
+            return;
+        }
+    }
+}

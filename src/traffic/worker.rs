@@ -1,0 +1,241 @@
+//! A connection worker: one connection running one operation at a time, like a pooled
+//! connection of the application. It prepares statements once and caches them, re-prepares a
+//! statement the server invalidated (SQLSTATE 0A000, "cached plan must not change result type")
+//! as drivers do, reconnects when the connection is lost, and reports every operation to the
+//! collector.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, Statement};
+
+use super::collector::{Event, Failure, Sample};
+use super::params::ParamSource;
+use super::schedule::{Mix, Op, Shared};
+use super::sqlstate::ErrorClass;
+use crate::clock::RunClock;
+use crate::scenario::QueryPlan;
+use crate::seed::Value;
+
+/// What every worker shares.
+pub struct Context {
+    /// Where to connect.
+    pub config: Config,
+    /// Shown in errors.
+    pub target: String,
+    /// The queries.
+    pub queries: Vec<QueryPlan>,
+    /// Per query, per parameter.
+    pub params: Vec<Vec<ParamSource>>,
+    /// The run's clock.
+    pub clock: RunClock,
+    /// Phase, stop flag, counters.
+    pub shared: Arc<Shared>,
+    /// The mix, for closed-loop (`rate = "max"`) workers that pick their own operations.
+    pub mix: Mix,
+}
+
+/// Where a worker's operations come from.
+pub enum Source {
+    /// The open-loop schedule's queue.
+    Queue(async_channel::Receiver<Op>),
+    /// Back to back, picked by the worker (`rate = "max"`).
+    ClosedLoop,
+}
+
+struct Worker {
+    ctx: Arc<Context>,
+    client: Option<Client>,
+    statements: Vec<Option<Vec<Statement>>>,
+    rng: ChaCha8Rng,
+    events: mpsc::Sender<Event>,
+}
+
+/// Runs one connection until its source ends (queue closed and drained, or stop for closed loop).
+pub async fn run(
+    ctx: Arc<Context>,
+    id: u64,
+    seed: u64,
+    source: Source,
+    events: mpsc::Sender<Event>,
+    client: Client,
+) {
+    let mut worker = Worker {
+        statements: vec![None; ctx.queries.len()],
+        ctx,
+        client: Some(client),
+        rng: ChaCha8Rng::seed_from_u64(seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        events,
+    };
+    match source {
+        Source::Queue(ops) => {
+            while let Ok(op) = ops.recv().await {
+                worker.run_op(op).await;
+            }
+        }
+        Source::ClosedLoop => {
+            let shared = worker.ctx.shared.clone();
+            while !shared.stop.load(Ordering::Relaxed) {
+                let now = worker.ctx.clock.offset().as_micros() as u64;
+                let version = shared.version_at(now, &mut worker.rng);
+                let op = Op {
+                    intended_us: now,
+                    query: worker.ctx.mix.pick(&version, &mut worker.rng),
+                    phase: shared.phase.load(Ordering::Relaxed) as u16,
+                };
+                shared.scheduled.fetch_add(1, Ordering::Relaxed);
+                worker.run_op(op).await;
+            }
+        }
+    }
+}
+
+impl Worker {
+    async fn run_op(&mut self, op: Op) {
+        let shared = self.ctx.shared.clone();
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        let sent_us = self.ctx.clock.offset().as_micros() as u64;
+        let (result, reprepared) = self.execute(op.query as usize).await;
+        let done_us = self.ctx.clock.offset().as_micros() as u64;
+        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let failure = result.err();
+        let lost = failure
+            .as_ref()
+            .is_some_and(|f| f.class == ErrorClass::Connection);
+        let sample = Sample {
+            query: op.query,
+            phase: op.phase,
+            intended_us: op.intended_us,
+            sent_us,
+            done_us,
+            failure: failure.map(Box::new),
+            reprepared,
+        };
+        let _ = self.events.send(Event::Sample(sample)).await;
+        if lost {
+            self.reconnect().await;
+        }
+    }
+
+    /// Runs query `q` once, re-preparing and retrying once if its cached plan was invalidated.
+    async fn execute(&mut self, q: usize) -> (Result<(), Failure>, bool) {
+        match self.try_execute(q).await {
+            Err(e) if is_stale_plan(&e) => {
+                self.statements[q] = None;
+                (self.try_execute(q).await.map_err(|e| failure(&e)), true)
+            }
+            other => (other.map_err(|e| failure(&e)), false),
+        }
+    }
+
+    async fn try_execute(&mut self, q: usize) -> Result<(), Execute> {
+        let Some(client) = self.client.as_mut() else {
+            return Err(Execute::NoConnection);
+        };
+        if self.statements[q].is_none() {
+            let mut prepared = Vec::new();
+            for sql in &self.ctx.queries[q].statements {
+                prepared.push(client.prepare(sql).await.map_err(Execute::Db)?);
+            }
+            self.statements[q] = Some(prepared);
+        }
+        let statements = self.statements[q].as_ref().expect("prepared above");
+        let query = &self.ctx.queries[q];
+        let raw: Vec<Value> = self.ctx.params[q]
+            .iter()
+            .map(|p| p.draw(&mut self.rng))
+            .collect();
+        if !query.transaction {
+            let values = bind(&statements[0], &raw)?;
+            client
+                .execute(&statements[0], &refs(&values))
+                .await
+                .map_err(Execute::Db)?;
+            return Ok(());
+        }
+        let tx = client.transaction().await.map_err(Execute::Db)?;
+        for (i, statement) in statements.iter().enumerate() {
+            if i > 0 && !query.think.is_zero() {
+                tokio::time::sleep(query.think).await;
+            }
+            let values = bind(statement, &raw)?;
+            tx.execute(statement, &refs(&values))
+                .await
+                .map_err(Execute::Db)?;
+        }
+        tx.commit().await.map_err(Execute::Db)
+    }
+
+    async fn reconnect(&mut self) {
+        self.client = None;
+        self.statements.iter_mut().for_each(|s| *s = None);
+        let mut backoff = Duration::from_millis(50);
+        while !self.ctx.shared.stop.load(Ordering::Relaxed) {
+            if let Ok(client) = crate::db::connect(&self.ctx.config, &self.ctx.target).await {
+                self.client = Some(client);
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Why an attempt failed.
+enum Execute {
+    Db(tokio_postgres::Error),
+    Params { needed: usize, given: usize },
+    NoConnection,
+}
+
+/// The first k raw values, coerced to the statement's k parameter types.
+fn bind(statement: &Statement, raw: &[Value]) -> Result<Vec<Value>, Execute> {
+    let types = statement.params();
+    if types.len() > raw.len() {
+        return Err(Execute::Params {
+            needed: types.len(),
+            given: raw.len(),
+        });
+    }
+    Ok(types
+        .iter()
+        .zip(raw)
+        .map(|(ty, v)| v.clone().coerce(ty))
+        .collect())
+}
+
+fn refs(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+fn is_stale_plan(e: &Execute) -> bool {
+    matches!(e, Execute::Db(db) if db.code() == Some(&tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED))
+}
+
+fn failure(e: &Execute) -> Failure {
+    match e {
+        Execute::Db(db) => {
+            let sqlstate = db.code().map(|c| c.code().to_owned());
+            Failure {
+                class: ErrorClass::of(sqlstate.as_deref(), db.is_closed()),
+                sqlstate,
+                message: crate::db::describe(db),
+            }
+        }
+        Execute::Params { needed, given } => Failure {
+            class: ErrorClass::Other,
+            sqlstate: None,
+            message: format!("the statement takes {needed} parameters; the scenario gives {given}"),
+        },
+        Execute::NoConnection => Failure {
+            class: ErrorClass::Connection,
+            sqlstate: None,
+            message: "no connection (reconnecting)".into(),
+        },
+    }
+}
