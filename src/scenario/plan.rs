@@ -472,6 +472,19 @@ impl Builder<'_> {
                     "a deploy step needs a [traffic] section whose queries name app versions"
                         .into(),
                 ),
+                Some(t)
+                    if v != t.initial_app
+                        && !t
+                            .queries
+                            .iter()
+                            .any(|q| q.apps.as_ref().is_some_and(|a| a.contains(&v))) =>
+                {
+                    self.problem(
+                        Some(version),
+                        &format!("{key}.deploy"),
+                        format!("no query names app version `{v}` in its `app` list"),
+                    )
+                }
                 Some(t) if traffic::weight_for(&t.queries, &v) == 0 => self.problem(
                     Some(version),
                     &format!("{key}.deploy"),

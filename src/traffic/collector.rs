@@ -352,7 +352,7 @@ impl Collector {
             .next_back()
             .copied()
             .unwrap_or(0)
-            .max(self.interval_of(end_us));
+            .max(self.interval_of(end_us.saturating_sub(1)));
         self.close_until(last + 1);
         let ends: Vec<Option<u64>> = (0..self.phase_starts.len())
             .map(|i| {

@@ -149,6 +149,7 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// Asserts an exit code, showing the output when it differs.
+#[track_caller]
 pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),

@@ -8,4 +8,5 @@ mod common;
 mod docker;
 mod local;
 mod report_schema;
+mod traffic;
 mod url;

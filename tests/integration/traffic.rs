@@ -1,0 +1,290 @@
+//! Traffic against real Postgres: open-loop latency through a stall, app versions and deploys,
+//! re-prepared statements, background sessions, and bad traffic refused before it starts.
+
+use crate::common::{Sandbox, assert_exit, stderr};
+
+const LOCAL: &[&str] = &["run", "s.toml", "--backend", "local", "--out", "out"];
+
+/// A scenario with `users` (1,000 rows), the given traffic queries and strategies.
+fn scenario(traffic: &str, strategies: &str) -> String {
+    format!(
+        r#"
+name = "traffic-test"
+[schema]
+sql = """
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    full_name text NOT NULL
+);
+"""
+[seed.tables.users]
+rows = 1_000
+[traffic]
+rate = 200
+connections = 4
+baseline = "1s"
+recovery = "1s"
+{traffic}
+{strategies}
+"#
+    )
+}
+
+const READ: &str = r#"
+[[traffic.query]]
+name = "read"
+sql = "SELECT email FROM users WHERE id = $1"
+params = [{ key = "users.id", dist = "zipf" }]
+"#;
+
+fn run(text: &str) -> (std::process::Output, serde_json::Value) {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", text);
+    let out = sandbox.run(LOCAL);
+    let report = if sandbox.out().join("report.json").exists() {
+        sandbox.report()
+    } else {
+        serde_json::Value::Null
+    };
+    (out, report)
+}
+
+fn phase<'a>(traffic: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    traffic["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no phase {name}"))
+}
+
+#[test]
+fn a_stall_shows_in_latency_and_every_scheduled_operation_is_recorded() {
+    let strategies = r#"
+[[strategy]]
+name = "stall"
+steps = [{ name = "hold-lock", sql = "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1); COMMIT;" }]
+"#;
+    let (out, report) = run(&scenario(READ, strategies));
+    assert_exit(&out, 0);
+    let traffic = &report["strategies"][0]["traffic"];
+    let scheduled = traffic["scheduled"].as_u64().unwrap();
+    assert!(scheduled > 200, "{traffic}");
+    assert_eq!(traffic["recorded"], scheduled);
+    assert_eq!(traffic["failed"], 0);
+    let names: Vec<&str> = traffic["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["baseline", "hold-lock", "recovery"]);
+    // Open loop: operations due during the 1 s lock wait for it; their latency shows it.
+    let step = phase(traffic, "hold-lock");
+    assert!(
+        step["all"]["latency"]["max_ms"].as_f64().unwrap() > 500.0,
+        "{step}"
+    );
+    assert!(step["all"]["service"]["max_ms"].as_f64().unwrap() > 0.0);
+    let during = &traffic["during_migration"];
+    assert_eq!(during["count"], step["all"]["count"]);
+    // The time series covers the run and shows the queue during the stall.
+    let series = traffic["series"].as_array().unwrap();
+    assert!(series.len() >= 3, "{series:?}");
+    assert!(series.iter().any(|i| i["queued"].as_u64().unwrap() > 0));
+    let completed: u64 = series
+        .iter()
+        .map(|i| i["completed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(completed, scheduled);
+}
+
+#[test]
+fn old_code_breaks_on_a_rename_until_the_deploy() {
+    let traffic = r#"
+[[traffic.query]]
+name = "read-v1"
+app = ["v1"]
+sql = "SELECT full_name FROM users WHERE id = $1"
+params = [{ key = "users.id" }]
+[[traffic.query]]
+name = "read-v2"
+app = ["v2"]
+sql = "SELECT name FROM users WHERE id = $1"
+params = [{ key = "users.id" }]
+"#;
+    let strategies = r#"
+[[strategy]]
+name = "rename-first"
+steps = [
+  { name = "rename", sql = "ALTER TABLE users RENAME COLUMN full_name TO name" },
+  { pause = "500ms" },
+  { deploy = "v2" },
+  { pause = "500ms" },
+]
+"#;
+    let (out, report) = run(&scenario(traffic, strategies));
+    assert_exit(&out, 0);
+    let traffic = &report["strategies"][0]["traffic"];
+    let errors = traffic["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["class"] == "schema_mismatch"
+            && e["query"] == "read-v1"
+            && e["sqlstate"] == "42703"),
+        "{errors:?}"
+    );
+    assert!(errors.iter().all(|e| e["query"] == "read-v1"), "{errors:?}");
+    let steps = report["strategies"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps[2]["kind"], "deploy");
+    assert_eq!(steps[2]["source"], "deploy v2");
+    // After the deploy only v2 runs, and it works.
+    let after = phase(traffic, "pause 500ms");
+    let recovery = phase(traffic, "recovery");
+    assert_eq!(recovery["queries"][0]["query"], "read-v2");
+    assert_eq!(recovery["all"]["errors"], 0);
+    assert!(after["all"]["count"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn an_invalidated_cached_plan_is_reprepared_not_failed() {
+    let traffic = r#"
+[[traffic.query]]
+name = "read-all"
+sql = "SELECT * FROM users WHERE id = $1"
+params = [{ key = "users.id" }]
+"#;
+    let strategies = r#"
+[[strategy]]
+name = "add"
+steps = [{ sql = "ALTER TABLE users ADD COLUMN extra int" }]
+"#;
+    let (out, report) = run(&scenario(traffic, strategies));
+    assert_exit(&out, 0);
+    let traffic = &report["strategies"][0]["traffic"];
+    assert!(traffic["reprepared"].as_u64().unwrap() > 0, "{traffic}");
+    assert_eq!(traffic["failed"], 0, "{}", traffic["errors"]);
+}
+
+#[test]
+fn a_background_reader_blocks_the_migration_and_the_app_queues_behind_it() {
+    let background = r#"
+[[traffic.background]]
+name = "long reader"
+sql = "SELECT count(*) FROM users, pg_sleep(1.5)"
+start = "500ms"
+[[traffic.background]]
+name = "idle in transaction"
+sql = "SELECT 1"
+start = "0s"
+hold = "200ms"
+"#;
+    let strategies = r#"
+[[strategy]]
+name = "alter"
+steps = [{ name = "alter", sql = "ALTER TABLE users ADD COLUMN extra int" }]
+"#;
+    let (out, report) = run(&scenario(&format!("{READ}{background}"), strategies));
+    assert_exit(&out, 0);
+    let traffic = &report["strategies"][0]["traffic"];
+    let bg = traffic["background"].as_array().unwrap();
+    assert_eq!(bg.len(), 2);
+    assert_eq!(bg[0]["name"], "long reader");
+    assert!(bg[0]["error"].is_null(), "{bg:?}");
+    assert!(bg[1]["end_s"].as_f64().unwrap() - bg[1]["start_s"].as_f64().unwrap() >= 0.2);
+    // The ALTER waited for the reader (started at 0.5 s, 1.5 s long, baseline 1 s).
+    let step = &report["strategies"][0]["steps"][0];
+    assert!(step["duration_s"].as_f64().unwrap() > 0.5, "{step}");
+    let alter = phase(traffic, "alter");
+    assert!(
+        alter["all"]["latency"]["max_ms"].as_f64().unwrap() > 400.0,
+        "{alter}"
+    );
+}
+
+/// Validates `text`, asserting exit 2 and that stderr holds every needle.
+#[track_caller]
+fn refused_by_validate(text: &str, needles: &[&str]) {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", text);
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 2);
+    for needle in needles {
+        assert!(
+            stderr(&out).contains(needle),
+            "no `{needle}` in:\n{}",
+            stderr(&out)
+        );
+    }
+}
+
+const ONE_STEP: &str = "[[strategy]]\nname = \"s\"\nsteps = [{ sql = \"SELECT 1\" }]\n";
+
+#[test]
+fn bad_traffic_is_refused_by_validate() {
+    let base = scenario(READ, ONE_STEP);
+    refused_by_validate(&base.replace("rate = 200", "rate = 0"), &["traffic.rate"]);
+    refused_by_validate(
+        &base.replace("connections = 4", "connections = 0"),
+        &["traffic.connections", "1 to 1000"],
+    );
+    refused_by_validate(
+        &base.replace("name = \"read\"", "name = \"read\"\nweight = 0"),
+        &["weight above 0"],
+    );
+    refused_by_validate(
+        &base.replace(
+            "{ key = \"users.id\", dist = \"zipf\" }",
+            "{ fake = \"nonsense\" }",
+        ),
+        &["traffic.query[0].params[0]", "unknown fake kind `nonsense`"],
+    );
+    refused_by_validate(
+        &base.replace(
+            "{ key = \"users.id\", dist = \"zipf\" }",
+            "{ key = \"users.id\", fake = \"name\" }",
+        ),
+        &["exactly one of `key`, `fake`"],
+    );
+    refused_by_validate(
+        &scenario(
+            READ,
+            "[[strategy]]\nname = \"s\"\nsteps = [{ deploy = \"v9\" }]\n",
+        ),
+        &["strategy[0].steps[0].deploy", "`v9`"],
+    );
+    refused_by_validate(
+        &base.replace("dist = \"zipf\"", "dist = \"pareto\""),
+        &["pareto"],
+    );
+}
+
+#[test]
+fn traffic_that_does_not_fit_the_schema_is_refused_before_it_starts() {
+    let cases = [
+        (
+            READ.replace("SELECT email", "SELECT emale"),
+            vec!["read", "traffic.query[0]", "emale"],
+        ),
+        (
+            READ.replace("WHERE id = $1", "WHERE id = $1 AND email = $2"),
+            vec!["read", "2 parameter(s) but 1 are given"],
+        ),
+        (
+            READ.replace("users.id", "userz.id"),
+            vec!["traffic.query[0].params[0]", "userz.id"],
+        ),
+    ];
+    for (traffic, needles) in cases {
+        let (out, report) = run(&scenario(&traffic, ONE_STEP));
+        assert_exit(&out, 2);
+        for needle in needles {
+            assert!(
+                stderr(&out).contains(needle),
+                "no `{needle}` in:\n{}",
+                stderr(&out)
+            );
+        }
+        assert_eq!(report["outcome"], "error");
+    }
+}
