@@ -128,8 +128,8 @@ pub struct SeedSummary {
     pub scale: f64,
     /// Per table, in load order.
     pub tables: Vec<TableSummary>,
-    /// Seconds spent in ANALYZE.
-    pub analyze_seconds: f64,
+    /// Seconds spent in `VACUUM (FREEZE, ANALYZE)` after loading.
+    pub vacuum_analyze_seconds: f64,
     /// Seconds for schema-less filling and analysis, all tables.
     pub seconds: f64,
 }

@@ -30,6 +30,8 @@ pub struct TrafficReport {
     pub reprepared: u64,
     /// Schedule lateness (actual send − intended start), milliseconds.
     pub lateness: Percentiles,
+    /// Every operation of the run.
+    pub overall: LatencyStats,
     /// Per phase: baseline, each step, recovery.
     pub phases: Vec<PhaseReport>,
     /// Operations whose intended start fell while a migration step ran, all steps together.

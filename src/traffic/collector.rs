@@ -15,8 +15,8 @@ use crate::report::{
 /// What workers and the run tell the collector.
 #[derive(Debug)]
 pub enum Event {
-    /// One operation finished (or failed).
-    Sample(Sample),
+    /// Operations finished (or failed), batched by a worker.
+    Samples(Vec<Sample>),
     /// A phase began at this offset (µs).
     Phase {
         /// Phase index.
@@ -67,6 +67,8 @@ pub struct Failure {
 
 /// What the collector returns when the channel closes.
 pub struct Collected {
+    /// Every operation.
+    pub overall: LatencyStats,
     /// Per phase.
     pub phases: Vec<PhaseReport>,
     /// Every step phase together.
@@ -207,7 +209,7 @@ impl Collector {
     /// Takes one event.
     pub fn handle(&mut self, event: Event) {
         match event {
-            Event::Sample(s) => self.sample(s),
+            Event::Samples(batch) => batch.into_iter().for_each(|s| self.sample(s)),
             Event::Phase { index, at_us } => {
                 if let Some(slot) = self.phase_starts.get_mut(index) {
                     slot.get_or_insert(at_us);
@@ -365,7 +367,8 @@ impl Collector {
             })
             .collect();
         let s = |us: u64| us as f64 / 1e6;
-        let phases = self
+        let mut overall = Book::new();
+        let phases: Vec<PhaseReport> = self
             .phase_names
             .iter()
             .enumerate()
@@ -379,6 +382,9 @@ impl Collector {
                         all.latency.add(&b.latency).expect("same bounds");
                         all.service.add(&b.service).expect("same bounds");
                         all.errors += b.errors;
+                        overall.latency.add(&b.latency).expect("same bounds");
+                        overall.service.add(&b.service).expect("same bounds");
+                        overall.errors += b.errors;
                         QueryStats {
                             query: self.query_names[q].clone(),
                             stats: b.stats(),
@@ -413,6 +419,7 @@ impl Collector {
             })
             .collect();
         Collected {
+            overall: overall.stats(),
             phases,
             during_migration: (!self.migration.latency.is_empty()).then(|| self.migration.stats()),
             series: self.series,
@@ -430,7 +437,7 @@ mod tests {
     use super::*;
 
     fn sample(phase: u16, intended_ms: u64, done_ms: u64, failed: bool) -> Event {
-        Event::Sample(Sample {
+        Event::Samples(vec![Sample {
             query: 0,
             phase,
             intended_us: intended_ms * 1000,
@@ -444,7 +451,7 @@ mod tests {
                 })
             }),
             reprepared: false,
-        })
+        }])
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod background;
 mod collector;
 mod params;
+mod pool;
 mod schedule;
 mod sqlstate;
 mod worker;
@@ -22,7 +23,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 use crate::clock::RunClock;
 use crate::db::{DbError, Server};
@@ -102,7 +102,7 @@ pub struct Traffic {
     events: mpsc::Sender<Event>,
     scheduler: Option<std::thread::JoinHandle<()>>,
     queue: Option<async_channel::Receiver<schedule::Op>>,
-    workers: JoinSet<()>,
+    pool: Option<pool::Pool>,
     ticker: tokio::task::JoinHandle<()>,
     collector: tokio::task::JoinHandle<Collector>,
     background: background::Sessions,
@@ -132,7 +132,11 @@ pub async fn start(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let shared = Arc::new(Shared::new(&plan.initial_app));
+    let initial = versions
+        .iter()
+        .position(|v| v == &plan.initial_app)
+        .unwrap_or(0);
+    let shared = Arc::new(Shared::new(plan.connections, versions.clone(), initial));
     let ctx = Arc::new(worker::Context {
         config: server.config_for(dbname),
         target: server.target.clone(),
@@ -142,12 +146,6 @@ pub async fn start(
         shared: shared.clone(),
         mix: Mix::new(&plan.queries, &versions),
     });
-
-    // Connect the whole pool before the first operation is due.
-    let mut clients = Vec::with_capacity(plan.connections);
-    for _ in 0..plan.connections {
-        clients.push(server.connect(dbname).await?);
-    }
 
     let start_us = clock.offset().as_micros() as u64;
     let (events, rx) = mpsc::channel(65_536);
@@ -169,21 +167,18 @@ pub async fn start(
         .await;
 
     let (queue_tx, queue_rx) = async_channel::unbounded();
-    let mut workers = JoinSet::new();
-    for (id, client) in clients.into_iter().enumerate() {
-        let source = match plan.rate {
-            Rate::PerSecond(_) => worker::Source::Queue(queue_rx.clone()),
-            Rate::Max => worker::Source::ClosedLoop,
-        };
-        workers.spawn(worker::run(
-            ctx.clone(),
-            id as u64,
-            seed,
-            source,
-            events.clone(),
-            client,
-        ));
-    }
+    // Connect the whole pool before the first operation is due.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let queue = matches!(plan.rate, Rate::PerSecond(_)).then(|| queue_rx.clone());
+    let pool = pool::start(
+        ctx.clone(),
+        plan.connections,
+        threads,
+        queue,
+        events.clone(),
+        seed,
+    )
+    .await?;
     let scheduler = match plan.rate {
         Rate::PerSecond(rate) => {
             let (shared, ctx, arrival) = (shared.clone(), ctx.clone(), plan.arrival);
@@ -218,7 +213,7 @@ pub async fn start(
         events,
         scheduler,
         queue: Some(queue_rx),
-        workers,
+        pool: Some(pool),
         ticker,
         collector,
         background,
@@ -233,14 +228,15 @@ impl Traffic {
         let _ = self.events.try_send(Event::Phase { index, at_us });
     }
 
-    /// Deploys `version`: at once, or shifting operations to it linearly over `over`.
+    /// Deploys `version`: at once, or shifting operations to it linearly over `over`. The plan
+    /// was validated, so every deployed version is one the queries name.
     pub fn deploy(&self, version: &str, over: Duration) {
+        let Some(index) = self.shared.versions.iter().position(|v| v == version) else {
+            tracing::warn!("deploy of unknown app version {version} ignored");
+            return;
+        };
         let now = self.clock.offset().as_micros() as u64;
-        let mut d = self.shared.deployment.lock().expect("deployment lock");
-        if let Some((next, _, _)) = d.next.take() {
-            d.current = next;
-        }
-        d.next = Some((version.to_owned(), now, over.as_micros() as u64));
+        self.shared.deploy(index, now, over.as_micros() as u64);
     }
 
     /// Stops scheduling, lets started operations finish (up to a timeout), and reports.
@@ -249,18 +245,15 @@ impl Traffic {
         if let Some(scheduler) = self.scheduler.take() {
             let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
         }
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            while self.workers.join_next().await.is_some() {}
-        })
-        .await
-        .is_ok();
+        let drained = match self.pool.take() {
+            Some(pool) => pool.join(DRAIN_TIMEOUT).await,
+            None => true,
+        };
         if !drained {
             tracing::warn!(
-                "traffic: operations still running {} s after stop; abandoning them",
+                "traffic: operations still running {} s after stop; abandoned them",
                 DRAIN_TIMEOUT.as_secs()
             );
-            self.workers.abort_all();
-            while self.workers.join_next().await.is_some() {}
         }
         drop(self.queue.take());
         let background = self.background.stop().await;
@@ -275,7 +268,7 @@ impl Traffic {
         } = self;
         drop(events);
         let mut collector = collector.await.expect("collector task");
-        let scheduled = shared.scheduled.load(Ordering::Relaxed);
+        let scheduled = shared.scheduled();
         let collected_so_far = collector.recorded();
         collector.abandon(scheduled.saturating_sub(collected_so_far), end_us);
         let c = collector.finish(end_us);
@@ -298,6 +291,7 @@ impl Traffic {
             abandoned: scheduled.saturating_sub(collected_so_far),
             reprepared: c.reprepared,
             lateness: c.lateness,
+            overall: c.overall,
             phases: c.phases,
             during_migration: c.during_migration,
             series: c.series,
@@ -319,7 +313,7 @@ async fn tick(
         interval.tick().await;
         let event = Event::Tick {
             now_us: clock.offset().as_micros() as u64,
-            in_flight: shared.in_flight.load(Ordering::Relaxed),
+            in_flight: shared.in_flight(),
             queued: queue.len() as u64,
         };
         if events.send(event).await.is_err() {

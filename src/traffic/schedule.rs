@@ -37,91 +37,131 @@ pub struct Shared {
     pub phase: AtomicUsize,
     /// Set to stop scheduling.
     pub stop: AtomicBool,
-    /// Operations scheduled so far.
+    /// Operations scheduled so far by the open-loop scheduler.
     pub scheduled: AtomicU64,
-    /// Operations running on a connection now.
-    pub in_flight: AtomicU64,
-    /// Which app version runs.
-    pub deployment: Mutex<Deployment>,
-}
-
-/// The app version in force, and a deploy in progress.
-#[derive(Debug, Clone)]
-pub struct Deployment {
-    /// The version running before the deploy.
-    pub current: String,
-    /// A deploy: new version, start (µs) and duration (µs) of the shift.
-    pub next: Option<(String, u64, u64)>,
+    /// Per connection: its counters, each on its own cache line so connections on different
+    /// threads do not contend.
+    pub slots: Vec<Slot>,
+    /// Every app version the scenario names; versions are used by index.
+    pub versions: Vec<String>,
+    /// The version in force (when no deploy is rolling).
+    current: AtomicUsize,
+    /// Whether a deploy is in progress (checked before taking the lock).
+    rolling: AtomicBool,
+    /// A deploy in progress: new version, start (µs) and duration (µs) of the shift.
+    deployment: Mutex<Option<(usize, u64, u64)>>,
 }
 
 impl Shared {
-    /// Fresh state for a run starting with `version`.
-    pub fn new(version: &str) -> Shared {
+    /// Fresh state for `connections` connections and `versions`, starting with
+    /// `versions[initial]`.
+    pub fn new(connections: usize, versions: Vec<String>, initial: usize) -> Shared {
         Shared {
             phase: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             scheduled: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
-            deployment: Mutex::new(Deployment {
-                current: version.to_owned(),
-                next: None,
-            }),
+            slots: (0..connections).map(|_| Slot::default()).collect(),
+            versions,
+            current: AtomicUsize::new(initial),
+            rolling: AtomicBool::new(false),
+            deployment: Mutex::new(None),
         }
+    }
+
+    /// Operations scheduled: by the scheduler, or by closed-loop connections.
+    pub fn scheduled(&self) -> u64 {
+        self.scheduled.load(Ordering::Relaxed)
+            + self
+                .slots
+                .iter()
+                .map(|s| s.scheduled.load(Ordering::Relaxed))
+                .sum::<u64>()
+    }
+
+    /// Operations running on a connection now.
+    pub fn in_flight(&self) -> u64 {
+        self.slots
+            .iter()
+            .filter(|s| s.busy.load(Ordering::Relaxed))
+            .count() as u64
+    }
+
+    /// Starts deploying version `next` at `start_us`, shifting over `over_us` (0: at once).
+    pub fn deploy(&self, next: usize, start_us: u64, over_us: u64) {
+        let mut d = self.deployment.lock().expect("deployment lock");
+        if let Some((previous, _, _)) = d.take() {
+            self.current.store(previous, Ordering::Relaxed);
+        }
+        *d = Some((next, start_us, over_us));
+        self.rolling.store(true, Ordering::Release);
     }
 
     /// The version that issues an operation intended at `t_us`: during a rolling deploy the new
     /// version's share grows linearly from 0 to 1 over the deploy's duration.
-    pub fn version_at(&self, t_us: u64, rng: &mut ChaCha8Rng) -> String {
+    pub fn version_at(&self, t_us: u64, rng: &mut ChaCha8Rng) -> usize {
+        if !self.rolling.load(Ordering::Acquire) {
+            return self.current.load(Ordering::Relaxed);
+        }
         let mut d = self.deployment.lock().expect("deployment lock");
-        let Some((next, start, over)) = d.next.clone() else {
-            return d.current.clone();
+        let Some((next, start, over)) = *d else {
+            return self.current.load(Ordering::Relaxed);
         };
         if t_us >= start + over {
-            d.current = next.clone();
-            d.next = None;
+            self.current.store(next, Ordering::Relaxed);
+            *d = None;
+            self.rolling.store(false, Ordering::Release);
             return next;
         }
         let share = t_us.saturating_sub(start) as f64 / over.max(1) as f64;
         if t_us >= start && rng.random_bool(share.clamp(0.0, 1.0)) {
             next
         } else {
-            d.current.clone()
+            self.current.load(Ordering::Relaxed)
         }
     }
+}
+
+/// One connection's counters.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct Slot {
+    /// Running an operation now.
+    pub busy: AtomicBool,
+    /// Operations it scheduled itself (closed loop).
+    pub scheduled: AtomicU64,
 }
 
 /// Picks operations by weight among the queries a version issues.
 #[derive(Debug)]
 pub struct Mix {
-    by_version: Vec<(String, Vec<u16>, WeightedIndex<u32>)>,
+    by_version: Vec<Option<(Vec<u16>, WeightedIndex<u32>)>>,
 }
 
 impl Mix {
-    /// The mix for every version the scenario names (`versions`).
+    /// The mix for each of `versions`, by index.
     pub fn new(queries: &[QueryPlan], versions: &[String]) -> Mix {
         let by_version = versions
             .iter()
-            .filter_map(|v| {
+            .map(|v| {
                 let (indices, weights): (Vec<u16>, Vec<u32>) = queries
                     .iter()
                     .enumerate()
                     .filter(|(_, q)| q.issued_by(v) && q.weight > 0)
                     .map(|(i, q)| (i as u16, q.weight))
                     .unzip();
-                let index = WeightedIndex::new(weights).ok()?;
-                Some((v.clone(), indices, index))
+                WeightedIndex::new(weights).ok().map(|w| (indices, w))
             })
             .collect();
         Mix { by_version }
     }
 
-    /// A query index for an operation of `version`.
-    pub fn pick(&self, version: &str, rng: &mut ChaCha8Rng) -> u16 {
-        let (_, indices, weights) = self
-            .by_version
-            .iter()
-            .find(|(v, _, _)| v == version)
-            .unwrap_or(&self.by_version[0]);
+    /// A query index for an operation of version `version` (an index into the versions).
+    pub fn pick(&self, version: usize, rng: &mut ChaCha8Rng) -> u16 {
+        // Validation guarantees the versions that run have queries; fall back to any that has.
+        let (indices, weights) = self.by_version[version]
+            .as_ref()
+            .or_else(|| self.by_version.iter().flatten().next())
+            .expect("some version has queries");
         indices[weights.sample(rng)]
     }
 }
@@ -160,7 +200,7 @@ pub fn run(
         let version = shared.version_at(intended_us, &mut rng);
         let op = Op {
             intended_us,
-            query: mix.pick(&version, &mut rng),
+            query: mix.pick(version, &mut rng),
             phase: shared.phase.load(Ordering::Relaxed) as u16,
         };
         shared.scheduled.fetch_add(1, Ordering::Relaxed);

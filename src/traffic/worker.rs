@@ -48,12 +48,41 @@ pub enum Source {
     ClosedLoop,
 }
 
-struct Worker {
+/// Samples are sent in batches of up to this many…
+const BATCH: usize = 64;
+/// …or once the oldest has waited this long (µs), well under the shortest time-series interval.
+const BATCH_AGE_US: u64 = 20_000;
+
+/// The connection and what runs on it.
+struct Conn {
     ctx: Arc<Context>,
     client: Option<Client>,
     statements: Vec<Option<Vec<Statement>>>,
     rng: ChaCha8Rng,
+    /// Raw parameter values of the current operation (reused).
+    raw: Vec<Value>,
+}
+
+/// Samples on their way to the collector.
+struct Outbox {
+    pending: Vec<Sample>,
     events: mpsc::Sender<Event>,
+}
+
+impl Outbox {
+    async fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+            let _ = self.events.send(Event::Samples(batch)).await;
+        }
+    }
+}
+
+struct Worker {
+    id: usize,
+    ctx: Arc<Context>,
+    conn: Conn,
+    outbox: Outbox,
 }
 
 /// Runs one connection until its source ends (queue closed and drained, or stop for closed loop).
@@ -66,43 +95,74 @@ pub async fn run(
     client: Client,
 ) {
     let mut worker = Worker {
-        statements: vec![None; ctx.queries.len()],
+        id: id as usize,
+        conn: Conn {
+            statements: vec![None; ctx.queries.len()],
+            ctx: ctx.clone(),
+            client: Some(client),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            raw: Vec::new(),
+        },
         ctx,
-        client: Some(client),
-        rng: ChaCha8Rng::seed_from_u64(seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-        events,
+        outbox: Outbox {
+            pending: Vec::with_capacity(BATCH),
+            events,
+        },
     };
     match source {
         Source::Queue(ops) => {
             while let Ok(op) = ops.recv().await {
                 worker.run_op(op).await;
+                // An idle pool sends at once, so low-rate runs report promptly.
+                if ops.is_empty() {
+                    worker.outbox.flush().await;
+                }
             }
         }
         Source::ClosedLoop => {
             let shared = worker.ctx.shared.clone();
             while !shared.stop.load(Ordering::Relaxed) {
                 let now = worker.ctx.clock.offset().as_micros() as u64;
-                let version = shared.version_at(now, &mut worker.rng);
+                let version = shared.version_at(now, &mut worker.conn.rng);
                 let op = Op {
                     intended_us: now,
-                    query: worker.ctx.mix.pick(&version, &mut worker.rng),
+                    query: worker.ctx.mix.pick(version, &mut worker.conn.rng),
                     phase: shared.phase.load(Ordering::Relaxed) as u16,
                 };
-                shared.scheduled.fetch_add(1, Ordering::Relaxed);
+                shared.slots[id as usize]
+                    .scheduled
+                    .fetch_add(1, Ordering::Relaxed);
                 worker.run_op(op).await;
             }
         }
     }
+    worker.outbox.flush().await;
 }
 
 impl Worker {
     async fn run_op(&mut self, op: Op) {
         let shared = self.ctx.shared.clone();
-        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        let slot = &shared.slots[self.id];
+        slot.busy.store(true, Ordering::Relaxed);
         let sent_us = self.ctx.clock.offset().as_micros() as u64;
-        let (result, reprepared) = self.execute(op.query as usize).await;
+        // While a slow operation runs (a lock wait), send what is pending so the time series
+        // is not held back by it.
+        let (result, reprepared) = {
+            let execute = self.conn.execute(op.query as usize);
+            tokio::pin!(execute);
+            let outbox = &mut self.outbox;
+            let age = Duration::from_micros(BATCH_AGE_US);
+            loop {
+                tokio::select! {
+                    done = &mut execute => break done,
+                    _ = tokio::time::sleep(age), if !outbox.pending.is_empty() => {
+                        outbox.flush().await;
+                    }
+                }
+            }
+        };
         let done_us = self.ctx.clock.offset().as_micros() as u64;
-        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        slot.busy.store(false, Ordering::Relaxed);
         let failure = result.err();
         let lost = failure
             .as_ref()
@@ -116,12 +176,19 @@ impl Worker {
             failure: failure.map(Box::new),
             reprepared,
         };
-        let _ = self.events.send(Event::Sample(sample)).await;
+        let pending = &mut self.outbox.pending;
+        pending.push(sample);
+        let oldest = pending[0].done_us;
+        if pending.len() >= BATCH || done_us.saturating_sub(oldest) >= BATCH_AGE_US || lost {
+            self.outbox.flush().await;
+        }
         if lost {
-            self.reconnect().await;
+            self.conn.reconnect().await;
         }
     }
+}
 
+impl Conn {
     /// Runs query `q` once, re-preparing and retrying once if its cached plan was invalidated.
     async fn execute(&mut self, q: usize) -> (Result<(), Failure>, bool) {
         match self.try_execute(q).await {
@@ -146,12 +213,11 @@ impl Worker {
         }
         let statements = self.statements[q].as_ref().expect("prepared above");
         let query = &self.ctx.queries[q];
-        let raw: Vec<Value> = self.ctx.params[q]
-            .iter()
-            .map(|p| p.draw(&mut self.rng))
-            .collect();
+        let raw = &mut self.raw;
+        raw.clear();
+        raw.extend(self.ctx.params[q].iter().map(|p| p.draw(&mut self.rng)));
         if !query.transaction {
-            let values = bind(&statements[0], &raw)?;
+            let values = bind(&statements[0], raw)?;
             client
                 .execute(&statements[0], &refs(&values))
                 .await
@@ -163,7 +229,7 @@ impl Worker {
             if i > 0 && !query.think.is_zero() {
                 tokio::time::sleep(query.think).await;
             }
-            let values = bind(statement, &raw)?;
+            let values = bind(statement, raw)?;
             tx.execute(statement, &refs(&values))
                 .await
                 .map_err(Execute::Db)?;
