@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Memory benchmark (issue: traffic): runs the select-only mix back to back (rate = "max") for
-# SECONDS (default 200, about 10^7 operations on 2 cores) and samples rehearse's RSS every 5 s.
+# DURATION seconds (default 200, about 10^7 operations on 2 cores) and samples rehearse's RSS every 5 s.
 # Goal: RSS < 100 MB after 10^7 operations, flat in run length.
 #
-#   scripts/bench-memory.sh          # SECONDS=200
+#   scripts/bench-memory.sh          # DURATION=200
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-SECONDS_TO_RUN=${SECONDS:-200}
-SECONDS=0
+SECONDS_TO_RUN=${DURATION:-200}
 cargo build --release -q
 . scripts/lib-cluster.sh
 cluster_start shared_buffers=256MB
