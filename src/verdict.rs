@@ -131,6 +131,11 @@ mod tests {
                 duration_s: Some(step_seconds),
                 status,
                 error: None,
+                statement: None,
+                rows: None,
+                attempts: Vec::new(),
+                lock_timeout_s: 0.0,
+                locks: Vec::new(),
             }],
         }
     }

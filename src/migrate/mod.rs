@@ -1,15 +1,18 @@
 //! Migration steps: run a strategy's steps in order on a dedicated connection, timing each on
 //! the run's clock, and tell the traffic which phase it is in.
 //!
-//! A SQL step goes to the server as one simple-protocol batch, so a multi-statement step runs as
-//! one implicit transaction unless it manages its own. A deploy step switches the application
+//! A SQL step's statements run in one transaction, or each on its own when one of them cannot
+//! run in a transaction block (see `sql`). A deploy step switches the application
 //! version (gradually over `over`), a pause step waits. The first failing step ends the strategy
 //! (later steps are skipped); an interruption cancels the running statement on the server and
 //! marks the step interrupted.
 
+pub mod split;
+mod sql;
+
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
@@ -39,6 +42,11 @@ pub async fn run_steps(
             duration_s: None,
             status: StepStatus::Skipped,
             error: None,
+            statement: None,
+            rows: None,
+            attempts: Vec::new(),
+            lock_timeout_s: 0.0,
+            locks: Vec::new(),
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {
@@ -52,12 +60,29 @@ pub async fn run_steps(
         let span = clock.span();
         report.start_s = Some(span.start().as_secs_f64());
         let outcome = match &step.action {
-            StepAction::Sql(sql) => tokio::select! {
-                result = client.batch_execute(&sql.sql) => {
-                    Some(result.map_err(|e| crate::db::server_error(&e, Some(&sql.sql))))
+            StepAction::Sql(sql) => {
+                let done = sql::run(client, sql, clock, cancel).await;
+                report.rows = Some(done.rows);
+                report.lock_timeout_s = done
+                    .attempts
+                    .iter()
+                    .filter(|a| {
+                        a.error
+                            .as_ref()
+                            .is_some_and(|e| e.sqlstate.as_deref() == Some("55P03"))
+                    })
+                    .fold(0.0, |total, a| total + a.duration_s);
+                report.attempts = done.attempts;
+                report.locks = done.locks;
+                match (done.interrupted, done.failure) {
+                    (true, _) => None,
+                    (false, Some((error, statement))) => {
+                        report.statement = Some(statement);
+                        Some(Err(error))
+                    }
+                    (false, None) => Some(Ok(())),
                 }
-                _ = cancel.cancelled() => None,
-            },
+            }
             StepAction::Deploy { version, over } => {
                 if let Some(t) = traffic {
                     t.deploy(version, *over);
@@ -80,10 +105,6 @@ pub async fn run_steps(
                 break;
             }
             None => {
-                // Ask the server to stop the statement rather than leave it running.
-                if let Err(e) = client.cancel_token().cancel_query(NoTls).await {
-                    tracing::debug!("cancel request failed: {e}");
-                }
                 report.status = StepStatus::Interrupted;
                 break;
             }

@@ -204,6 +204,40 @@ pub struct StepReport {
     pub status: StepStatus,
     /// The server's error, when it failed.
     pub error: Option<ServerError>,
+    /// The statement that failed.
+    pub statement: Option<String>,
+    /// Rows affected (SQL steps).
+    pub rows: Option<u64>,
+    /// Every attempt (SQL steps; more than one after lock-timeout retries).
+    pub attempts: Vec<AttemptReport>,
+    /// Seconds spent in attempts that ended on a lock timeout.
+    pub lock_timeout_s: f64,
+    /// Relation locks the step's transaction held when it committed (transactional SQL steps).
+    pub locks: Vec<LockTaken>,
+}
+
+/// One attempt at a SQL step (or, outside a transaction, at one of its statements).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptReport {
+    /// Offset from the run's start, seconds.
+    pub start_s: f64,
+    /// Seconds it took.
+    pub duration_s: f64,
+    /// Why it failed.
+    pub error: Option<ServerError>,
+}
+
+/// A lock a step held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockTaken {
+    /// The relation.
+    pub relation: String,
+    /// `table`, `index`, `sequence`, …
+    pub kind: String,
+    /// `AccessExclusiveLock`, `ShareLock`, …
+    pub mode: String,
 }
 
 /// How a step ended.

@@ -56,6 +56,22 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 "    {:>2}. {:<32} {:>10}  {mark}",
                 step.index, step.name, took
             )?;
+            if step.attempts.len() > 1 {
+                writeln!(
+                    out,
+                    "        {} attempts, {} of them waiting in lock timeouts",
+                    step.attempts.len(),
+                    seconds(step.lock_timeout_s)
+                )?;
+            }
+            if !step.locks.is_empty() {
+                let locks: Vec<String> = step
+                    .locks
+                    .iter()
+                    .map(|l| format!("{} on {}", l.mode, l.relation))
+                    .collect();
+                writeln!(out, "        held {}", locks.join(", "))?;
+            }
             if let Some(error) = &step.error {
                 writeln!(out, "        {error}")?;
             }

@@ -142,6 +142,20 @@ pub struct StepSection {
     /// Wait this long (traffic keeps running).
     #[serde(default, with = "humantime_serde")]
     pub pause: Option<Duration>,
+    /// SQL steps: run all statements in one transaction (default: yes, unless a statement
+    /// cannot run in one, such as CREATE INDEX CONCURRENTLY).
+    pub transaction: Option<bool>,
+    /// SQL steps: `lock_timeout` for the step's statements.
+    #[serde(default, with = "humantime_serde")]
+    pub lock_timeout: Option<Duration>,
+    /// SQL steps: `statement_timeout` for the step's statements.
+    #[serde(default, with = "humantime_serde")]
+    pub statement_timeout: Option<Duration>,
+    /// SQL steps: retries after a lock timeout (SQLSTATE 55P03).
+    pub retries: Option<u32>,
+    /// SQL steps: pause before the first retry; doubled for each further one (default 500ms).
+    #[serde(default, with = "humantime_serde")]
+    pub retry_backoff: Option<Duration>,
 }
 
 /// `[traffic]`

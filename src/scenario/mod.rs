@@ -11,8 +11,8 @@ mod traffic;
 
 pub use error::{Problem, ScenarioError};
 pub use plan::{
-    Budgets, DEFAULT_SEED, DatabasePlan, Overrides, Plan, SeedPlan, SqlSource, StepAction,
-    StepPlan, StrategyPlan, TablePlan, scale_rows,
+    Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, Plan, SeedPlan,
+    SqlSource, SqlStep, StepAction, StepPlan, StrategyPlan, TablePlan, scale_rows,
 };
 pub use traffic::{
     Arrival, BackgroundPlan, Constant, FakeKind, KeyDistPlan, ParamPlan, QueryPlan, Rate,

@@ -111,7 +111,7 @@ pub struct StepPlan {
 #[derive(Debug, Clone)]
 pub enum StepAction {
     /// Run SQL (read from its file already).
-    Sql(SqlSource),
+    Sql(SqlStep),
     /// Switch the application to `version`, gradually over `over`.
     Deploy {
         /// The version deployed.
@@ -122,6 +122,28 @@ pub enum StepAction {
     /// Wait, traffic running.
     Pause(Duration),
 }
+
+/// A SQL step: its statements and how to run them.
+#[derive(Debug, Clone)]
+pub struct SqlStep {
+    /// The SQL and where it came from.
+    pub source: SqlSource,
+    /// The statements, split as psql would.
+    pub statements: Vec<crate::migrate::split::Statement>,
+    /// All statements in one transaction (else each on its own).
+    pub transaction: bool,
+    /// `lock_timeout`, if set.
+    pub lock_timeout: Option<Duration>,
+    /// `statement_timeout`, if set.
+    pub statement_timeout: Option<Duration>,
+    /// Retries after a lock timeout.
+    pub retries: u32,
+    /// Pause before the first retry, doubled for each further one.
+    pub retry_backoff: Duration,
+}
+
+/// Default pause before the first retry after a lock timeout.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 impl StepAction {
     /// `sql`, `deploy` or `pause`.
@@ -136,7 +158,7 @@ impl StepAction {
     /// Where the step's SQL came from, or what it does.
     pub fn source(&self) -> String {
         match self {
-            StepAction::Sql(sql) => sql.origin.clone(),
+            StepAction::Sql(sql) => sql.source.origin.clone(),
             StepAction::Deploy { version, over } if over.is_zero() => format!("deploy {version}"),
             StepAction::Deploy { version, over } => format!(
                 "deploy {version} over {}",
@@ -449,20 +471,40 @@ impl Builder<'_> {
         if section.over.is_some() && section.deploy.is_none() {
             self.problem(Some(step), key, "`over` goes with `deploy`".into());
         }
+        let sql_only = section.transaction.is_some()
+            || section.lock_timeout.is_some()
+            || section.statement_timeout.is_some()
+            || section.retries.is_some()
+            || section.retry_backoff.is_some();
+        if sql_only && section.sql.is_none() && section.file.is_none() {
+            self.problem(
+                Some(step),
+                key,
+                "`transaction`, `lock-timeout`, `statement-timeout`, `retries` and \
+                 `retry-backoff` go with `sql` or `file`"
+                    .into(),
+            );
+        }
         let default_name = format!("step {}", index + 1);
         let (action, name) = if let Some(sql) = &section.sql {
             let source = SqlSource {
                 origin: "inline".into(),
                 sql: sql.clone(),
             };
-            (StepAction::Sql(source), default_name)
+            (
+                StepAction::Sql(self.sql_step(source, section, step, key)?),
+                default_name,
+            )
         } else if let Some(path) = &section.file {
             let sql = self.read_sql(path, &format!("{key}.file"))?;
             let stem = Path::new(path.get_ref())
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.get_ref().clone());
-            (StepAction::Sql(sql), stem)
+            (
+                StepAction::Sql(self.sql_step(sql, section, step, key)?),
+                stem,
+            )
         } else if let Some(version) = &section.deploy {
             let v = version.get_ref().clone();
             match traffic {
@@ -507,14 +549,55 @@ impl Builder<'_> {
                 format!("pause {}", humantime::format_duration(pause)),
             )
         };
-        if let StepAction::Sql(sql) = &action
-            && sql.sql.trim().is_empty()
-        {
-            self.problem(Some(step), key, "the step's SQL is empty".into());
-        }
         Some(StepPlan {
             name: section.name.clone().unwrap_or(name),
             action,
+        })
+    }
+}
+
+impl Builder<'_> {
+    /// Splits a SQL step into statements and checks its options.
+    fn sql_step(
+        &mut self,
+        source: SqlSource,
+        section: &StepSection,
+        step: &Spanned<StepSection>,
+        key: &str,
+    ) -> Option<SqlStep> {
+        use crate::migrate::split;
+        let statements = split::split(&source.sql);
+        if statements.is_empty() {
+            self.problem(Some(step), key, "the step's SQL is empty".into());
+            return None;
+        }
+        let outside: Vec<&split::Statement> = statements
+            .iter()
+            .filter(|s| split::needs_autocommit(&s.text))
+            .collect();
+        if section.transaction == Some(true)
+            && let Some(first) = outside.first()
+        {
+            self.problem(
+                Some(step),
+                &format!("{key}.transaction"),
+                format!(
+                    "statement at line {} of {} cannot run inside a transaction block ({}); \
+                     remove `transaction = true`",
+                    first.line,
+                    source.origin,
+                    first.text.lines().next().unwrap_or("")
+                ),
+            );
+        }
+        Some(SqlStep {
+            transaction: section.transaction.unwrap_or(outside.is_empty()),
+            statements,
+            source,
+            lock_timeout: section.lock_timeout,
+            statement_timeout: section.statement_timeout,
+            retries: section.retries.unwrap_or(0),
+            retry_backoff: section.retry_backoff.unwrap_or(DEFAULT_RETRY_BACKOFF),
         })
     }
 }

@@ -150,3 +150,81 @@ fn schema_and_seed_errors_are_scenario_errors() {
     assert!(err.contains("seed.tables.order"), "{err}");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
+
+#[test]
+fn sql_steps_split_statements_retry_lock_timeouts_and_report_locks() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "m/002_index.sql",
+        "-- concurrently: cannot run in a transaction block; the step runs each statement alone\n\
+         CREATE INDEX CONCURRENTLY users_name_idx ON users (full_name);\n\
+         ANALYZE users;\n",
+    );
+    sandbox.write(
+        "m/003_broken.sql",
+        "ALTER TABLE users ADD COLUMN a int;\n\n-- a comment; with a semicolon\nALTER TABLE users ADD COLUMN b nosuchtype;\n",
+    );
+    let strategies = r#"
+[[strategy]]
+name = "ok"
+steps = [
+  { name = "two-in-one", sql = "ALTER TABLE users ADD COLUMN x int; UPDATE users SET x = 1 WHERE id <= 10; CREATE INDEX ON orders (total)" },
+  { file = "m/002_index.sql" },
+]
+[[strategy]]
+name = "broken"
+steps = [{ file = "m/003_broken.sql" }]
+"#;
+    sandbox.write("s.toml", &scenario(strategies));
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let ok = &report["strategies"][0]["steps"];
+    assert_eq!(ok[0]["status"], "succeeded");
+    assert_eq!(ok[0]["rows"], 10, "{}", ok[0]);
+    let locks = ok[0]["locks"].to_string();
+    assert!(
+        locks.contains("AccessExclusiveLock") && locks.contains("ShareLock"),
+        "{locks}"
+    );
+    assert_eq!(ok[1]["status"], "succeeded", "{}", ok[1]);
+    assert_eq!(ok[1]["attempts"].as_array().unwrap().len(), 2);
+
+    let broken = &report["strategies"][1]["steps"][0];
+    assert_eq!(broken["status"], "failed");
+    assert_eq!(broken["error"]["sqlstate"], "42704");
+    assert_eq!(broken["error"]["line"], 4, "{broken}");
+    assert!(broken["statement"].as_str().unwrap().contains("nosuchtype"));
+
+    // A background session holds a lock the step needs: each attempt times out, then retries.
+    let locked = r#"
+[traffic]
+rate = 10
+connections = 1
+baseline = "100ms"
+recovery = "0s"
+[[traffic.query]]
+name = "noop"
+sql = "SELECT 1"
+[[traffic.background]]
+name = "holder"
+sql = "LOCK TABLE users IN ACCESS SHARE MODE"
+start = "0s"
+hold = "3s"
+[[strategy]]
+name = "locked"
+steps = [
+  { name = "timeouts", sql = "ALTER TABLE users ADD COLUMN y int", lock-timeout = "100ms", retries = 2, retry-backoff = "10ms" },
+]
+"#;
+    sandbox.write("s.toml", &scenario(locked));
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let step = &report["strategies"][0]["steps"][0];
+    assert_eq!(step["status"], "failed", "{step}");
+    assert_eq!(step["error"]["sqlstate"], "55P03");
+    assert_eq!(step["attempts"].as_array().unwrap().len(), 3);
+    assert!(step["lock_timeout_s"].as_f64().unwrap() >= 0.3);
+    assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}
