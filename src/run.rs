@@ -79,6 +79,7 @@ pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) ->
                 status: StrategyStatus::NotRun,
                 steps: Vec::new(),
                 traffic: None,
+                leftovers: Vec::new(),
             })
             .collect(),
         verdict: Verdict::default(),
@@ -189,8 +190,16 @@ async fn rehearse(
             }
             None => None,
         };
-        let steps =
-            crate::migrate::run_steps(&client, strategy, clock, cancel, traffic.as_ref()).await;
+        let observer = server.connect(&database).await?;
+        let steps = crate::migrate::run_steps(
+            &client,
+            &observer,
+            strategy,
+            clock,
+            cancel,
+            traffic.as_ref(),
+        )
+        .await;
         let traffic = match (traffic, &plan.traffic) {
             (Some(running), Some(t)) => {
                 running.set_phase(strategy.steps.len() + 1);
@@ -200,7 +209,8 @@ async fn rehearse(
             }
             _ => None,
         };
-        drop(client);
+        let leftovers = crate::migrate::leftovers(&observer).await;
+        drop((client, observer));
         scratch.drop_one(server, &maintenance, &database).await;
 
         let entry = &mut report.strategies[i];
@@ -221,6 +231,7 @@ async fn rehearse(
         };
         entry.steps = steps;
         entry.traffic = traffic;
+        entry.leftovers = leftovers;
     }
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);

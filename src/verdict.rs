@@ -122,6 +122,7 @@ mod tests {
             duration_s: Some(step_seconds),
             status: StrategyStatus::Succeeded,
             traffic: None,
+            leftovers: Vec::new(),
             steps: vec![StepReport {
                 index: 1,
                 name: "one".into(),
@@ -136,6 +137,8 @@ mod tests {
                 attempts: Vec::new(),
                 lock_timeout_s: 0.0,
                 locks: Vec::new(),
+                rewrites: Vec::new(),
+                wal_bytes: None,
             }],
         }
     }

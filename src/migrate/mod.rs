@@ -7,8 +7,11 @@
 //! (later steps are skipped); an interruption cancels the running statement on the server and
 //! marks the step interrupted.
 
+mod observe;
 pub mod split;
 mod sql;
+
+pub use observe::leftovers;
 
 use std::time::Duration;
 
@@ -20,10 +23,12 @@ use crate::report::{StepReport, StepStatus};
 use crate::scenario::{StepAction, StrategyPlan};
 use crate::traffic::Traffic;
 
-/// Runs `strategy`'s steps on `client`, returning one report per step (skipped ones included).
-/// Step `i` (0-based) is traffic phase `i + 1`.
+/// Runs `strategy`'s steps on `client`, reading the catalog before and after each on `observer`,
+/// and returns one report per step (skipped ones included). Step `i` (0-based) is traffic
+/// phase `i + 1`.
 pub async fn run_steps(
     client: &Client,
+    observer: &Client,
     strategy: &StrategyPlan,
     clock: &RunClock,
     cancel: &CancellationToken,
@@ -47,6 +52,8 @@ pub async fn run_steps(
             attempts: Vec::new(),
             lock_timeout_s: 0.0,
             locks: Vec::new(),
+            rewrites: Vec::new(),
+            wal_bytes: None,
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {
@@ -57,6 +64,7 @@ pub async fn run_steps(
         if let Some(t) = traffic {
             t.set_phase(i + 1);
         }
+        let before = observe::snapshot(observer).await;
         let span = clock.span();
         report.start_s = Some(span.start().as_secs_f64());
         let outcome = match &step.action {
@@ -92,6 +100,9 @@ pub async fn run_steps(
             StepAction::Pause(d) => wait(*d, cancel).await.then_some(Ok(())),
         };
         report.duration_s = Some(span.elapsed().as_secs_f64());
+        if outcome.is_some() {
+            (report.rewrites, report.wal_bytes) = observe::changes(observer, &before).await;
+        }
         match outcome {
             Some(Ok(())) => report.status = StepStatus::Succeeded,
             Some(Err(error)) => {

@@ -168,6 +168,8 @@ pub struct StrategyReport {
     pub steps: Vec<StepReport>,
     /// What the application traffic felt, when the scenario has `[traffic]`.
     pub traffic: Option<TrafficReport>,
+    /// Invalid indexes and NOT VALID constraints left after the steps.
+    pub leftovers: Vec<Leftover>,
 }
 
 /// How a strategy ended.
@@ -214,6 +216,32 @@ pub struct StepReport {
     pub lock_timeout_s: f64,
     /// Relation locks the step's transaction held when it committed (transactional SQL steps).
     pub locks: Vec<LockTaken>,
+    /// Relations the step rewrote (new relfilenode, same oid).
+    pub rewrites: Vec<Rewrite>,
+    /// WAL written while the step ran (includes concurrent traffic's), bytes.
+    pub wal_bytes: Option<u64>,
+}
+
+/// A relation a step rewrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rewrite {
+    /// The relation.
+    pub relation: String,
+    /// `table`, `index` or `materialized view`.
+    pub kind: String,
+}
+
+/// Something a strategy left behind that needs attention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Leftover {
+    /// `invalid_index` or `not_valid_constraint`.
+    pub kind: String,
+    /// The index or constraint.
+    pub name: String,
+    /// Its table.
+    pub relation: String,
 }
 
 /// One attempt at a SQL step (or, outside a transaction, at one of its statements).

@@ -64,6 +64,21 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                     seconds(step.lock_timeout_s)
                 )?;
             }
+            if step.kind == "sql" {
+                let rewrites: Vec<&str> =
+                    step.rewrites.iter().map(|r| r.relation.as_str()).collect();
+                writeln!(
+                    out,
+                    "        {}; {} rows; {} WAL",
+                    if rewrites.is_empty() {
+                        "no rewrite".to_owned()
+                    } else {
+                        format!("rewrote {}", rewrites.join(", "))
+                    },
+                    step.rows.unwrap_or(0),
+                    step.wal_bytes.map(bytes).unwrap_or_else(|| "?".into())
+                )?;
+            }
             if !step.locks.is_empty() {
                 let locks: Vec<String> = step
                     .locks
@@ -75,6 +90,15 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             if let Some(error) = &step.error {
                 writeln!(out, "        {error}")?;
             }
+        }
+        for left in &strategy.leftovers {
+            writeln!(
+                out,
+                "    left behind: {} {} on {}",
+                left.kind.replace('_', " "),
+                left.name,
+                left.relation
+            )?;
         }
         if let Some(traffic) = &strategy.traffic {
             write_traffic(traffic, out)?;
@@ -165,6 +189,15 @@ fn write_traffic(t: &super::TrafficReport, out: &mut impl Write) -> io::Result<(
         }
     }
     Ok(())
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
 }
 
 fn millis(ms: f64) -> String {

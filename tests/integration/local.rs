@@ -228,3 +228,50 @@ steps = [
     assert!(step["lock_timeout_s"].as_f64().unwrap() >= 0.3);
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
+
+#[test]
+fn rewrites_wal_and_leftovers_are_reported() {
+    let sandbox = Sandbox::new();
+    let strategies = r#"
+[[strategy]]
+name = "catalog-only"
+steps = [{ name = "constant", sql = "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free'" }]
+[[strategy]]
+name = "rewrite"
+steps = [{ name = "volatile", sql = "ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid()" }]
+[[strategy]]
+name = "leaves-things"
+steps = [
+  { name = "not-valid", sql = "ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID" },
+  { name = "dup-unique", sql = "CREATE UNIQUE INDEX CONCURRENTLY users_name_uq ON users ((full_name IS NOT NULL))" },
+]
+"#;
+    sandbox.write("s.toml", &scenario(strategies));
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let step = |s: usize, i: usize| report["strategies"][s]["steps"][i].clone();
+    assert_eq!(step(0, 0)["rewrites"], serde_json::json!([]));
+    let rewritten: Vec<String> = step(1, 0)["rewrites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["relation"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(rewritten.contains(&"users".to_owned()), "{rewritten:?}");
+    assert!(
+        rewritten.contains(&"users_pkey".to_owned()),
+        "{rewritten:?}"
+    );
+    assert!(step(1, 0)["wal_bytes"].as_u64().unwrap() > step(0, 0)["wal_bytes"].as_u64().unwrap());
+    assert_eq!(step(2, 1)["error"]["sqlstate"], "23505");
+    let leftovers = report["strategies"][2]["leftovers"].to_string();
+    assert!(
+        leftovers.contains("invalid_index") && leftovers.contains("users_name_uq"),
+        "{leftovers}"
+    );
+    assert!(
+        leftovers.contains("not_valid_constraint") && leftovers.contains("positive"),
+        "{leftovers}"
+    );
+}

@@ -1,0 +1,120 @@
+//! What a step did to the database, read from the catalog before and after it on a separate
+//! connection: which relations were rewritten (a rewrite gives a relation a new relfilenode under
+//! the same oid) and how much WAL was written meanwhile (`pg_current_wal_lsn()` difference; it
+//! includes the WAL of concurrent traffic). After the steps: indexes left INVALID (a failed
+//! CREATE INDEX CONCURRENTLY) and constraints left NOT VALID.
+
+use std::collections::BTreeMap;
+
+use tokio_postgres::Client;
+
+use crate::report::{Leftover, Rewrite};
+
+/// A catalog snapshot taken before a step.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// oid → (name, kind, filenode).
+    relations: BTreeMap<i64, (String, String, i64)>,
+    /// Write-ahead log position.
+    lsn: Option<String>,
+}
+
+const RELATIONS: &str = "
+    SELECT c.oid::int8, c.oid::regclass::text, c.relkind::text, pg_relation_filenode(c.oid)::int8
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'i', 'm')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg_toast%'
+       AND pg_relation_filenode(c.oid) IS NOT NULL";
+
+/// Reads the relations' filenodes and the WAL position.
+pub async fn snapshot(client: &Client) -> Snapshot {
+    let relations = client
+        .query(RELATIONS, &[])
+        .await
+        .map(|rows| {
+            rows.iter()
+                .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let lsn = client
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .ok()
+        .map(|r| r.get(0));
+    Snapshot { relations, lsn }
+}
+
+/// What changed since `before`: rewritten relations and WAL bytes.
+pub async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewrite>, Option<u64>) {
+    let after = snapshot(client).await;
+    let rewrites = after
+        .relations
+        .iter()
+        .filter_map(|(oid, (name, kind, filenode))| {
+            let (_, _, old) = before.relations.get(oid)?;
+            (old != filenode).then(|| Rewrite {
+                relation: name.clone(),
+                kind: kind_name(kind).into(),
+            })
+        })
+        .collect();
+    let wal = match (&before.lsn, &after.lsn) {
+        (Some(a), Some(b)) => client
+            .query_one(
+                "SELECT pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::int8",
+                &[b, a],
+            )
+            .await
+            .ok()
+            .map(|r| r.get::<_, i64>(0).max(0) as u64),
+        _ => None,
+    };
+    (rewrites, wal)
+}
+
+/// Indexes left invalid and constraints left NOT VALID.
+pub async fn leftovers(client: &Client) -> Vec<Leftover> {
+    let mut found = Vec::new();
+    if let Ok(rows) = client
+        .query(
+            "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text
+               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              ORDER BY 1",
+            &[],
+        )
+        .await
+    {
+        found.extend(rows.iter().map(|r| Leftover {
+            kind: "invalid_index".into(),
+            name: r.get(0),
+            relation: r.get(1),
+        }));
+    }
+    if let Ok(rows) = client
+        .query(
+            "SELECT conname::text, conrelid::regclass::text FROM pg_constraint
+              WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 2, 1",
+            &[],
+        )
+        .await
+    {
+        found.extend(rows.iter().map(|r| Leftover {
+            kind: "not_valid_constraint".into(),
+            name: r.get(0),
+            relation: r.get(1),
+        }));
+    }
+    found
+}
+
+fn kind_name(relkind: &str) -> &'static str {
+    match relkind {
+        "i" => "index",
+        "m" => "materialized view",
+        _ => "table",
+    }
+}
