@@ -11,6 +11,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod migrate;
+pub mod observe;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -80,6 +80,7 @@ pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) ->
                 steps: Vec::new(),
                 traffic: None,
                 leftovers: Vec::new(),
+                lock_waits: Vec::new(),
             })
             .collect(),
         verdict: Verdict::default(),
@@ -176,8 +177,16 @@ async fn rehearse(
         scratch
             .create(&maintenance, &database, Some(&template))
             .await?;
-        let client = server.connect(&database).await?;
+        let client = server
+            .connect_as(&database, crate::observe::MIGRATION)
+            .await?;
         tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
+        let sampler = crate::observe::Sampler::start(
+            server.config_as(&database, crate::observe::OBSERVER),
+            server.target.clone(),
+            *clock,
+        )
+        .await?;
         let traffic = match &plan.traffic {
             Some(t) => {
                 let phases = phases(strategy);
@@ -190,7 +199,9 @@ async fn rehearse(
             }
             None => None,
         };
-        let observer = server.connect(&database).await?;
+        let observer = server
+            .connect_as(&database, crate::observe::OBSERVER)
+            .await?;
         let steps = crate::migrate::run_steps(
             &client,
             &observer,
@@ -209,6 +220,7 @@ async fn rehearse(
             }
             _ => None,
         };
+        let lock_waits = sampler.stop().await;
         let leftovers = crate::migrate::leftovers(&observer).await;
         drop((client, observer));
         scratch.drop_one(server, &maintenance, &database).await;
@@ -230,8 +242,15 @@ async fn rehearse(
             StrategyStatus::Succeeded
         };
         entry.steps = steps;
+        for step in &mut entry.steps {
+            if let (Some(start), Some(took)) = (step.start_s, step.duration_s) {
+                step.lock_summary =
+                    Some(crate::observe::step_waits(&lock_waits, start, start + took));
+            }
+        }
         entry.traffic = traffic;
         entry.leftovers = leftovers;
+        entry.lock_waits = lock_waits;
     }
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);

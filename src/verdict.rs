@@ -1,8 +1,8 @@
 //! Budgets × report → pass/fail, with every breach named.
 //!
 //! A failed step always fails the run. Step and strategy durations are always measured; the
-//! latency and error budgets need `[traffic]` (without it they are listed as unchecked rather
-//! than silently passed), and the lock-wait budget needs the lock observer (not built yet).
+//! latency, error and application lock-wait budgets need `[traffic]` (without it they are
+//! listed as unchecked rather than silently passed).
 
 use std::time::Duration;
 
@@ -40,6 +40,27 @@ pub fn judge(strategies: &[StrategyReport], budgets: &Budgets) -> Verdict {
             }
         }
         if let Some(traffic) = &strategy.traffic {
+            let longest = strategy
+                .lock_waits
+                .iter()
+                .filter(|w| w.waiter.role == "traffic")
+                .max_by(|a, b| a.duration_s.total_cmp(&b.duration_s));
+            if let (Some(limit), Some(wait)) = (budgets.max_lock_wait, longest)
+                && wait.duration_s > limit.as_secs_f64()
+            {
+                breaches.push(Breach {
+                    budget: "max-lock-wait".into(),
+                    strategy: strategy.name.clone(),
+                    step: None,
+                    limit: Some(human(limit)),
+                    actual: format!(
+                        "{:.3} s for {} on {}",
+                        wait.duration_s,
+                        wait.mode,
+                        wait.relation.as_deref().unwrap_or(&wait.locktype)
+                    ),
+                });
+            }
             if let (Some(limit), Some(during)) =
                 (budgets.p99_during_migration, &traffic.during_migration)
                 && during.latency.p99_ms > limit.as_secs_f64() * 1000.0
@@ -82,15 +103,11 @@ pub fn judge(strategies: &[StrategyReport], budgets: &Budgets) -> Verdict {
         }
     }
     let mut unchecked = Vec::new();
-    if budgets.max_lock_wait.is_some() {
-        unchecked.push(
-            "budget max-lock-wait: lock waits are not observed yet (lock sampler to come); \
-             not checked"
-                .to_owned(),
-        );
-    }
     let traffic = strategies.iter().any(|s| s.traffic.is_some());
     let needs = "needs a [traffic] section to measure; not checked";
+    if budgets.max_lock_wait.is_some() && !traffic {
+        unchecked.push(format!("budget max-lock-wait {needs}"));
+    }
     if budgets.p99_during_migration.is_some() && !traffic {
         unchecked.push(format!("budget p99-during-migration {needs}"));
     }
@@ -123,6 +140,7 @@ mod tests {
             status: StrategyStatus::Succeeded,
             traffic: None,
             leftovers: Vec::new(),
+            lock_waits: Vec::new(),
             steps: vec![StepReport {
                 index: 1,
                 name: "one".into(),
@@ -139,6 +157,7 @@ mod tests {
                 locks: Vec::new(),
                 rewrites: Vec::new(),
                 wal_bytes: None,
+                lock_summary: None,
             }],
         }
     }

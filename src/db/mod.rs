@@ -127,9 +127,13 @@ enum Handle {
 impl Server {
     /// Connects to `dbname` on this server.
     pub async fn connect(&self, dbname: &str) -> Result<Client, DbError> {
-        let mut config = self.config.clone();
-        config.dbname(dbname);
-        connect(&config, &self.target).await
+        self.connect_as(dbname, "rehearse").await
+    }
+
+    /// Connects to `dbname` with `application_name` set to `role`, so the lock sampler can tell
+    /// the migration, the traffic and background sessions apart.
+    pub async fn connect_as(&self, dbname: &str, role: &str) -> Result<Client, DbError> {
+        connect(&self.config_as(dbname, role), &self.target).await
     }
 
     /// The database the server was handed with (where scratch databases are created from).
@@ -139,8 +143,13 @@ impl Server {
 
     /// Connection settings for `dbname` (for tools that need a URL-like target).
     pub fn config_for(&self, dbname: &str) -> Config {
+        self.config_as(dbname, "rehearse")
+    }
+
+    /// Connection settings for `dbname` with `application_name` set to `role`.
+    pub fn config_as(&self, dbname: &str, role: &str) -> Config {
         let mut config = self.config.clone();
-        config.dbname(dbname);
+        config.dbname(dbname).application_name(role);
         config
     }
 

@@ -54,6 +54,7 @@ pub async fn run_steps(
             locks: Vec::new(),
             rewrites: Vec::new(),
             wal_bytes: None,
+            lock_summary: None,
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {

@@ -170,6 +170,64 @@ pub struct StrategyReport {
     pub traffic: Option<TrafficReport>,
     /// Invalid indexes and NOT VALID constraints left after the steps.
     pub leftovers: Vec<Leftover>,
+    /// Every lock wait the sampler saw while the strategy ran (traffic and steps).
+    pub lock_waits: Vec<LockWait>,
+}
+
+/// A session waiting for a lock, as the sampler saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockWait {
+    /// Who waited.
+    pub waiter: SessionRef,
+    /// `relation`, `transactionid`, `tuple`, …
+    pub locktype: String,
+    /// The mode asked for, e.g. `AccessExclusiveLock`.
+    pub mode: String,
+    /// The relation, for relation locks.
+    pub relation: Option<String>,
+    /// When the wait began, seconds from the run's start (exact on PG 14+).
+    pub start_s: f64,
+    /// When it ended (within one poll).
+    pub end_s: f64,
+    /// How long it lasted.
+    pub duration_s: f64,
+    /// The sessions it waited for (`pg_blocking_pids`: holders and earlier waiters).
+    pub blocked_by: Vec<SessionRef>,
+    /// How many polls saw it.
+    pub samples: u32,
+}
+
+/// A session, as the report names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRef {
+    /// Backend pid.
+    pub pid: i32,
+    /// `migration`, `traffic`, `background`, `observer` or `other`.
+    pub role: String,
+    /// Background session name, or the application name of others.
+    pub name: Option<String>,
+    /// What it was running (first 300 characters).
+    pub query: Option<String>,
+}
+
+/// The lock waits of one step, summarised.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepLockSummary {
+    /// Seconds the step's session spent waiting for locks.
+    pub migration_wait_s: f64,
+    /// What its longest wait was for, e.g. `AccessExclusiveLock on users`.
+    pub migration_waited_for: Option<String>,
+    /// Whom its longest wait was behind.
+    pub blockers: Vec<SessionRef>,
+    /// Application (traffic) lock waits during the step.
+    pub app_waits: u64,
+    /// Of those, waits queued behind the step's session.
+    pub app_waits_behind_migration: u64,
+    /// The longest application lock wait during the step, seconds.
+    pub longest_app_wait_s: f64,
 }
 
 /// How a strategy ended.
@@ -220,6 +278,8 @@ pub struct StepReport {
     pub rewrites: Vec<Rewrite>,
     /// WAL written while the step ran (includes concurrent traffic's), bytes.
     pub wal_bytes: Option<u64>,
+    /// Lock waits during the step (when sampled).
+    pub lock_summary: Option<StepLockSummary>,
 }
 
 /// A relation a step rewrote.

@@ -87,6 +87,9 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                     .collect();
                 writeln!(out, "        held {}", locks.join(", "))?;
             }
+            if let Some(locks) = &step.lock_summary {
+                write_lock_summary(locks, out)?;
+            }
             if let Some(error) = &step.error {
                 writeln!(out, "        {error}")?;
             }
@@ -187,6 +190,42 @@ fn write_traffic(t: &super::TrafficReport, out: &mut impl Write) -> io::Result<(
         if let Some(error) = &b.error {
             writeln!(out, "      background {}: {error}", b.name)?;
         }
+    }
+    Ok(())
+}
+
+fn write_lock_summary(l: &super::StepLockSummary, out: &mut impl Write) -> io::Result<()> {
+    if l.migration_wait_s > 0.0 {
+        let behind: Vec<String> = l
+            .blockers
+            .iter()
+            .map(|b| match &b.name {
+                Some(name) if b.role == "background" => {
+                    format!("pid {} (background {name})", b.pid)
+                }
+                _ => format!("pid {} ({})", b.pid, b.role),
+            })
+            .collect();
+        writeln!(
+            out,
+            "        waited {} for {} behind {}",
+            seconds(l.migration_wait_s),
+            l.migration_waited_for.as_deref().unwrap_or("a lock"),
+            if behind.is_empty() {
+                "?".to_owned()
+            } else {
+                behind.join(", ")
+            }
+        )?;
+    }
+    if l.app_waits > 0 {
+        writeln!(
+            out,
+            "        {} application lock waits ({} queued behind the migration); longest {}",
+            l.app_waits,
+            l.app_waits_behind_migration,
+            seconds(l.longest_app_wait_s)
+        )?;
     }
     Ok(())
 }

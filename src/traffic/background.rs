@@ -29,8 +29,9 @@ impl Sessions {
         let mut tasks = JoinSet::new();
         let origin = clock.offset();
         for (i, plan) in plans.iter().enumerate() {
-            let (config, target, plan, stop) =
+            let (mut config, target, plan, stop) =
                 (config.clone(), target.clone(), plan.clone(), stop.clone());
+            config.application_name(format!("{}{}", crate::observe::BACKGROUND, plan.name));
             tasks.spawn(async move {
                 let report = session(config, target, plan, clock, origin, stop).await;
                 (i, report)

@@ -138,7 +138,7 @@ pub async fn start(
         .unwrap_or(0);
     let shared = Arc::new(Shared::new(plan.connections, versions.clone(), initial));
     let ctx = Arc::new(worker::Context {
-        config: server.config_for(dbname),
+        config: server.config_as(dbname, crate::observe::TRAFFIC),
         target: server.target.clone(),
         queries: plan.queries.clone(),
         params,
@@ -201,7 +201,7 @@ pub async fn start(
         plan.interval.min(Duration::from_millis(100)),
     ));
     let background = background::Sessions::start(
-        server.config_for(dbname),
+        server.config_as(dbname, crate::observe::BACKGROUND),
         server.target.clone(),
         &plan.background,
         clock,

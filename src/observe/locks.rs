@@ -1,0 +1,224 @@
+//! The lock sampler: polls `pg_stat_activity` for sessions waiting on a lock and asks
+//! `pg_blocking_pids()` who they wait for (hard blocks: holders; soft blocks: earlier waiters in
+//! the queue). `pg_blocking_pids` takes the lock manager's shared state briefly, so it is called
+//! only for sessions whose `wait_event_type = 'Lock'`. The poll runs every 100 ms, and every
+//! 20 ms while someone waits. Consecutive sightings of one wait (same pid, lock, relation) become
+//! one [`LockWait`] with its start, end and blockers; its start comes from `pg_locks.waitstart`
+//! where the server has it (PG 14+), so a wait's duration is exact at the start and within one
+//! poll at the end.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, Config};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::RunClock;
+use crate::report::{LockWait, SessionRef, StepLockSummary};
+
+const IDLE_POLL: Duration = Duration::from_millis(100);
+const BUSY_POLL: Duration = Duration::from_millis(20);
+
+/// A running sampler.
+pub struct Sampler {
+    stop: CancellationToken,
+    task: JoinHandle<Vec<LockWait>>,
+}
+
+const WAITERS: &str = "
+    SELECT a.pid, a.application_name, left(a.query, 300), pg_blocking_pids(a.pid),
+           l.locktype, l.mode, l.relation::regclass::text,
+           extract(epoch FROM now() - (to_jsonb(l) ->> 'waitstart')::timestamptz)::float8
+      FROM pg_stat_activity a
+      LEFT JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+     WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
+       AND a.pid <> pg_backend_pid()";
+
+const SESSIONS: &str = "
+    SELECT pid, application_name, left(query, 300), state
+      FROM pg_stat_activity WHERE pid = ANY($1)";
+
+struct Open {
+    wait: LockWait,
+    last_seen_s: f64,
+}
+
+impl Sampler {
+    /// Starts sampling the database `config` points at.
+    pub async fn start(
+        config: Config,
+        target: String,
+        clock: RunClock,
+    ) -> Result<Sampler, crate::db::DbError> {
+        let client = crate::db::connect(&config, &target).await?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(client, clock, stop.clone()));
+        Ok(Sampler { stop, task })
+    }
+
+    /// Stops sampling and returns every wait seen, in order of start.
+    pub async fn stop(self) -> Vec<LockWait> {
+        self.stop.cancel();
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn run(client: Client, clock: RunClock, stop: CancellationToken) -> Vec<LockWait> {
+    let mut open: BTreeMap<(i32, String, String, String), Open> = BTreeMap::new();
+    let mut done: Vec<LockWait> = Vec::new();
+    let mut names: BTreeMap<i32, SessionRef> = BTreeMap::new();
+    loop {
+        let now_s = clock.offset().as_secs_f64();
+        let rows = match client.query(WAITERS, &[]).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!("lock sampler: {e}");
+                Vec::new()
+            }
+        };
+        let mut blockers: Vec<i32> = rows
+            .iter()
+            .flat_map(|r| r.get::<_, Vec<i32>>(3))
+            .filter(|pid| !names.contains_key(pid))
+            .collect();
+        blockers.sort_unstable();
+        blockers.dedup();
+        if !blockers.is_empty()
+            && let Ok(found) = client.query(SESSIONS, &[&blockers]).await
+        {
+            for r in found {
+                let pid: i32 = r.get(0);
+                names.insert(pid, session(pid, r.get(1), r.get(2)));
+            }
+        }
+        let mut seen = Vec::new();
+        for r in &rows {
+            let pid: i32 = r.get(0);
+            let app: Option<String> = r.get(1);
+            let query: Option<String> = r.get(2);
+            let key = (
+                pid,
+                r.get::<_, Option<String>>(4).unwrap_or_default(),
+                r.get::<_, Option<String>>(5).unwrap_or_default(),
+                r.get::<_, Option<String>>(6).unwrap_or_default(),
+            );
+            let waited_s: Option<f64> = r.get(7);
+            let blocked_by: Vec<SessionRef> = r
+                .get::<_, Vec<i32>>(3)
+                .into_iter()
+                .map(|b| {
+                    names.get(&b).cloned().unwrap_or(SessionRef {
+                        pid: b,
+                        role: "other".into(),
+                        name: None,
+                        query: None,
+                    })
+                })
+                .collect();
+            let entry = open.entry(key.clone()).or_insert_with(|| Open {
+                wait: LockWait {
+                    waiter: session(pid, app.clone(), query.clone()),
+                    locktype: key.1.clone(),
+                    mode: key.2.clone(),
+                    relation: (!key.3.is_empty()).then(|| key.3.clone()),
+                    start_s: waited_s.map_or(now_s, |w| (now_s - w).max(0.0)),
+                    end_s: now_s,
+                    duration_s: 0.0,
+                    blocked_by: Vec::new(),
+                    samples: 0,
+                },
+                last_seen_s: now_s,
+            });
+            entry.last_seen_s = now_s;
+            entry.wait.samples += 1;
+            for b in blocked_by {
+                if !entry.wait.blocked_by.iter().any(|x| x.pid == b.pid) {
+                    entry.wait.blocked_by.push(b);
+                }
+            }
+            seen.push(key);
+        }
+        // Waits not seen in this poll have ended.
+        let ended: Vec<_> = open.keys().filter(|k| !seen.contains(k)).cloned().collect();
+        for key in ended {
+            if let Some(o) = open.remove(&key) {
+                done.push(finish(o, now_s));
+            }
+        }
+        let pause = if open.is_empty() {
+            IDLE_POLL
+        } else {
+            BUSY_POLL
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.cancelled() => break,
+        }
+    }
+    let now_s = clock.offset().as_secs_f64();
+    done.extend(open.into_values().map(|o| finish(o, now_s)));
+    done.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    done
+}
+
+/// A wait last seen at `last_seen_s` ended somewhere before `gone_s`: take the midpoint.
+fn finish(o: Open, gone_s: f64) -> LockWait {
+    let mut wait = o.wait;
+    wait.end_s = (o.last_seen_s + gone_s) / 2.0;
+    wait.duration_s = (wait.end_s - wait.start_s).max(0.0);
+    wait
+}
+
+fn session(pid: i32, app: Option<String>, query: Option<String>) -> SessionRef {
+    let app = app.unwrap_or_default();
+    let name = app
+        .strip_prefix(super::BACKGROUND)
+        .map(str::to_owned)
+        .or_else(|| (!app.is_empty()).then(|| app.clone()));
+    SessionRef {
+        pid,
+        role: super::role_of(&app).into(),
+        name,
+        query,
+    }
+}
+
+/// Summarises the waits that started during a step (`start_s..end_s`): how long the migration
+/// waited, behind whom, and how the application queued behind it.
+pub fn step_waits(waits: &[LockWait], start_s: f64, end_s: f64) -> StepLockSummary {
+    let during: Vec<&LockWait> = waits
+        .iter()
+        .filter(|w| w.start_s < end_s && w.end_s > start_s)
+        .collect();
+    let migration: Vec<&&LockWait> = during
+        .iter()
+        .filter(|w| w.waiter.role == "migration")
+        .collect();
+    let migration_pids: Vec<i32> = migration.iter().map(|w| w.waiter.pid).collect();
+    let app: Vec<&&LockWait> = during
+        .iter()
+        .filter(|w| w.waiter.role == "traffic")
+        .collect();
+    let behind_migration: Vec<&&&LockWait> = app
+        .iter()
+        .filter(|w| w.blocked_by.iter().any(|b| migration_pids.contains(&b.pid)))
+        .collect();
+    let longest = migration
+        .iter()
+        .max_by(|a, b| a.duration_s.total_cmp(&b.duration_s));
+    StepLockSummary {
+        migration_wait_s: migration.iter().map(|w| w.duration_s).sum(),
+        migration_waited_for: longest.map(|w| {
+            format!(
+                "{} on {}",
+                w.mode,
+                w.relation.as_deref().unwrap_or(&w.locktype)
+            )
+        }),
+        blockers: longest.map(|w| w.blocked_by.clone()).unwrap_or_default(),
+        app_waits: app.len() as u64,
+        app_waits_behind_migration: behind_migration.len() as u64,
+        longest_app_wait_s: app.iter().map(|w| w.duration_s).fold(0.0, f64::max),
+    }
+}
