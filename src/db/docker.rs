@@ -266,18 +266,7 @@ fn copy_log(
     container: &ContainerAsync<GenericImage>,
     path: &std::path::Path,
 ) -> Result<(), DbError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| DbError::Io {
-            what: "create the output folder",
-            path: parent.to_owned(),
-            source,
-        })?;
-    }
-    let file = std::fs::File::create(path).map_err(|source| DbError::Io {
-        what: "create the server log",
-        path: path.to_owned(),
-        source,
-    })?;
+    let file = super::create_server_log(path)?;
     let mut file = tokio::fs::File::from_std(file);
     let mut stderr = container.stderr(true);
     tokio::spawn(async move {

@@ -73,7 +73,7 @@ pub async fn provision(
     initdb(&bin, &data, owner.as_ref()).await?;
 
     let port = free_port()?;
-    let log = open_log(&options.log_path)?;
+    let log = super::create_server_log(&options.log_path)?;
     let mut command = Command::new(bin.dir.join("postgres"));
     command.arg("-D").arg(&data);
     let mut settings = super::effective_settings(plan);
@@ -341,21 +341,6 @@ fn free_port() -> Result<u16, DbError> {
             path: PathBuf::from("127.0.0.1"),
             source,
         })
-}
-
-fn open_log(path: &Path) -> Result<std::fs::File, DbError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| DbError::Io {
-            what: "create the output folder",
-            path: parent.to_owned(),
-            source,
-        })?;
-    }
-    std::fs::File::create(path).map_err(|source| DbError::Io {
-        what: "create the server log",
-        path: path.to_owned(),
-        source,
-    })
 }
 
 /// The last `lines` lines of a text file, for error messages.

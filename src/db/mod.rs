@@ -202,6 +202,22 @@ async fn auto(options: &BackendOptions, plan: &DatabasePlan) -> Result<Server, D
     }
 }
 
+/// Creates (truncating) the server log file, and the output folder it goes in.
+pub(crate) fn create_server_log(path: &std::path::Path) -> Result<std::fs::File, DbError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| DbError::Io {
+            what: "create the output folder",
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::File::create(path).map_err(|source| DbError::Io {
+        what: "create the server log",
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// Connects with a timeout, spawning the connection task.
 pub(crate) async fn connect(config: &Config, target: &str) -> Result<Client, DbError> {
     let attempt = tokio::time::timeout(Duration::from_secs(15), config.connect(NoTls)).await;
