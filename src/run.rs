@@ -181,6 +181,7 @@ async fn rehearse(
             .connect_as(&database, crate::observe::MIGRATION)
             .await?;
         tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
+        let strategy_start = chrono::Utc::now();
         let sampler = crate::observe::Sampler::start(
             server.config_as(&database, crate::observe::OBSERVER),
             server.target.clone(),
@@ -220,7 +221,10 @@ async fn rehearse(
             }
             _ => None,
         };
-        let lock_waits = sampler.stop().await;
+        let mut lock_waits = sampler.stop().await;
+        if let Some(log) = &server.log {
+            reconcile_with_log(&mut lock_waits, log, &observer, clock, strategy_start).await;
+        }
         let leftovers = crate::migrate::leftovers(&observer).await;
         drop((client, observer));
         scratch.drop_one(server, &maintenance, &database).await;
@@ -256,6 +260,35 @@ async fn rehearse(
         return Err(Error::Interrupted);
     }
     Ok(())
+}
+
+/// Adds the server log's exact lock waits (those logged since `since`) to the sampled ones.
+async fn reconcile_with_log(
+    waits: &mut Vec<crate::report::LockWait>,
+    log: &Path,
+    observer: &tokio_postgres::Client,
+    clock: &RunClock,
+    since: chrono::DateTime<chrono::Utc>,
+) {
+    // The log is written by the server (local) or copied from the container: give it a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let Ok(text) = tokio::fs::read_to_string(log).await else {
+        return;
+    };
+    let logged: Vec<_> = crate::observe::parse_server_log(&text)
+        .into_iter()
+        .filter(|w| w.at >= since)
+        .collect();
+    let mut names = std::collections::BTreeMap::new();
+    for oid in logged.iter().filter_map(|w| w.relation_oid) {
+        if let Ok(row) = observer
+            .query_one("SELECT $1::oid::regclass::text", &[&oid])
+            .await
+        {
+            names.insert(oid, row.get::<_, String>(0));
+        }
+    }
+    crate::observe::reconcile(waits, &logged, clock, |oid| names.get(&oid).cloned());
 }
 
 /// Traffic phases of a strategy: baseline, one per step, recovery.

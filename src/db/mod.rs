@@ -81,6 +81,7 @@ pub fn base_settings() -> Vec<(String, String)> {
         ("log_lock_waits", "on"),
         ("deadlock_timeout", "100ms"),
         ("log_line_prefix", "%m [%p] "),
+        ("log_timezone", "UTC"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -125,6 +125,7 @@ async fn run(client: Client, clock: RunClock, stop: CancellationToken) -> Vec<Lo
                     start_s: waited_s.map_or(now_s, |w| (now_s - w).max(0.0)),
                     end_s: now_s,
                     duration_s: 0.0,
+                    logged_duration_s: None,
                     blocked_by: Vec::new(),
                     samples: 0,
                 },

@@ -190,11 +190,14 @@ pub struct LockWait {
     pub start_s: f64,
     /// When it ended (within one poll).
     pub end_s: f64,
-    /// How long it lasted.
+    /// How long it lasted (the server log's exact figure when it has one, else sampled).
     pub duration_s: f64,
+    /// The exact duration from the server log's "acquired … after N ms" line (waits longer
+    /// than `deadlock_timeout`, local and docker backends).
+    pub logged_duration_s: Option<f64>,
     /// The sessions it waited for (`pg_blocking_pids`: holders and earlier waiters).
     pub blocked_by: Vec<SessionRef>,
-    /// How many polls saw it.
+    /// How many polls saw it (0: only the server log did).
     pub samples: u32,
 }
 
