@@ -134,6 +134,10 @@ pub struct StepSection {
     pub sql: Option<String>,
     /// A SQL file, relative to the scenario file.
     pub file: Option<Spanned<String>>,
+    /// A migration directory: every migration in it becomes a step, in version order.
+    pub dir: Option<Spanned<String>>,
+    /// With `dir`: after the up migrations, run the down migrations in reverse order.
+    pub down: Option<bool>,
     /// Switch the application to this version.
     pub deploy: Option<Spanned<String>>,
     /// With `deploy`: shift traffic to the new version gradually over this long.

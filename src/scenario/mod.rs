@@ -6,6 +6,7 @@
 
 mod error;
 mod file;
+pub mod migrations;
 mod plan;
 mod traffic;
 

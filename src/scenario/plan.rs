@@ -426,15 +426,15 @@ impl Builder<'_> {
                     format!("strategy `{name}` has no steps; expected at least one"),
                 );
             }
-            let steps = strategy
-                .steps
-                .get_ref()
-                .iter()
-                .enumerate()
-                .filter_map(|(j, step)| {
-                    self.step(step, &format!("strategy[{i}].steps[{j}]"), j, traffic)
-                })
-                .collect();
+            let mut steps = Vec::new();
+            for (j, step) in strategy.steps.get_ref().iter().enumerate() {
+                let key = format!("strategy[{i}].steps[{j}]");
+                if step.get_ref().dir.is_some() {
+                    steps.extend(self.dir_steps(step, &key));
+                } else {
+                    steps.extend(self.step(step, &key, j, traffic));
+                }
+            }
             plans.push(StrategyPlan {
                 name,
                 description: strategy.description.clone(),
@@ -452,21 +452,11 @@ impl Builder<'_> {
         traffic: Option<&TrafficPlan>,
     ) -> Option<StepPlan> {
         let section = step.get_ref();
-        let given = [
-            section.sql.is_some(),
-            section.file.is_some(),
-            section.deploy.is_some(),
-            section.pause.is_some(),
-        ];
-        if given.iter().filter(|g| **g).count() != 1 {
-            self.problem(
-                Some(step),
-                key,
-                "expected exactly one of `sql` (inline SQL), `file` (a SQL file), `deploy` (an \
-                 app version) and `pause` (a duration)"
-                    .into(),
-            );
+        if !self.one_action(step, key) {
             return None;
+        }
+        if section.down.is_some() {
+            self.problem(Some(step), key, "`down` goes with `dir`".into());
         }
         if section.over.is_some() && section.deploy.is_none() {
             self.problem(Some(step), key, "`over` goes with `deploy`".into());
@@ -557,6 +547,85 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
+    /// Checks that a step says exactly one thing to do.
+    fn one_action(&mut self, step: &Spanned<StepSection>, key: &str) -> bool {
+        let s = step.get_ref();
+        let given = [
+            s.sql.is_some(),
+            s.file.is_some(),
+            s.dir.is_some(),
+            s.deploy.is_some(),
+            s.pause.is_some(),
+        ];
+        let one = given.iter().filter(|g| **g).count() == 1;
+        if !one {
+            self.problem(
+                Some(step),
+                key,
+                "expected exactly one of `sql` (inline SQL), `file` (a SQL file), `dir` (a \
+                 migration directory), `deploy` (an app version) and `pause` (a duration)"
+                    .into(),
+            );
+        }
+        one
+    }
+
+    /// Expands a migration directory into one step per migration (then the downs, if asked).
+    fn dir_steps(&mut self, step: &Spanned<StepSection>, key: &str) -> Vec<StepPlan> {
+        let section = step.get_ref();
+        if !self.one_action(step, key) {
+            return Vec::new();
+        }
+        let dir = section.dir.as_ref().expect("checked by the caller");
+        let path = self.dir.join(dir.get_ref());
+        let migrations = match super::migrations::read(&path) {
+            Ok((_, m)) => m,
+            Err(message) => {
+                self.problem(Some(dir), &format!("{key}.dir"), message);
+                return Vec::new();
+            }
+        };
+        let origin = |file: &str| format!("{}/{file}", dir.get_ref().trim_end_matches('/'));
+        let mut steps = Vec::new();
+        for m in &migrations {
+            let source = SqlSource {
+                origin: origin(&m.up.0),
+                sql: m.up.1.clone(),
+            };
+            if let Some(mut sql) = self.sql_step(source, section, step, key) {
+                sql.transaction &= !m.no_transaction;
+                steps.push(StepPlan {
+                    name: m.name.clone(),
+                    action: StepAction::Sql(sql),
+                });
+            }
+        }
+        if section.down == Some(true) {
+            for m in migrations.iter().rev() {
+                let Some((file, sql)) = &m.down else {
+                    self.problem(
+                        Some(dir),
+                        &format!("{key}.down"),
+                        format!("migration {} has no down migration", m.name),
+                    );
+                    continue;
+                };
+                let source = SqlSource {
+                    origin: origin(file),
+                    sql: sql.clone(),
+                };
+                if let Some(mut sql) = self.sql_step(source, section, step, key) {
+                    sql.transaction &= !m.no_transaction;
+                    steps.push(StepPlan {
+                        name: format!("down {}", m.name),
+                        action: StepAction::Sql(sql),
+                    });
+                }
+            }
+        }
+        steps
+    }
+
     /// Splits a SQL step into statements and checks its options.
     fn sql_step(
         &mut self,

@@ -275,3 +275,69 @@ steps = [
         "{leftovers}"
     );
 }
+
+#[test]
+fn migration_directories_become_steps_up_then_down() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "mig/1_add_plan.up.sql",
+        "ALTER TABLE users ADD COLUMN plan text;",
+    );
+    sandbox.write(
+        "mig/1_add_plan.down.sql",
+        "ALTER TABLE users DROP COLUMN plan;",
+    );
+    sandbox.write(
+        "mig/2_index.up.sql",
+        "CREATE INDEX CONCURRENTLY users_plan_idx ON users (plan);",
+    );
+    sandbox.write("mig/2_index.down.sql", "DROP INDEX users_plan_idx;");
+    sandbox.write(
+        "dbmate/20240101000000_status.sql",
+        "-- migrate:up\nALTER TABLE users ADD COLUMN status text;\n-- migrate:down\nALTER TABLE users DROP COLUMN status;\n",
+    );
+    sandbox.write("gappy/001_a.sql", "SELECT 1;");
+    sandbox.write("gappy/003_c.sql", "SELECT 3;");
+    let strategies = r#"
+[[strategy]]
+name = "sqlx"
+steps = [{ dir = "mig", down = true, lock-timeout = "5s" }]
+[[strategy]]
+name = "dbmate"
+steps = [{ dir = "dbmate" }]
+"#;
+    sandbox.write("s.toml", &scenario(strategies));
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let names: Vec<&str> = report["strategies"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["1_add_plan", "2_index", "down 2_index", "down 1_add_plan"]
+    );
+    assert_eq!(
+        report["strategies"][0]["steps"][0]["source"],
+        "mig/1_add_plan.up.sql"
+    );
+    assert_eq!(
+        report["strategies"][1]["steps"][0]["name"],
+        "20240101000000_status"
+    );
+
+    sandbox.write(
+        "bad.toml",
+        &scenario("[[strategy]]\nname = \"gap\"\nsteps = [{ dir = \"gappy\" }]\n"),
+    );
+    let out = sandbox.run(&["validate", "bad.toml"]);
+    assert_exit(&out, 2);
+    assert!(
+        crate::common::stderr(&out).contains("missing 2"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+}
