@@ -203,6 +203,7 @@ async fn rehearse(
         let observer = server
             .connect_as(&database, crate::observe::OBSERVER)
             .await?;
+        let env = server.env_for(&database);
         let steps = crate::migrate::run_steps(
             &client,
             &observer,
@@ -210,6 +211,7 @@ async fn rehearse(
             clock,
             cancel,
             traffic.as_ref(),
+            &env,
         )
         .await;
         let traffic = match (traffic, &plan.traffic) {

@@ -158,6 +158,7 @@ mod tests {
                 rewrites: Vec::new(),
                 wal_bytes: None,
                 lock_summary: None,
+                output: None,
             }],
         }
     }

@@ -7,6 +7,7 @@
 //! (later steps are skipped); an interruption cancels the running statement on the server and
 //! marks the step interrupted.
 
+mod command;
 mod observe;
 pub mod split;
 mod sql;
@@ -33,6 +34,7 @@ pub async fn run_steps(
     clock: &RunClock,
     cancel: &CancellationToken,
     traffic: Option<&Traffic>,
+    command_env: &[(String, String)],
 ) -> Vec<StepReport> {
     let mut reports: Vec<StepReport> = strategy
         .steps
@@ -55,6 +57,7 @@ pub async fn run_steps(
             rewrites: Vec::new(),
             wal_bytes: None,
             lock_summary: None,
+            output: None,
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {
@@ -99,6 +102,15 @@ pub async fn run_steps(
                 wait(*over, cancel).await.then_some(Ok(()))
             }
             StepAction::Pause(d) => wait(*d, cancel).await.then_some(Ok(())),
+            StepAction::Command { argv, dir } => {
+                let done = command::run(argv, dir, command_env, cancel).await;
+                report.output = Some(done.output);
+                match (done.interrupted, done.failure) {
+                    (true, _) => None,
+                    (false, Some(e)) => Some(Err(e)),
+                    (false, None) => Some(Ok(())),
+                }
+            }
         };
         report.duration_s = Some(span.elapsed().as_secs_f64());
         if outcome.is_some() {

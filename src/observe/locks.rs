@@ -209,7 +209,7 @@ pub fn step_waits(waits: &[LockWait], start_s: f64, end_s: f64) -> StepLockSumma
         .iter()
         .max_by(|a, b| a.duration_s.total_cmp(&b.duration_s));
     StepLockSummary {
-        migration_wait_s: migration.iter().map(|w| w.duration_s).sum(),
+        migration_wait_s: migration.iter().fold(0.0, |t, w| t + w.duration_s),
         migration_waited_for: longest.map(|w| {
             format!(
                 "{} on {}",

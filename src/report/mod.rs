@@ -283,6 +283,8 @@ pub struct StepReport {
     pub wal_bytes: Option<u64>,
     /// Lock waits during the step (when sampled).
     pub lock_summary: Option<StepLockSummary>,
+    /// Command steps: the last 16 kB of stdout, then of stderr.
+    pub output: Option<String>,
 }
 
 /// A relation a step rewrote.

@@ -138,6 +138,9 @@ pub struct StepSection {
     pub dir: Option<Spanned<String>>,
     /// With `dir`: after the up migrations, run the down migrations in reverse order.
     pub down: Option<bool>,
+    /// An external command (`"sqlx migrate run"` through `sh -c`, or an argument list) run
+    /// with DATABASE_URL and the PG* variables pointing at the rehearsal database.
+    pub command: Option<CommandValue>,
     /// Switch the application to this version.
     pub deploy: Option<Spanned<String>>,
     /// With `deploy`: shift traffic to the new version gradually over this long.
@@ -160,6 +163,16 @@ pub struct StepSection {
     /// SQL steps: pause before the first retry; doubled for each further one (default 500ms).
     #[serde(default, with = "humantime_serde")]
     pub retry_backoff: Option<Duration>,
+}
+
+/// A command line: a shell string or an argument list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CommandValue {
+    /// Run through `sh -c`.
+    Shell(String),
+    /// Run directly.
+    Args(Vec<String>),
 }
 
 /// `[traffic]`

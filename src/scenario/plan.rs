@@ -7,7 +7,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::{Problem, ScenarioError};
-use super::file::{MajorVersion, ScenarioFile, StepSection};
+use super::file::{CommandValue, MajorVersion, ScenarioFile, StepSection};
 use super::traffic::{self, TrafficPlan};
 
 /// The seed used when neither the scenario nor `--seed` gives one.
@@ -121,6 +121,13 @@ pub enum StepAction {
     },
     /// Wait, traffic running.
     Pause(Duration),
+    /// Run an external command in the scenario's folder.
+    Command {
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// Where it runs (the scenario file's folder).
+        dir: PathBuf,
+    },
 }
 
 /// A SQL step: its statements and how to run them.
@@ -152,6 +159,7 @@ impl StepAction {
             StepAction::Sql(_) => "sql",
             StepAction::Deploy { .. } => "deploy",
             StepAction::Pause(_) => "pause",
+            StepAction::Command { .. } => "command",
         }
     }
 
@@ -165,6 +173,7 @@ impl StepAction {
                 humantime::format_duration(*over)
             ),
             StepAction::Pause(d) => format!("pause {}", humantime::format_duration(*d)),
+            StepAction::Command { argv, .. } => argv.join(" "),
         }
     }
 }
@@ -495,6 +504,31 @@ impl Builder<'_> {
                 StepAction::Sql(self.sql_step(sql, section, step, key)?),
                 stem,
             )
+        } else if let Some(command) = &section.command {
+            let argv = match command {
+                CommandValue::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
+                CommandValue::Args(args) => args.clone(),
+            };
+            if argv.is_empty() || argv[0].trim().is_empty() {
+                self.problem(
+                    Some(step),
+                    &format!("{key}.command"),
+                    "the command is empty".into(),
+                );
+                return None;
+            }
+            let name = match command {
+                CommandValue::Shell(line) => line.split_whitespace().next().unwrap_or("command"),
+                CommandValue::Args(args) => args[0].as_str(),
+            }
+            .to_owned();
+            // The scenario's folder ("" for a file in the current directory).
+            let dir = if self.dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                self.dir.to_owned()
+            };
+            (StepAction::Command { argv, dir }, name)
         } else if let Some(version) = &section.deploy {
             let v = version.get_ref().clone();
             match traffic {
@@ -554,6 +588,7 @@ impl Builder<'_> {
             s.sql.is_some(),
             s.file.is_some(),
             s.dir.is_some(),
+            s.command.is_some(),
             s.deploy.is_some(),
             s.pause.is_some(),
         ];
@@ -563,7 +598,8 @@ impl Builder<'_> {
                 Some(step),
                 key,
                 "expected exactly one of `sql` (inline SQL), `file` (a SQL file), `dir` (a \
-                 migration directory), `deploy` (an app version) and `pause` (a duration)"
+                 migration directory), `command` (an external command), `deploy` (an app version) and \
+                 `pause` (a duration)"
                     .into(),
             );
         }

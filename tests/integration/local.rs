@@ -341,3 +341,46 @@ steps = [{ dir = "dbmate" }]
         crate::common::stderr(&out)
     );
 }
+
+#[test]
+fn external_commands_get_the_rehearsal_database() {
+    let sandbox = Sandbox::new();
+    let strategies = r#"
+[[strategy]]
+name = "tools"
+steps = [
+  { name = "psql", command = ["psql", "-v", "ON_ERROR_STOP=1", "-c", "ALTER TABLE users ADD COLUMN via_psql int"] },
+  { name = "url", command = "psql \"$DATABASE_URL\" -Atc \"SELECT count(*) FROM users WHERE via_psql IS NULL\"" },
+]
+[[strategy]]
+name = "missing"
+steps = [{ command = ["no-such-migration-tool", "up"] }]
+[[strategy]]
+name = "fails"
+steps = [{ command = "echo starting; echo 'migration 3 failed: boom' >&2; exit 3" }]
+"#;
+    sandbox.write("s.toml", &scenario(strategies));
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let steps = &report["strategies"][0]["steps"];
+    assert_eq!(steps[0]["status"], "succeeded", "{}", steps[0]);
+    assert_eq!(steps[0]["kind"], "command");
+    assert!(steps[0]["output"].as_str().unwrap().contains("ALTER TABLE"));
+    assert_eq!(steps[1]["output"].as_str().unwrap().trim(), "2000");
+    let missing = &report["strategies"][1]["steps"][0];
+    assert_eq!(missing["status"], "failed");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("command not found")
+    );
+    let fails = &report["strategies"][2]["steps"][0];
+    assert_eq!(fails["status"], "failed");
+    assert!(
+        fails["error"]["message"].as_str().unwrap().contains("boom"),
+        "{fails}"
+    );
+    assert!(fails["output"].as_str().unwrap().contains("starting"));
+}
