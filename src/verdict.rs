@@ -159,6 +159,7 @@ mod tests {
                 wal_bytes: None,
                 lock_summary: None,
                 output: None,
+                backfill: None,
             }],
         }
     }

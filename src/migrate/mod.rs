@@ -7,6 +7,7 @@
 //! (later steps are skipped); an interruption cancels the running statement on the server and
 //! marks the step interrupted.
 
+mod backfill;
 mod command;
 mod observe;
 pub mod split;
@@ -58,6 +59,7 @@ pub async fn run_steps(
             wal_bytes: None,
             lock_summary: None,
             output: None,
+            backfill: None,
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {
@@ -102,6 +104,17 @@ pub async fn run_steps(
                 wait(*over, cancel).await.then_some(Ok(()))
             }
             StepAction::Pause(d) => wait(*d, cancel).await.then_some(Ok(())),
+            StepAction::Backfill(plan) => {
+                match backfill::run(client, plan, traffic, cancel).await {
+                    Ok(done) => {
+                        report.rows = Some(done.rows);
+                        report.backfill = Some(done);
+                        Some(Ok(()))
+                    }
+                    Err(Some(e)) => Some(Err(e)),
+                    Err(None) => None,
+                }
+            }
             StepAction::Command { argv, dir } => {
                 let done = command::run(argv, dir, command_env, cancel).await;
                 report.output = Some(done.output);

@@ -285,6 +285,22 @@ pub struct StepReport {
     pub lock_summary: Option<StepLockSummary>,
     /// Command steps: the last 16 kB of stdout, then of stderr.
     pub output: Option<String>,
+    /// Backfill steps: batches, rows, throttling.
+    pub backfill: Option<BackfillReport>,
+}
+
+/// What a batched backfill did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillReport {
+    /// Batches run.
+    pub batches: u64,
+    /// Rows updated.
+    pub rows: u64,
+    /// Batches after which the throttle lengthened the pause.
+    pub throttled: u64,
+    /// Seconds spent pausing between batches.
+    pub paused_s: f64,
 }
 
 /// A relation a step rewrote.

@@ -141,6 +141,8 @@ pub struct StepSection {
     /// An external command (`"sqlx migrate run"` through `sh -c`, or an argument list) run
     /// with DATABASE_URL and the PG* variables pointing at the rehearsal database.
     pub command: Option<CommandValue>,
+    /// A batched backfill.
+    pub backfill: Option<BackfillSection>,
     /// Switch the application to this version.
     pub deploy: Option<Spanned<String>>,
     /// With `deploy`: shift traffic to the new version gradually over this long.
@@ -163,6 +165,30 @@ pub struct StepSection {
     /// SQL steps: pause before the first retry; doubled for each further one (default 500ms).
     #[serde(default, with = "humantime_serde")]
     pub retry_backoff: Option<Duration>,
+}
+
+/// `backfill = { … }`: `UPDATE table SET … WHERE key in [lo, lo + batch) AND (where)`, batch by
+/// batch, each in its own transaction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackfillSection {
+    /// The table.
+    pub table: String,
+    /// An integer key column to walk in ranges.
+    pub key: String,
+    /// The assignments, e.g. `name = full_name`.
+    pub set: String,
+    /// Extra condition, e.g. `name IS NULL`.
+    #[serde(rename = "where")]
+    pub condition: Option<String>,
+    /// Keys per batch (default 1000).
+    pub batch: Option<u64>,
+    /// Pause between batches (default none).
+    #[serde(default, with = "humantime_serde")]
+    pub sleep: Option<Duration>,
+    /// Throttle: while the application's p99 is above this, pauses grow (doubling, up to 1 s).
+    #[serde(default, with = "humantime_serde")]
+    pub max_p99: Option<Duration>,
 }
 
 /// A command line: a shell string or an argument list.

@@ -11,6 +11,7 @@ mod plan;
 mod traffic;
 
 pub use error::{Problem, ScenarioError};
+pub use file::BackfillSection;
 pub use plan::{
     Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, Plan, SeedPlan,
     SqlSource, SqlStep, StepAction, StepPlan, StrategyPlan, TablePlan, scale_rows,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::{Problem, ScenarioError};
-use super::file::{CommandValue, MajorVersion, ScenarioFile, StepSection};
+use super::file::{BackfillSection, CommandValue, MajorVersion, ScenarioFile, StepSection};
 use super::traffic::{self, TrafficPlan};
 
 /// The seed used when neither the scenario nor `--seed` gives one.
@@ -121,6 +121,8 @@ pub enum StepAction {
     },
     /// Wait, traffic running.
     Pause(Duration),
+    /// Update a table in key-range batches.
+    Backfill(BackfillSection),
     /// Run an external command in the scenario's folder.
     Command {
         /// Program and arguments.
@@ -160,6 +162,7 @@ impl StepAction {
             StepAction::Deploy { .. } => "deploy",
             StepAction::Pause(_) => "pause",
             StepAction::Command { .. } => "command",
+            StepAction::Backfill(_) => "backfill",
         }
     }
 
@@ -174,6 +177,13 @@ impl StepAction {
             ),
             StepAction::Pause(d) => format!("pause {}", humantime::format_duration(*d)),
             StepAction::Command { argv, .. } => argv.join(" "),
+            StepAction::Backfill(b) => format!(
+                "UPDATE {} SET {} by {} keys of {}",
+                b.table,
+                b.set,
+                b.batch.unwrap_or(1000),
+                b.key
+            ),
         }
     }
 }
@@ -504,6 +514,18 @@ impl Builder<'_> {
                 StepAction::Sql(self.sql_step(sql, section, step, key)?),
                 stem,
             )
+        } else if let Some(backfill) = &section.backfill {
+            if backfill.batch == Some(0) {
+                self.problem(
+                    Some(step),
+                    &format!("{key}.backfill.batch"),
+                    "must be above 0".into(),
+                );
+            }
+            (
+                StepAction::Backfill(backfill.clone()),
+                format!("backfill {}", backfill.table),
+            )
         } else if let Some(command) = &section.command {
             let argv = match command {
                 CommandValue::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
@@ -589,6 +611,7 @@ impl Builder<'_> {
             s.file.is_some(),
             s.dir.is_some(),
             s.command.is_some(),
+            s.backfill.is_some(),
             s.deploy.is_some(),
             s.pause.is_some(),
         ];
@@ -598,8 +621,8 @@ impl Builder<'_> {
                 Some(step),
                 key,
                 "expected exactly one of `sql` (inline SQL), `file` (a SQL file), `dir` (a \
-                 migration directory), `command` (an external command), `deploy` (an app version) and \
-                 `pause` (a duration)"
+                 migration directory), `command` (an external command), `backfill` (batched updates), \
+                 `deploy` (an app version) and `pause` (a duration)"
                     .into(),
             );
         }

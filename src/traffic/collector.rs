@@ -160,6 +160,8 @@ struct ErrorAcc {
 
 /// The collector's state.
 pub struct Collector {
+    /// p99 latency (µs) of the last closed interval that had completions, for throttles.
+    recent_p99_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
     query_names: Vec<String>,
     phase_names: Vec<(String, &'static str)>,
     phase_starts: Vec<Option<u64>>,
@@ -185,9 +187,11 @@ impl Collector {
         phase_names: Vec<(String, &'static str)>,
         interval_us: u64,
         start_us: u64,
+        recent_p99_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> Collector {
         let phases = phase_names.len();
         Collector {
+            recent_p99_us,
             books: vec![vec![Book::new(); query_names.len()]; phases],
             query_names,
             phase_starts: vec![None; phases],
@@ -328,6 +332,12 @@ impl Collector {
                 },
                 Some(iv) => {
                     let some = !iv.latency.is_empty();
+                    if some {
+                        self.recent_p99_us.store(
+                            iv.latency.value_at_quantile(0.99),
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
+                    }
                     let ms = |us: u64| some.then_some(us as f64 / 1000.0);
                     IntervalReport {
                         t_s,
@@ -465,6 +475,7 @@ mod tests {
             ],
             1_000_000,
             0,
+            Default::default(),
         );
         c.handle(Event::Phase { index: 0, at_us: 0 });
         c.handle(sample(0, 100, 101, false));

@@ -106,6 +106,7 @@ pub struct Traffic {
     ticker: tokio::task::JoinHandle<()>,
     collector: tokio::task::JoinHandle<Collector>,
     background: background::Sessions,
+    recent_p99_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Checks the traffic against the seeded database `dbname` and starts it. `phases` names the
@@ -151,7 +152,14 @@ pub async fn start(
     let (events, rx) = mpsc::channel(65_536);
     let query_names = plan.queries.iter().map(|q| q.name.clone()).collect();
     let interval_us = plan.interval.as_micros() as u64;
-    let mut collector = Collector::new(query_names, phases, interval_us, start_us);
+    let recent_p99_us = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut collector = Collector::new(
+        query_names,
+        phases,
+        interval_us,
+        start_us,
+        recent_p99_us.clone(),
+    );
     let collector = tokio::spawn(async move {
         let mut rx = rx;
         while let Some(event) = rx.recv().await {
@@ -217,6 +225,7 @@ pub async fn start(
         ticker,
         collector,
         background,
+        recent_p99_us,
     })
 }
 
@@ -226,6 +235,14 @@ impl Traffic {
         self.shared.phase.store(index, Ordering::Relaxed);
         let at_us = self.clock.offset().as_micros() as u64;
         let _ = self.events.try_send(Event::Phase { index, at_us });
+    }
+
+    /// The p99 latency of the last time-series interval that had completions (for throttles).
+    pub fn recent_p99(&self) -> Option<Duration> {
+        match self.recent_p99_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
     }
 
     /// Deploys `version`: at once, or shifting operations to it linearly over `over`. The plan

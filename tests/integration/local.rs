@@ -384,3 +384,34 @@ steps = [{ command = "echo starting; echo 'migration 3 failed: boom' >&2; exit 3
     );
     assert!(fails["output"].as_str().unwrap().contains("starting"));
 }
+
+#[test]
+fn backfills_run_in_batches_and_a_missing_key_fails_clearly() {
+    let sandbox = Sandbox::new();
+    let strategies = r#"
+[[strategy]]
+name = "expand"
+steps = [
+  { sql = "ALTER TABLE users ADD COLUMN name text" },
+  { name = "copy-names", backfill = { table = "users", key = "id", batch = 300, sleep = "1ms", set = "name = full_name", where = "name IS NULL" } },
+  { sql = "DO $$ BEGIN IF EXISTS (SELECT 1 FROM users WHERE name IS DISTINCT FROM full_name) THEN RAISE EXCEPTION 'not backfilled'; END IF; END $$" },
+]
+[[strategy]]
+name = "typo"
+steps = [{ backfill = { table = "users", key = "idd", set = "email = email" } }]
+"#;
+    sandbox.write("s.toml", &scenario(strategies));
+    let out = sandbox.run(&args(&[]));
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let step = &report["strategies"][0]["steps"][1];
+    assert_eq!(step["status"], "succeeded", "{step}");
+    assert_eq!(step["kind"], "backfill");
+    assert_eq!(step["backfill"]["rows"], 2000);
+    assert_eq!(step["backfill"]["batches"], 7);
+    assert_eq!(report["strategies"][0]["steps"][2]["status"], "succeeded");
+    let typo = &report["strategies"][1]["steps"][0];
+    assert_eq!(typo["status"], "failed");
+    assert_eq!(typo["error"]["sqlstate"], "42703");
+    assert!(typo["error"]["message"].as_str().unwrap().contains("idd"));
+}

@@ -1,0 +1,101 @@
+//! Batched backfills: `UPDATE table SET … WHERE key >= lo AND key < lo + batch AND (where)`, one
+//! batch per transaction, so row locks are held briefly and WAL and bloat spread out, with a
+//! pause between batches. The optional throttle doubles the pause (up to 1 s) while the
+//! application's recent p99 is above `max-p99`, and relaxes it back once it is not. Progress is
+//! logged every tenth of the key range.
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+use crate::report::{BackfillReport, ServerError};
+use crate::scenario::BackfillSection;
+use crate::seed::quote_ident;
+use crate::traffic::Traffic;
+
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// Runs the backfill; `Err(None)` means interrupted.
+pub async fn run(
+    client: &Client,
+    plan: &BackfillSection,
+    traffic: Option<&Traffic>,
+    cancel: &CancellationToken,
+) -> Result<BackfillReport, Option<ServerError>> {
+    let key = quote_ident(&plan.key);
+    let server = |e: tokio_postgres::Error| Some(crate::db::server_error(&e, None));
+    let range = client
+        .query_one(
+            &format!(
+                "SELECT min({key})::int8, max({key})::int8 FROM {}",
+                plan.table
+            ),
+            &[],
+        )
+        .await
+        .map_err(server)?;
+    let mut report = BackfillReport::default();
+    let (Some(lo), Some(hi)) = (
+        range.get::<_, Option<i64>>(0),
+        range.get::<_, Option<i64>>(1),
+    ) else {
+        return Ok(report);
+    };
+    let batch = plan.batch.unwrap_or(1000).max(1) as i64;
+    let condition = plan
+        .condition
+        .as_deref()
+        .map(|c| format!(" AND ({c})"))
+        .unwrap_or_default();
+    let update = client
+        .prepare(&format!(
+            "UPDATE {} SET {} WHERE {key} >= $1 AND {key} < $2{condition}",
+            plan.table, plan.set
+        ))
+        .await
+        .map_err(server)?;
+    let base = plan.sleep.unwrap_or_default();
+    let mut pause = base;
+    let mut next_report = 1;
+    let mut start = lo;
+    while start <= hi {
+        let end = start.saturating_add(batch);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&start, &end];
+        let rows = tokio::select! {
+            r = client.execute(&update, &params) => r.map_err(server)?,
+            _ = cancel.cancelled() => {
+                let _ = client.cancel_token().cancel_query(tokio_postgres::NoTls).await;
+                return Err(None);
+            }
+        };
+        report.batches += 1;
+        report.rows += rows;
+        start = end;
+        let done = ((start - lo) as f64 / (hi - lo + 1) as f64).min(1.0);
+        if done * 10.0 >= next_report as f64 {
+            tracing::info!(
+                "backfill {}: {:.0} % ({} rows in {} batches)",
+                plan.table,
+                done * 100.0,
+                report.rows,
+                report.batches
+            );
+            next_report = (done * 10.0).floor() as u32 + 1;
+        }
+        if let (Some(limit), Some(t)) = (plan.max_p99, traffic) {
+            let hot = t.recent_p99().is_some_and(|p99| p99 > limit);
+            pause = if hot {
+                report.throttled += 1;
+                (pause * 2).max(Duration::from_millis(10)).min(MAX_PAUSE)
+            } else {
+                (pause / 2).max(base)
+            };
+        }
+        report.paused_s += pause.as_secs_f64();
+        if !pause.is_zero() && !super::wait(pause, cancel).await {
+            return Err(None);
+        }
+    }
+    Ok(report)
+}
