@@ -223,7 +223,7 @@ async fn rehearse(
             }
             _ => None,
         };
-        let mut lock_waits = sampler.stop().await;
+        let (mut lock_waits, index_phases) = sampler.stop().await;
         if let Some(log) = &server.log {
             reconcile_with_log(&mut lock_waits, log, &observer, clock, strategy_start).await;
         }
@@ -252,6 +252,13 @@ async fn rehearse(
             if let (Some(start), Some(took)) = (step.start_s, step.duration_s) {
                 step.lock_summary =
                     Some(crate::observe::step_waits(&lock_waits, start, start + took));
+                step.index_phases = index_phases
+                    .iter()
+                    .filter(|p| {
+                        p.role == "migration" && p.first_s < start + took && p.last_s >= start
+                    })
+                    .cloned()
+                    .collect();
             }
         }
         entry.traffic = traffic;

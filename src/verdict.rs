@@ -160,6 +160,7 @@ mod tests {
                 lock_summary: None,
                 output: None,
                 backfill: None,
+                index_phases: Vec::new(),
             }],
         }
     }

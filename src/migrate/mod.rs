@@ -60,6 +60,7 @@ pub async fn run_steps(
             lock_summary: None,
             output: None,
             backfill: None,
+            index_phases: Vec::new(),
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {

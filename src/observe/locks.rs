@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Config};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
-use crate::report::{LockWait, SessionRef, StepLockSummary};
+use crate::report::{IndexPhase, LockWait, SessionRef, StepLockSummary};
 
 const IDLE_POLL: Duration = Duration::from_millis(100);
 const BUSY_POLL: Duration = Duration::from_millis(20);
@@ -23,7 +23,7 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 /// A running sampler.
 pub struct Sampler {
     stop: CancellationToken,
-    task: JoinHandle<Vec<LockWait>>,
+    task: JoinHandle<(Vec<LockWait>, Vec<IndexPhase>)>,
 }
 
 const WAITERS: &str = "
@@ -38,6 +38,14 @@ const WAITERS: &str = "
 const SESSIONS: &str = "
     SELECT pid, application_name, left(query, 300), state
       FROM pg_stat_activity WHERE pid = ANY($1)";
+
+/// Index builds in progress (CREATE INDEX [CONCURRENTLY], REINDEX), with their phase.
+const PROGRESS: &str = "
+    SELECT p.pid, a.application_name, p.phase, p.index_relid::regclass::text,
+           p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total
+      FROM pg_stat_progress_create_index p
+      JOIN pg_stat_activity a ON a.pid = p.pid
+     WHERE p.datname = current_database()";
 
 struct Open {
     wait: LockWait,
@@ -57,14 +65,20 @@ impl Sampler {
         Ok(Sampler { stop, task })
     }
 
-    /// Stops sampling and returns every wait seen, in order of start.
-    pub async fn stop(self) -> Vec<LockWait> {
+    /// Stops sampling and returns every wait seen, in order of start, and the index-build
+    /// phases seen.
+    pub async fn stop(self) -> (Vec<LockWait>, Vec<IndexPhase>) {
         self.stop.cancel();
         self.task.await.unwrap_or_default()
     }
 }
 
-async fn run(client: Client, clock: RunClock, stop: CancellationToken) -> Vec<LockWait> {
+async fn run(
+    client: Client,
+    clock: RunClock,
+    stop: CancellationToken,
+) -> (Vec<LockWait>, Vec<IndexPhase>) {
+    let mut phases: Vec<IndexPhase> = Vec::new();
     let mut open: BTreeMap<(i32, String, String, String), Open> = BTreeMap::new();
     let mut done: Vec<LockWait> = Vec::new();
     let mut names: BTreeMap<i32, SessionRef> = BTreeMap::new();
@@ -147,6 +161,33 @@ async fn run(client: Client, clock: RunClock, stop: CancellationToken) -> Vec<Lo
                 done.push(finish(o, now_s));
             }
         }
+        if let Ok(rows) = client.query(PROGRESS, &[]).await {
+            for r in rows {
+                let pid: i32 = r.get(0);
+                let phase: String = r.get(2);
+                let latest = phases.iter_mut().rev().find(|p| p.pid == pid);
+                match latest {
+                    Some(p) if p.phase == phase => {
+                        p.last_s = now_s;
+                        p.blocks_done = r.get(4);
+                        p.tuples_done = r.get(6);
+                    }
+                    _ => phases.push(IndexPhase {
+                        pid,
+                        role: super::role_of(&r.get::<_, Option<String>>(1).unwrap_or_default())
+                            .into(),
+                        index: r.get(3),
+                        phase,
+                        first_s: now_s,
+                        last_s: now_s,
+                        blocks_done: r.get(4),
+                        blocks_total: r.get(5),
+                        tuples_done: r.get(6),
+                        tuples_total: r.get(7),
+                    }),
+                }
+            }
+        }
         let pause = if open.is_empty() {
             IDLE_POLL
         } else {
@@ -160,7 +201,7 @@ async fn run(client: Client, clock: RunClock, stop: CancellationToken) -> Vec<Lo
     let now_s = clock.offset().as_secs_f64();
     done.extend(open.into_values().map(|o| finish(o, now_s)));
     done.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    done
+    (done, phases)
 }
 
 /// A wait last seen at `last_seen_s` ended somewhere before `gone_s`: take the midpoint.

@@ -287,6 +287,34 @@ pub struct StepReport {
     pub output: Option<String>,
     /// Backfill steps: batches, rows, throttling.
     pub backfill: Option<BackfillReport>,
+    /// Index builds: the `pg_stat_progress_create_index` phases the sampler saw, in order.
+    pub index_phases: Vec<IndexPhase>,
+}
+
+/// One phase of an index build, as `pg_stat_progress_create_index` showed it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexPhase {
+    /// The building backend.
+    pub pid: i32,
+    /// Its role (`migration` for a step's build).
+    pub role: String,
+    /// The index (null before it exists in the catalog).
+    pub index: Option<String>,
+    /// E.g. `building index: scanning table`, `waiting for old snapshots`.
+    pub phase: String,
+    /// First seen, seconds from the run's start.
+    pub first_s: f64,
+    /// Last seen.
+    pub last_s: f64,
+    /// Blocks done when last seen.
+    pub blocks_done: Option<i64>,
+    /// Blocks in all.
+    pub blocks_total: Option<i64>,
+    /// Tuples done when last seen.
+    pub tuples_done: Option<i64>,
+    /// Tuples in all.
+    pub tuples_total: Option<i64>,
 }
 
 /// What a batched backfill did.

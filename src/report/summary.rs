@@ -87,6 +87,11 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                     .collect();
                 writeln!(out, "        held {}", locks.join(", "))?;
             }
+            if !step.index_phases.is_empty() {
+                let phases: Vec<&str> =
+                    step.index_phases.iter().map(|p| p.phase.as_str()).collect();
+                writeln!(out, "        index build: {}", phases.join(" → "))?;
+            }
             if let Some(locks) = &step.lock_summary {
                 write_lock_summary(locks, out)?;
             }
