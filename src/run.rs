@@ -182,12 +182,19 @@ async fn rehearse(
             .await?;
         tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
         let strategy_start = chrono::Utc::now();
-        let sampler = crate::observe::Sampler::start(
-            server.config_as(&database, crate::observe::OBSERVER),
-            server.target.clone(),
-            *clock,
-        )
-        .await?;
+        // REHEARSE_NO_LOCK_SAMPLER=1 turns the sampler off, for the overhead A/B benchmark.
+        let sampler = if std::env::var_os("REHEARSE_NO_LOCK_SAMPLER").is_some() {
+            None
+        } else {
+            Some(
+                crate::observe::Sampler::start(
+                    server.config_as(&database, crate::observe::OBSERVER),
+                    server.target.clone(),
+                    *clock,
+                )
+                .await?,
+            )
+        };
         let traffic = match &plan.traffic {
             Some(t) => {
                 let phases = phases(strategy);
@@ -212,6 +219,7 @@ async fn rehearse(
             cancel,
             traffic.as_ref(),
             &env,
+            sampler.as_ref().map(|s| s.step_running.as_ref()),
         )
         .await;
         let traffic = match (traffic, &plan.traffic) {
@@ -223,7 +231,10 @@ async fn rehearse(
             }
             _ => None,
         };
-        let (mut lock_waits, index_phases) = sampler.stop().await;
+        let (mut lock_waits, index_phases) = match sampler {
+            Some(s) => s.stop().await,
+            None => Default::default(),
+        };
         if let Some(log) = &server.log {
             reconcile_with_log(&mut lock_waits, log, &observer, clock, strategy_start).await;
         }

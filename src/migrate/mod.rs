@@ -36,7 +36,13 @@ pub async fn run_steps(
     cancel: &CancellationToken,
     traffic: Option<&Traffic>,
     command_env: &[(String, String)],
+    step_running: Option<&std::sync::atomic::AtomicBool>,
 ) -> Vec<StepReport> {
+    let running = |on: bool| {
+        if let Some(flag) = step_running {
+            flag.store(on, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
     let mut reports: Vec<StepReport> = strategy
         .steps
         .iter()
@@ -72,6 +78,7 @@ pub async fn run_steps(
             t.set_phase(i + 1);
         }
         let before = observe::snapshot(observer).await;
+        running(true);
         let span = clock.span();
         report.start_s = Some(span.start().as_secs_f64());
         let outcome = match &step.action {
@@ -127,6 +134,7 @@ pub async fn run_steps(
             }
         };
         report.duration_s = Some(span.elapsed().as_secs_f64());
+        running(false);
         if outcome.is_some() {
             (report.rewrites, report.wal_bytes) = observe::changes(observer, &before).await;
         }

@@ -1,5 +1,6 @@
-//! The lock sampler: polls `pg_stat_activity` for sessions waiting on a lock and asks
-//! `pg_blocking_pids()` who they wait for (hard blocks: holders; soft blocks: earlier waiters in
+//! The lock sampler: polls `pg_stat_activity` for sessions waiting on a lock (reading `pg_locks`
+//! only when one does, as it locks the lock table's partitions) and asks `pg_blocking_pids()`
+//! who they wait for (hard blocks: holders; soft blocks: earlier waiters in
 //! the queue). `pg_blocking_pids` takes the lock manager's shared state briefly, so it is called
 //! only for sessions whose `wait_event_type = 'Lock'`. The poll runs every 100 ms, and every
 //! 20 ms while someone waits. Consecutive sightings of one wait (same pid, lock, relation) become
@@ -8,6 +9,8 @@
 //! poll at the end.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -22,9 +25,18 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 
 /// A running sampler.
 pub struct Sampler {
+    /// Set while a migration step runs: index-build progress is read only then.
+    pub step_running: Arc<AtomicBool>,
     stop: CancellationToken,
     task: JoinHandle<(Vec<LockWait>, Vec<IndexPhase>)>,
 }
+
+/// Cheap: reads only the backend status array. `pg_locks` (below) reads the whole lock table
+/// under its partition locks, so it is queried only when this finds someone waiting.
+const PROBE: &str = "
+    SELECT count(*) FROM pg_stat_get_activity(NULL) a
+     WHERE a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()";
 
 const WAITERS: &str = "
     SELECT a.pid, a.application_name, left(a.query, 300), pg_blocking_pids(a.pid),
@@ -61,8 +73,13 @@ impl Sampler {
     ) -> Result<Sampler, crate::db::DbError> {
         let client = crate::db::connect(&config, &target).await?;
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(client, clock, stop.clone()));
-        Ok(Sampler { stop, task })
+        let step_running = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(run(client, clock, stop.clone(), step_running.clone()));
+        Ok(Sampler {
+            step_running,
+            stop,
+            task,
+        })
     }
 
     /// Stops sampling and returns every wait seen, in order of start, and the index-build
@@ -77,6 +94,7 @@ async fn run(
     client: Client,
     clock: RunClock,
     stop: CancellationToken,
+    step_running: Arc<AtomicBool>,
 ) -> (Vec<LockWait>, Vec<IndexPhase>) {
     let mut phases: Vec<IndexPhase> = Vec::new();
     let mut open: BTreeMap<(i32, String, String, String), Open> = BTreeMap::new();
@@ -84,11 +102,20 @@ async fn run(
     let mut names: BTreeMap<i32, SessionRef> = BTreeMap::new();
     loop {
         let now_s = clock.offset().as_secs_f64();
-        let rows = match client.query(WAITERS, &[]).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::debug!("lock sampler: {e}");
-                Vec::new()
+        let waiting = client
+            .query_one(PROBE, &[])
+            .await
+            .map(|r| r.get::<_, i64>(0))
+            .unwrap_or(0);
+        let rows = if waiting == 0 {
+            Vec::new()
+        } else {
+            match client.query(WAITERS, &[]).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::debug!("lock sampler: {e}");
+                    Vec::new()
+                }
             }
         };
         let mut blockers: Vec<i32> = rows
@@ -140,6 +167,7 @@ async fn run(
                     end_s: now_s,
                     duration_s: 0.0,
                     logged_duration_s: None,
+                    sampled_duration_s: None,
                     blocked_by: Vec::new(),
                     samples: 0,
                 },
@@ -161,7 +189,12 @@ async fn run(
                 done.push(finish(o, now_s));
             }
         }
-        if let Ok(rows) = client.query(PROGRESS, &[]).await {
+        let progress = if step_running.load(Ordering::Relaxed) {
+            client.query(PROGRESS, &[]).await
+        } else {
+            Ok(Vec::new())
+        };
+        if let Ok(rows) = progress {
             for r in rows {
                 let pid: i32 = r.get(0);
                 let phase: String = r.get(2);

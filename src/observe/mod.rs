@@ -29,6 +29,7 @@ pub fn reconcile(
             .filter(|w| (w.end_s - end_s).abs() < 1.0);
         match matched {
             Some(w) => {
+                w.sampled_duration_s = Some(w.duration_s);
                 w.logged_duration_s = Some(l.waited_s);
                 w.duration_s = l.waited_s;
                 w.start_s = end_s - l.waited_s;
@@ -59,6 +60,7 @@ pub fn reconcile(
                     end_s,
                     duration_s: l.waited_s,
                     logged_duration_s: Some(l.waited_s),
+                    sampled_duration_s: None,
                     blocked_by: Vec::new(),
                     samples: 0,
                 });

@@ -195,6 +195,8 @@ pub struct LockWait {
     /// The exact duration from the server log's "acquired … after N ms" line (waits longer
     /// than `deadlock_timeout`, local and docker backends).
     pub logged_duration_s: Option<f64>,
+    /// The duration the sampler alone measured (kept beside the logged one, for comparison).
+    pub sampled_duration_s: Option<f64>,
     /// The sessions it waited for (`pg_blocking_pids`: holders and earlier waiters).
     pub blocked_by: Vec<SessionRef>,
     /// How many polls saw it (0: only the server log did).
