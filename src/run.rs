@@ -211,17 +211,16 @@ async fn rehearse(
             .connect_as(&database, crate::observe::OBSERVER)
             .await?;
         let env = server.env_for(&database);
-        let steps = crate::migrate::run_steps(
-            &client,
-            &observer,
-            strategy,
+        let context = crate::migrate::StepContext {
+            client: &client,
+            observer: &observer,
             clock,
             cancel,
-            traffic.as_ref(),
-            &env,
-            sampler.as_ref().map(|s| s.step_running.as_ref()),
-        )
-        .await;
+            traffic: traffic.as_ref(),
+            command_env: &env,
+            step_running: sampler.as_ref().map(|s| s.step_running.as_ref()),
+        };
+        let steps = crate::migrate::run_steps(&context, strategy).await;
         let traffic = match (traffic, &plan.traffic) {
             (Some(running), Some(t)) => {
                 running.set_phase(strategy.steps.len() + 1);

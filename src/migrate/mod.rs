@@ -25,19 +25,38 @@ use crate::report::{StepReport, StepStatus};
 use crate::scenario::{StepAction, StrategyPlan};
 use crate::traffic::Traffic;
 
+/// What running a strategy's steps needs.
+#[derive(Clone, Copy)]
+pub struct StepContext<'a> {
+    /// The dedicated connection the steps run on.
+    pub client: &'a Client,
+    /// A second connection that reads the catalog before and after each step.
+    pub observer: &'a Client,
+    /// The run's clock.
+    pub clock: &'a RunClock,
+    /// Fires on Ctrl-C.
+    pub cancel: &'a CancellationToken,
+    /// The running traffic, told the phase and deploys.
+    pub traffic: Option<&'a Traffic>,
+    /// `DATABASE_URL` and `PG*` for command steps.
+    pub command_env: &'a [(String, String)],
+    /// Set while a step runs (the lock sampler reads index progress only then).
+    pub step_running: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
 /// Runs `strategy`'s steps on `client`, reading the catalog before and after each on `observer`,
 /// and returns one report per step (skipped ones included). Step `i` (0-based) is traffic
 /// phase `i + 1`.
-pub async fn run_steps(
-    client: &Client,
-    observer: &Client,
-    strategy: &StrategyPlan,
-    clock: &RunClock,
-    cancel: &CancellationToken,
-    traffic: Option<&Traffic>,
-    command_env: &[(String, String)],
-    step_running: Option<&std::sync::atomic::AtomicBool>,
-) -> Vec<StepReport> {
+pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<StepReport> {
+    let StepContext {
+        client,
+        observer,
+        clock,
+        cancel,
+        traffic,
+        command_env,
+        step_running,
+    } = *ctx;
     let running = |on: bool| {
         if let Some(flag) = step_running {
             flag.store(on, std::sync::atomic::Ordering::Relaxed);
