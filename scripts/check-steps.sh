@@ -91,7 +91,10 @@ cluster_start shared_buffers=256MB
 with=()
 without=()
 for round in $(seq "$ROUNDS"); do
-	for mode in on off; do
+	# Alternate the order, so neither side always runs first.
+	order="on off"
+	[ $((round % 2)) = 0 ] && order="off on"
+	for mode in $order; do
 		if [ $mode = off ]; then export REHEARSE_NO_LOCK_SAMPLER=1; else unset REHEARSE_NO_LOCK_SAMPLER; fi
 		"$REHEARSE" run bench/select-only.toml --backend url --database-url "$(cluster_url postgres)" \
 			--out "$work/ab-$mode-$round" >/dev/null 2>&1
