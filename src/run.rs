@@ -219,6 +219,7 @@ async fn rehearse(
             traffic: traffic.as_ref(),
             command_env: &env,
             step_running: sampler.as_ref().map(|s| s.step_running.as_ref()),
+            app_wait_us: sampler.as_ref().map(|s| s.app_wait_us.as_ref()),
         };
         let steps = crate::migrate::run_steps(&context, strategy).await;
         let traffic = match (traffic, &plan.traffic) {

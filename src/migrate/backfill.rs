@@ -1,7 +1,8 @@
 //! Batched backfills: `UPDATE table SET … WHERE key >= lo AND key < lo + batch AND (where)`, one
 //! batch per transaction, so row locks are held briefly and WAL and bloat spread out, with a
 //! pause between batches. The optional throttle doubles the pause (up to 1 s) while the
-//! application's recent p99 is above `max-p99`, and relaxes it back once it is not. Progress is
+//! application's recent p99 is above `max-p99` or one of its sessions has been waiting for a
+//! lock longer than `max-lock-wait`, and relaxes it back once neither holds. Progress is
 //! logged every tenth of the key range.
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub async fn run(
     client: &Client,
     plan: &BackfillSection,
     traffic: Option<&Traffic>,
+    app_wait_us: Option<&std::sync::atomic::AtomicU64>,
     cancel: &CancellationToken,
 ) -> Result<BackfillReport, Option<ServerError>> {
     let key = quote_ident(&plan.key);
@@ -83,8 +85,18 @@ pub async fn run(
             );
             next_report = (done * 10.0).floor() as u32 + 1;
         }
-        if let (Some(limit), Some(t)) = (plan.max_p99, traffic) {
-            let hot = t.recent_p99().is_some_and(|p99| p99 > limit);
+        let p99_hot = match (plan.max_p99, traffic) {
+            (Some(limit), Some(t)) => t.recent_p99().is_some_and(|p99| p99 > limit),
+            _ => false,
+        };
+        let wait_hot = match (plan.max_lock_wait, app_wait_us) {
+            (Some(limit), Some(gauge)) => {
+                gauge.load(std::sync::atomic::Ordering::Relaxed) as u128 > limit.as_micros()
+            }
+            _ => false,
+        };
+        if plan.max_p99.is_some() || plan.max_lock_wait.is_some() {
+            let hot = p99_hot || wait_hot;
             pause = if hot {
                 report.throttled += 1;
                 (pause * 2).max(Duration::from_millis(10)).min(MAX_PAUSE)

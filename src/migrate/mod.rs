@@ -42,6 +42,8 @@ pub struct StepContext<'a> {
     pub command_env: &'a [(String, String)],
     /// Set while a step runs (the lock sampler reads index progress only then).
     pub step_running: Option<&'a std::sync::atomic::AtomicBool>,
+    /// The longest application lock wait going on, µs (from the lock sampler).
+    pub app_wait_us: Option<&'a std::sync::atomic::AtomicU64>,
 }
 
 /// Runs `strategy`'s steps on `client`, reading the catalog before and after each on `observer`,
@@ -56,6 +58,7 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
         traffic,
         command_env,
         step_running,
+        app_wait_us,
     } = *ctx;
     let running = |on: bool| {
         if let Some(flag) = step_running {
@@ -132,7 +135,7 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
             }
             StepAction::Pause(d) => wait(*d, cancel).await.then_some(Ok(())),
             StepAction::Backfill(plan) => {
-                match backfill::run(client, plan, traffic, cancel).await {
+                match backfill::run(client, plan, traffic, app_wait_us, cancel).await {
                     Ok(done) => {
                         report.rows = Some(done.rows);
                         report.backfill = Some(done);

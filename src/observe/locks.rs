@@ -10,10 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config};
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +26,11 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 pub struct Sampler {
     /// Set while a migration step runs: index-build progress is read only then.
     pub step_running: Arc<AtomicBool>,
+    /// The longest lock wait of an application session going on at the last poll, µs (for
+    /// backfill throttles).
+    pub app_wait_us: Arc<AtomicU64>,
     stop: CancellationToken,
-    task: JoinHandle<(Vec<LockWait>, Vec<IndexPhase>)>,
+    thread: std::thread::JoinHandle<(Vec<LockWait>, Vec<IndexPhase>)>,
 }
 
 /// Cheap: reads only the backend status array. `pg_locks` (below) reads the whole lock table
@@ -65,28 +67,71 @@ struct Open {
 }
 
 impl Sampler {
-    /// Starts sampling the database `config` points at.
+    /// Starts sampling the database `config` points at, on a thread of its own (like the traffic
+    /// pool's, so its wake-ups never land on the threads that run traffic or the collector).
     pub async fn start(
         config: Config,
         target: String,
         clock: RunClock,
     ) -> Result<Sampler, crate::db::DbError> {
-        let client = crate::db::connect(&config, &target).await?;
         let stop = CancellationToken::new();
         let step_running = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(run(client, clock, stop.clone(), step_running.clone()));
-        Ok(Sampler {
-            step_running,
-            stop,
-            task,
-        })
+        let app_wait_us = Arc::new(AtomicU64::new(0));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (stop2, running2, gauge) = (stop.clone(), step_running.clone(), app_wait_us.clone());
+        let thread = std::thread::Builder::new()
+            .name("rehearse-lock-sampler".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(crate::db::DbError::Cluster {
+                            what: "start the lock sampler".into(),
+                            reason: e.to_string(),
+                        }));
+                        return Default::default();
+                    }
+                };
+                runtime.block_on(async move {
+                    match crate::db::connect(&config, &target).await {
+                        Ok(client) => {
+                            let _ = ready_tx.send(Ok(()));
+                            run(client, clock, stop2, running2, gauge).await
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            Default::default()
+                        }
+                    }
+                })
+            })
+            .expect("spawn the lock sampler thread");
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(Sampler {
+                step_running,
+                app_wait_us,
+                stop,
+                thread,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(crate::db::DbError::Cluster {
+                what: "start the lock sampler".into(),
+                reason: "its thread ended".into(),
+            }),
+        }
     }
 
     /// Stops sampling and returns every wait seen, in order of start, and the index-build
     /// phases seen.
     pub async fn stop(self) -> (Vec<LockWait>, Vec<IndexPhase>) {
         self.stop.cancel();
-        self.task.await.unwrap_or_default()
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join().unwrap_or_default())
+            .await
+            .unwrap_or_default()
     }
 }
 
@@ -95,6 +140,7 @@ async fn run(
     clock: RunClock,
     stop: CancellationToken,
     step_running: Arc<AtomicBool>,
+    app_wait_us: Arc<AtomicU64>,
 ) -> (Vec<LockWait>, Vec<IndexPhase>) {
     let mut phases: Vec<IndexPhase> = Vec::new();
     let mut open: BTreeMap<(i32, String, String, String), Open> = BTreeMap::new();
@@ -182,6 +228,13 @@ async fn run(
             }
             seen.push(key);
         }
+        let longest = open
+            .values()
+            .filter(|o| o.wait.waiter.role == "traffic")
+            .map(|o| ((now_s - o.wait.start_s).max(0.0) * 1e6) as u64)
+            .max()
+            .unwrap_or(0);
+        app_wait_us.store(longest, Ordering::Relaxed);
         // Waits not seen in this poll have ended.
         let ended: Vec<_> = open.keys().filter(|k| !seen.contains(k)).cloned().collect();
         for key in ended {

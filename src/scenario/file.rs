@@ -189,6 +189,10 @@ pub struct BackfillSection {
     /// Throttle: while the application's p99 is above this, pauses grow (doubling, up to 1 s).
     #[serde(default, with = "humantime_serde")]
     pub max_p99: Option<Duration>,
+    /// Throttle: while an application session has waited longer than this for a lock, pauses
+    /// grow the same way.
+    #[serde(default, with = "humantime_serde")]
+    pub max_lock_wait: Option<Duration>,
 }
 
 /// A command line: a shell string or an argument list.

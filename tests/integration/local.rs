@@ -393,7 +393,7 @@ fn backfills_run_in_batches_and_a_missing_key_fails_clearly() {
 name = "expand"
 steps = [
   { sql = "ALTER TABLE users ADD COLUMN name text" },
-  { name = "copy-names", backfill = { table = "users", key = "id", batch = 300, sleep = "1ms", set = "name = full_name", where = "name IS NULL" } },
+  { name = "copy-names", backfill = { table = "users", key = "id", batch = 300, sleep = "1ms", set = "name = full_name", where = "name IS NULL", max-lock-wait = "1s" } },
   { sql = "DO $$ BEGIN IF EXISTS (SELECT 1 FROM users WHERE name IS DISTINCT FROM full_name) THEN RAISE EXCEPTION 'not backfilled'; END IF; END $$" },
 ]
 [[strategy]]
