@@ -148,11 +148,11 @@ async fn rehearse(
     scratch: &mut Scratch,
     report: &mut Report,
 ) -> Result<(), Error> {
-    describe_environment(server, plan, &mut report.environment).await?;
+    let maintenance = server.connect(server.maintenance_db()).await?;
+    describe_environment(server, &maintenance, plan, &mut report.environment).await?;
     // Since PG 15 CREATE DATABASE copies through WAL by default, which for a seeded template
     // of hundreds of MB is several times slower than copying the files.
     scratch.file_copy = report.environment.server_version_num >= Some(150000);
-    let maintenance = server.connect(server.maintenance_db()).await?;
     let template = format!("rehearse_{}_seed", report.run_id);
     scratch.create(&maintenance, &template, None).await?;
     {
@@ -321,6 +321,7 @@ fn phases(strategy: &crate::scenario::StrategyPlan) -> Vec<(String, &'static str
 
 async fn describe_environment(
     server: &Server,
+    client: &tokio_postgres::Client,
     plan: &Plan,
     env: &mut Environment,
 ) -> Result<(), Error> {
@@ -331,7 +332,6 @@ async fn describe_environment(
     env.server_log = server.log.as_ref().map(|p| p.display().to_string());
     env.settings_applied = server.settings_applied;
     env.notes = server.notes.clone();
-    let client = server.connect(server.maintenance_db()).await?;
     let row = client
         .query_one(
             "SELECT current_setting('server_version'), current_setting('server_version_num')::int4",

@@ -142,25 +142,10 @@ mod tests {
             leftovers: Vec::new(),
             lock_waits: Vec::new(),
             steps: vec![StepReport {
-                index: 1,
-                name: "one".into(),
-                kind: "sql".into(),
-                source: "inline".into(),
                 start_s: Some(0.0),
                 duration_s: Some(step_seconds),
                 status,
-                error: None,
-                statement: None,
-                rows: None,
-                attempts: Vec::new(),
-                lock_timeout_s: 0.0,
-                locks: Vec::new(),
-                rewrites: Vec::new(),
-                wal_bytes: None,
-                lock_summary: None,
-                output: None,
-                backfill: None,
-                index_phases: Vec::new(),
+                ..StepReport::not_run(1, "one".into(), "sql".into(), "inline".into())
             }],
         }
     }

@@ -237,6 +237,27 @@ async fn auto(options: &BackendOptions, plan: &DatabasePlan) -> Result<Server, D
     }
 }
 
+/// Runs `body` on a new OS thread with a single-threaded tokio runtime of its own, so the
+/// connections it opens (sockets, driver tasks) stay on that thread. The runtime is built here,
+/// so a failure is reported to the caller rather than lost in the thread.
+pub(crate) fn spawn_with_own_runtime<T: Send + 'static>(
+    name: String,
+    body: impl FnOnce(&tokio::runtime::Runtime) -> T + Send + 'static,
+) -> Result<std::thread::JoinHandle<T>, DbError> {
+    let fail = |reason: String| DbError::Cluster {
+        what: format!("start thread {name}"),
+        reason,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || body(&runtime))
+        .map_err(|e| fail(e.to_string()))
+}
+
 /// Creates (truncating) the server log file, and the output folder it goes in.
 pub(crate) fn create_server_log(path: &std::path::Path) -> Result<std::fs::File, DbError> {
     if let Some(parent) = path.parent() {

@@ -69,26 +69,13 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
         .steps
         .iter()
         .enumerate()
-        .map(|(i, step)| StepReport {
-            index: i + 1,
-            name: step.name.clone(),
-            kind: step.action.kind().into(),
-            source: step.action.source(),
-            start_s: None,
-            duration_s: None,
-            status: StepStatus::Skipped,
-            error: None,
-            statement: None,
-            rows: None,
-            attempts: Vec::new(),
-            lock_timeout_s: 0.0,
-            locks: Vec::new(),
-            rewrites: Vec::new(),
-            wal_bytes: None,
-            lock_summary: None,
-            output: None,
-            backfill: None,
-            index_phases: Vec::new(),
+        .map(|(i, step)| {
+            StepReport::not_run(
+                i + 1,
+                step.name.clone(),
+                step.action.kind().into(),
+                step.action.source(),
+            )
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {

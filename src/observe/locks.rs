@@ -79,23 +79,9 @@ impl Sampler {
         let app_wait_us = Arc::new(AtomicU64::new(0));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop2, running2, gauge) = (stop.clone(), step_running.clone(), app_wait_us.clone());
-        let thread = std::thread::Builder::new()
-            .name("rehearse-lock-sampler".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(crate::db::DbError::Cluster {
-                            what: "start the lock sampler".into(),
-                            reason: e.to_string(),
-                        }));
-                        return Default::default();
-                    }
-                };
-                runtime.block_on(async move {
+        let thread =
+            crate::db::spawn_with_own_runtime("rehearse-lock-sampler".into(), move |rt| {
+                rt.block_on(async move {
                     match crate::db::connect(&config, &target).await {
                         Ok(client) => {
                             let _ = ready_tx.send(Ok(()));
@@ -107,8 +93,7 @@ impl Sampler {
                         }
                     }
                 })
-            })
-            .expect("spawn the lock sampler thread");
+            })?;
         match ready_rx.await {
             Ok(Ok(())) => Ok(Sampler {
                 step_running,

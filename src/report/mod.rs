@@ -355,6 +355,33 @@ pub struct Leftover {
     pub relation: String,
 }
 
+impl StepReport {
+    /// A step that has not run (yet): `skipped` until something says otherwise.
+    pub fn not_run(index: usize, name: String, kind: String, source: String) -> StepReport {
+        StepReport {
+            index,
+            name,
+            kind,
+            source,
+            start_s: None,
+            duration_s: None,
+            status: StepStatus::Skipped,
+            error: None,
+            statement: None,
+            rows: None,
+            attempts: Vec::new(),
+            lock_timeout_s: 0.0,
+            locks: Vec::new(),
+            rewrites: Vec::new(),
+            wal_bytes: None,
+            lock_summary: None,
+            output: None,
+            backfill: None,
+            index_phases: Vec::new(),
+        }
+    }
+}
+
 /// One attempt at a SQL step (or, outside a transaction, at one of its statements).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -286,8 +286,8 @@ impl Traffic {
         drop(events);
         let mut collector = collector.await.expect("collector task");
         let scheduled = shared.scheduled();
-        let collected_so_far = collector.recorded();
-        collector.abandon(scheduled.saturating_sub(collected_so_far), end_us);
+        let abandoned = scheduled.saturating_sub(collector.recorded());
+        collector.abandon(abandoned, end_us);
         let c = collector.finish(end_us);
         let recorded = c.succeeded + c.failed;
         TrafficReport {
@@ -305,7 +305,7 @@ impl Traffic {
             recorded,
             succeeded: c.succeeded,
             failed: c.failed,
-            abandoned: scheduled.saturating_sub(collected_so_far),
+            abandoned,
             reprepared: c.reprepared,
             lateness: c.lateness,
             overall: c.overall,

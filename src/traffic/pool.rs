@@ -40,29 +40,20 @@ pub async fn start(
             .step_by(threads)
             .map(|i| i as u64)
             .collect();
-        let (ctx, queue, events, abandon) =
+        let (ctx, queue, events, stop) =
             (ctx.clone(), queue.clone(), events.clone(), abandon.clone());
         let (tx, rx) = oneshot::channel();
         ready.push(rx);
-        let handle = std::thread::Builder::new()
-            .name(format!("rehearse-traffic-{t}"))
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.send(Err(DbError::Cluster {
-                            what: "start a traffic thread".into(),
-                            reason: e.to_string(),
-                        }));
-                        return;
-                    }
-                };
-                runtime.block_on(run_thread(ctx, ids, queue, events, seed, abandon, tx));
-            })
-            .expect("spawn a traffic thread");
+        let handle =
+            match crate::db::spawn_with_own_runtime(format!("rehearse-traffic-{t}"), move |rt| {
+                rt.block_on(run_thread(ctx, ids, queue, events, seed, stop, tx))
+            }) {
+                Ok(h) => h,
+                Err(e) => {
+                    abandon.cancel();
+                    return Err(e);
+                }
+            };
         handles.push(handle);
     }
     let pool = Pool {
