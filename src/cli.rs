@@ -82,6 +82,9 @@ pub struct RunArgs {
     /// Rehearse only this strategy.
     #[arg(long, value_name = "NAME")]
     pub strategy: Option<String>,
+    /// Connections that load and index the seed data [default: the number of CPUs, at least 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub seed_jobs: Option<u32>,
 }
 
 fn positive_scale(s: &str) -> Result<f64, String> {
@@ -164,6 +167,9 @@ async fn run_command(args: RunArgs) -> Result<i32, Error> {
             run_id: String::new(),
         },
         out,
+        seed_jobs: args
+            .seed_jobs
+            .map_or_else(default_seed_jobs, |n| n as usize),
     };
 
     let cancel = CancellationToken::new();
@@ -182,6 +188,11 @@ async fn run_command(args: RunArgs) -> Result<i32, Error> {
         Outcome::Interrupted => EXIT_INTERRUPTED,
         Outcome::Failed | Outcome::Error => EXIT_FAILED,
     })
+}
+
+/// One loading connection per CPU (at least 2: one generates while the other's backend works).
+fn default_seed_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
 }
 
 /// First SIGINT/SIGTERM: stop the run in order (cleanup, report). Second: exit at once.

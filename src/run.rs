@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub backend: BackendOptions,
     /// The output folder.
     pub out: PathBuf,
+    /// Connections that load and index the seed data.
+    pub seed_jobs: usize,
 }
 
 /// What a finished run produced.
@@ -95,8 +97,16 @@ pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) ->
             };
             match server {
                 Ok(server) => {
-                    let result =
-                        rehearse(plan, &server, &clock, &cancel, &mut scratch, &mut report).await;
+                    let result = rehearse(
+                        plan,
+                        &server,
+                        &clock,
+                        &cancel,
+                        &mut scratch,
+                        &mut report,
+                        options.seed_jobs,
+                    )
+                    .await;
                     scratch.drop_all(&server).await;
                     server.shutdown().await;
                     result.err()
@@ -147,6 +157,7 @@ async fn rehearse(
     cancel: &CancellationToken,
     scratch: &mut Scratch,
     report: &mut Report,
+    seed_jobs: usize,
 ) -> Result<(), Error> {
     let maintenance = server.connect(server.maintenance_db()).await?;
     describe_environment(server, &maintenance, plan, &mut report.environment).await?;
@@ -160,7 +171,7 @@ async fn rehearse(
         let seeded = async {
             tracing::info!("creating the schema from {}", plan.schema.origin);
             seed::create_schema(&client, &plan.schema).await?;
-            seed::fill(&client, &plan.seed).await
+            seed::fill(server, &template, &plan.seed, seed_jobs).await
         };
         report.seed = Some(tokio::select! {
             summary = seeded => summary?,

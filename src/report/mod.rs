@@ -126,12 +126,56 @@ pub struct SeedSummary {
     pub seed: u64,
     /// Row-count multiplier used.
     pub scale: f64,
+    /// Connections that loaded and indexed.
+    pub jobs: u32,
     /// Per table, in load order.
     pub tables: Vec<TableSummary>,
-    /// Seconds spent in `VACUUM (FREEZE, ANALYZE)` after loading.
-    pub vacuum_analyze_seconds: f64,
-    /// Seconds for schema-less filling and analysis, all tables.
+    /// Every primary key, unique constraint, index and foreign key built after the load.
+    pub builds: Vec<IndexBuild>,
+    /// Rows in all tables.
+    pub rows: u64,
+    /// Heap + TOAST + indexes of all seeded tables, bytes.
+    pub bytes: u64,
+    /// Wall time from the first row to the last ANALYZE, seconds.
     pub seconds: f64,
+    /// `bytes` over `seconds`, MB (10^6) per second.
+    pub mb_per_second: f64,
+    /// `rows` over `seconds`.
+    pub rows_per_second: f64,
+}
+
+impl SeedSummary {
+    /// A summary with its totals and rates computed.
+    pub fn new(
+        seed: u64,
+        scale: f64,
+        jobs: u32,
+        tables: Vec<TableSummary>,
+        builds: Vec<IndexBuild>,
+        seconds: f64,
+    ) -> SeedSummary {
+        let rows = tables.iter().map(|t| t.rows).sum();
+        let bytes = tables.iter().map(|t| t.bytes).sum();
+        let per_second = |x: u64| {
+            if seconds > 0.0 {
+                x as f64 / seconds
+            } else {
+                0.0
+            }
+        };
+        SeedSummary {
+            seed,
+            scale,
+            jobs,
+            tables,
+            builds,
+            rows,
+            bytes,
+            seconds,
+            mb_per_second: per_second(bytes) / 1e6,
+            rows_per_second: per_second(rows),
+        }
+    }
 }
 
 /// One seeded table.
@@ -144,7 +188,25 @@ pub struct TableSummary {
     pub rows: u64,
     /// Heap + TOAST + indexes, bytes.
     pub bytes: u64,
-    /// Seconds to load.
+    /// Seconds to generate and COPY its rows.
+    pub seconds: f64,
+    /// Seconds spent building its keys and indexes (summed; builds may overlap).
+    pub index_seconds: f64,
+    /// Seconds for its ANALYZE.
+    pub analyze_seconds: f64,
+}
+
+/// One index or constraint built after the load.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexBuild {
+    /// Its name.
+    pub name: String,
+    /// The table it is on.
+    pub table: String,
+    /// `key` (primary key, unique, exclusion), `index` or `foreign key`.
+    pub kind: String,
+    /// Seconds to build (or validate, for a foreign key).
     pub seconds: f64,
 }
 

@@ -109,7 +109,52 @@ pub struct SeedSection {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TableSeedSection {
     /// Rows at scale 1.0.
-    pub rows: Spanned<i64>,
+    pub rows: Spanned<toml::Value>,
+    /// Per column, how to make its values; columns not named get a default from their type.
+    #[serde(default)]
+    pub columns: BTreeMap<String, Spanned<ColumnSeedSection>>,
+}
+
+/// `[seed.tables.NAME.columns]` entry: one generator key (`serial`, `fake`, `range`,
+/// `timestamp`, `enum`, `json`, `key`, `value`) and its modifiers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ColumnSeedSection {
+    /// `serial = true`: 1, 2, 3, … (the row number).
+    pub serial: Option<bool>,
+    /// A fake kind: `name`, `email`, `sentence`, `paragraph`, `uuid`, …
+    pub fake: Option<String>,
+    /// With `fake`: the text length range in characters, `[min, max]`.
+    pub length: Option<[i64; 2]>,
+    /// A uniform number in `[low, high]`: integers when both bounds are, else decimals.
+    pub range: Option<[toml::Value; 2]>,
+    /// With `range`: digits after the point.
+    pub scale: Option<i64>,
+    /// Timestamps in `[from, to]` (dates or date-times, as TOML values or strings).
+    pub timestamp: Option<[toml::Value; 2]>,
+    /// With `timestamp`: skew toward recent; 1 is uniform, 2 squares the draw, …
+    pub skew: Option<f64>,
+    /// Labels with weights, `{ active = 85, banned = 5 }`.
+    #[serde(rename = "enum")]
+    pub labels: Option<BTreeMap<String, f64>>,
+    /// A JSON document of about this many bytes.
+    pub json: Option<i64>,
+    /// A key of another seeded table, `"table.column"`.
+    pub key: Option<String>,
+    /// With `key`: `uniform` (default), `zipf`, `hot` or `latest`.
+    pub dist: Option<KeyDist>,
+    /// With `dist = "zipf"` or `"latest"`: the exponent (default 1.1).
+    pub exponent: Option<f64>,
+    /// With `dist = "hot"`: the fraction of keys that are hot (default 0.1).
+    pub hot: Option<f64>,
+    /// With `dist = "hot"`: the share of rows that reference hot keys (default 0.9).
+    pub share: Option<f64>,
+    /// A constant.
+    pub value: Option<toml::Value>,
+    /// Fraction of rows that are NULL, 0 to 1.
+    pub null: Option<f64>,
+    /// Every value distinct (implied when the schema has a unique index on the column).
+    pub unique: Option<bool>,
 }
 
 /// `[[strategy]]`

@@ -8,14 +8,16 @@ mod error;
 mod file;
 pub mod migrations;
 mod plan;
+mod seed;
 mod traffic;
 
 pub use error::{Problem, ScenarioError};
 pub use file::BackfillSection;
 pub use plan::{
-    Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, Plan, SeedPlan,
-    SqlSource, SqlStep, StepAction, StepPlan, StrategyPlan, TablePlan, scale_rows,
+    Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, Plan, SqlSource,
+    SqlStep, StepAction, StepPlan, StrategyPlan,
 };
+pub use seed::{ColumnPlan, GenPlan, SeedPlan, TablePlan, scale_rows};
 pub use traffic::{
     Arrival, BackgroundPlan, Constant, FakeKind, KeyDistPlan, ParamPlan, QueryPlan, Rate,
     TrafficPlan, weight_for,

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use super::error::{Problem, ScenarioError};
 use super::file::{BackfillSection, CommandValue, MajorVersion, ScenarioFile, StepSection};
+use super::seed::{self, SeedPlan};
 use super::traffic::{self, TrafficPlan};
 
 /// The seed used when neither the scenario nor `--seed` gives one.
@@ -65,26 +66,6 @@ pub struct SqlSource {
     pub origin: String,
     /// The SQL text.
     pub sql: String,
-}
-
-/// `[seed]`, validated and scaled.
-#[derive(Debug, Clone)]
-pub struct SeedPlan {
-    /// Random seed.
-    pub seed: u64,
-    /// Row-count multiplier applied.
-    pub scale: f64,
-    /// Tables to fill, in name order (the seeder orders them by foreign keys).
-    pub tables: Vec<TablePlan>,
-}
-
-/// One table to fill.
-#[derive(Debug, Clone)]
-pub struct TablePlan {
-    /// Table name as written (may be schema-qualified).
-    pub name: String,
-    /// Rows to insert after scaling.
-    pub rows: u64,
 }
 
 /// One strategy, validated.
@@ -262,6 +243,10 @@ impl Builder<'_> {
             self.problems.extend(found);
             plan
         });
+        if let Some(schema) = &schema {
+            // The seed section against the tables the schema SQL creates (no database needed).
+            self.problems.extend(crate::seed::check(&schema.sql, &seed));
+        }
         let mut strategies = self.strategies(&file, traffic.as_ref());
         let budgets = Budgets {
             max_lock_wait: file.budgets.max_lock_wait,
@@ -272,6 +257,9 @@ impl Builder<'_> {
         };
 
         if !self.problems.is_empty() {
+            // In file order; problems without a line last.
+            self.problems
+                .sort_by_key(|p| (p.line.is_none(), p.line.unwrap_or(0)));
             return Err(ScenarioError::Invalid {
                 path: path.to_owned(),
                 problems: self.problems,
@@ -386,28 +374,23 @@ impl Builder<'_> {
     }
 
     fn seed(&mut self, file: &ScenarioFile, overrides: &Overrides) -> SeedPlan {
-        let scale = overrides.scale.unwrap_or(1.0);
-        let mut tables = Vec::new();
-        for (name, table) in &file.seed.tables {
-            let rows = *table.rows.get_ref();
-            if rows <= 0 {
-                self.problem(
-                    Some(&table.rows),
-                    &format!("seed.tables.{name}.rows"),
-                    format!("expected a positive number of rows, found {rows}"),
-                );
-                continue;
-            }
-            tables.push(TablePlan {
-                name: name.clone(),
-                rows: scale_rows(rows as u64, scale),
-            });
-        }
-        SeedPlan {
-            seed: overrides.seed.or(file.seed.seed).unwrap_or(DEFAULT_SEED),
-            scale,
-            tables,
-        }
+        let text = self.text;
+        let mut found = Vec::new();
+        let plan = seed::plan(
+            &file.seed,
+            overrides.scale.unwrap_or(1.0),
+            overrides.seed.or(file.seed.seed).unwrap_or(DEFAULT_SEED),
+            &|offset| line_at(text, offset),
+            &mut |span, key, message| {
+                found.push(Problem {
+                    line: span.map(|r| line_at(text, r.start)),
+                    key,
+                    message,
+                })
+            },
+        );
+        self.problems.extend(found);
+        plan
     }
 
     fn strategies(
@@ -733,21 +716,4 @@ impl Builder<'_> {
 /// 1-based line of byte offset `at` in `text`.
 fn line_at(text: &str, at: usize) -> usize {
     text[..at.min(text.len())].matches('\n').count() + 1
-}
-
-/// Rows at `scale`: rounded, and never below one (a table asked for keeps at least a row).
-pub fn scale_rows(rows: u64, scale: f64) -> u64 {
-    ((rows as f64) * scale).round().max(1.0) as u64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scaling_rounds_and_keeps_one_row() {
-        assert_eq!(scale_rows(1000, 0.5), 500);
-        assert_eq!(scale_rows(10, 0.001), 1);
-        assert_eq!(scale_rows(3, 2.5), 8);
-    }
 }

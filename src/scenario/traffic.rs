@@ -134,6 +134,8 @@ pub enum FakeKind {
     Company,
     /// a word
     Word,
+    /// a street address
+    Street,
     /// a sentence
     Sentence,
     /// a paragraph
@@ -144,7 +146,7 @@ pub enum FakeKind {
 
 impl FakeKind {
     /// Every kind with its scenario name.
-    pub const ALL: [(&'static str, FakeKind); 13] = [
+    pub const ALL: [(&'static str, FakeKind); 14] = [
         ("name", FakeKind::Name),
         ("first_name", FakeKind::FirstName),
         ("last_name", FakeKind::LastName),
@@ -154,6 +156,7 @@ impl FakeKind {
         ("country", FakeKind::Country),
         ("phone", FakeKind::Phone),
         ("company", FakeKind::Company),
+        ("street", FakeKind::Street),
         ("word", FakeKind::Word),
         ("sentence", FakeKind::Sentence),
         ("paragraph", FakeKind::Paragraph),
@@ -360,39 +363,19 @@ fn param(p: &Spanned<ParamSection>, key: &str, report: &mut Report) -> Option<Pa
         let Some((table, column)) = k.rsplit_once('.') else {
             return fail(format!("expected `key = \"table.column\"`, found `{k}`"));
         };
-        let exponent = s.exponent.unwrap_or(1.1);
-        if !(exponent.is_finite() && exponent > 0.0) {
-            return fail(format!("`exponent` must be above 0, found {exponent}"));
-        }
-        let dist = match s.dist.unwrap_or(KeyDist::Uniform) {
-            KeyDist::Uniform => KeyDistPlan::Uniform,
-            KeyDist::Zipf => KeyDistPlan::Zipf(exponent),
-            KeyDist::Latest => KeyDistPlan::Latest(exponent),
-            KeyDist::Hot => {
-                let hot = s.hot.unwrap_or(0.1);
-                let share = s.share.unwrap_or(0.9);
-                if !(hot > 0.0 && hot < 1.0 && (0.0..=1.0).contains(&share)) {
-                    return fail("`hot` must be in (0, 1) and `share` in [0, 1]".into());
-                }
-                KeyDistPlan::Hot { hot, share }
-            }
+        return match key_dist(s.dist, s.exponent, s.hot, s.share) {
+            Ok(dist) => Some(ParamPlan::Key {
+                table: table.into(),
+                column: column.into(),
+                dist,
+            }),
+            Err(message) => fail(message),
         };
-        return Some(ParamPlan::Key {
-            table: table.into(),
-            column: column.into(),
-            dist,
-        });
     }
     if let Some(f) = &s.fake {
-        return match FakeKind::ALL.iter().find(|(n, _)| n == f) {
-            Some((_, kind)) => Some(ParamPlan::Fake(*kind)),
-            None => {
-                let known: Vec<&str> = FakeKind::ALL.iter().map(|(n, _)| *n).collect();
-                fail(format!(
-                    "unknown fake kind `{f}`; expected one of {}",
-                    known.join(", ")
-                ))
-            }
+        return match fake_kind(f) {
+            Ok(kind) => Some(ParamPlan::Fake(kind)),
+            Err(message) => fail(message),
         };
     }
     if let Some([lo, hi]) = &s.range {
@@ -404,12 +387,60 @@ fn param(p: &Spanned<ParamSection>, key: &str, report: &mut Report) -> Option<Pa
         };
     }
     let value = s.value.as_ref()?;
-    let constant = match value {
+    match constant(value) {
+        Ok(c) => Some(ParamPlan::Value(c)),
+        Err(message) => fail(message),
+    }
+}
+
+/// A key distribution from its keys (`dist`, `exponent`, `hot`, `share`), with defaults.
+pub(super) fn key_dist(
+    dist: Option<KeyDist>,
+    exponent: Option<f64>,
+    hot: Option<f64>,
+    share: Option<f64>,
+) -> Result<KeyDistPlan, String> {
+    let exponent = exponent.unwrap_or(1.1);
+    if !(exponent.is_finite() && exponent > 0.0) {
+        return Err(format!("`exponent` must be above 0, found {exponent}"));
+    }
+    Ok(match dist.unwrap_or(KeyDist::Uniform) {
+        KeyDist::Uniform => KeyDistPlan::Uniform,
+        KeyDist::Zipf => KeyDistPlan::Zipf(exponent),
+        KeyDist::Latest => KeyDistPlan::Latest(exponent),
+        KeyDist::Hot => {
+            let hot = hot.unwrap_or(0.1);
+            let share = share.unwrap_or(0.9);
+            if !(hot > 0.0 && hot < 1.0 && (0.0..=1.0).contains(&share)) {
+                return Err("`hot` must be in (0, 1) and `share` in [0, 1]".into());
+            }
+            KeyDistPlan::Hot { hot, share }
+        }
+    })
+}
+
+/// A fake kind by its scenario name.
+pub(super) fn fake_kind(name: &str) -> Result<FakeKind, String> {
+    FakeKind::ALL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| {
+            let known: Vec<&str> = FakeKind::ALL.iter().map(|(n, _)| *n).collect();
+            format!(
+                "unknown fake kind `{name}`; expected one of {}",
+                known.join(", ")
+            )
+        })
+}
+
+/// A TOML scalar as a constant.
+pub(super) fn constant(value: &toml::Value) -> Result<Constant, String> {
+    Ok(match value {
         toml::Value::String(t) => Constant::Text(t.clone()),
         toml::Value::Integer(i) => Constant::Integer(*i),
         toml::Value::Float(f) => Constant::Float(*f),
         toml::Value::Boolean(b) => Constant::Bool(*b),
-        other => return fail(format!("unsupported constant {other}")),
-    };
-    Some(ParamPlan::Value(constant))
+        other => return Err(format!("unsupported constant {other}")),
+    })
 }

@@ -1,293 +1,354 @@
-//! Plausible values for a column, chosen from its type and name.
+//! Column generators: how one value is made from the row number and a seeded RNG.
 //!
-//! This is the minimal generator set: a column's type decides what can go in it, and its name
-//! refines that (`email` gets e-mail addresses, `created_at` timestamps in a range). Unique
-//! columns embed the row number, foreign keys draw from the referenced table's keys.
+//! A generator is a pure function of (row, RNG state): the loader seeds one RNG per block of
+//! rows from the scenario seed, the table and the block number, so the same seed gives the
+//! same rows however many connections load them. Unique values come from the row number (a
+//! suffix, or a permutation of a range), never from retrying.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::fmt::Write;
+
+use chrono::DateTime;
 use fake::Fake;
 use fake::faker::address::en::{CityName, CountryName, StreetName};
 use fake::faker::company::en::CompanyName;
 use fake::faker::internet::en::Username;
-use fake::faker::lorem::en::{Paragraph, Sentence, Words};
+use fake::faker::lorem::en::{Paragraph, Sentence, Word, Words};
 use fake::faker::name::en::{FirstName, LastName, Name};
 use fake::faker::phone_number::en::PhoneNumber;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use tokio_postgres::types::Type;
 
-use super::catalog::Column;
 use super::keys::KeyPool;
-use super::value::{Value, base_type};
+use super::value::Value;
+use crate::scenario::FakeKind;
+use crate::traffic::Pick;
 
 /// How one column's values are made.
 #[derive(Debug, Clone)]
-pub enum Generator {
-    /// Sequential integers from 1 (unique integer columns).
-    Sequence,
-    /// Uniform integers in a range.
-    Integer(i64, i64),
-    /// Uniform floats in [0, max).
-    Float(f64),
-    /// Decimals with `scale` digits after the point, below `10^digits`.
+pub enum ColGen {
+    /// 1, 2, 3, …
+    Serial,
+    /// Integers in `[lo, hi]`; with `unique`, a permutation of the range.
+    Int {
+        /// Lowest.
+        lo: i64,
+        /// Highest.
+        hi: i64,
+        /// Distinct values.
+        unique: Option<Permutation>,
+    },
+    /// Decimals in `[lo, hi]` units of `10^-scale`.
     Decimal {
-        /// Digits before the point.
-        digits: u32,
+        /// Lowest, in units.
+        lo: i64,
+        /// Highest, in units.
+        hi: i64,
         /// Digits after the point.
         scale: u32,
+        /// Distinct values.
+        unique: Option<Permutation>,
     },
+    /// Floats in `[lo, hi)`.
+    Float(f64, f64),
     /// A coin toss.
     Bool,
-    /// Text of a kind, cut to `max_len` characters.
+    /// Fake text.
     Text {
-        /// What kind of text.
-        kind: TextKind,
-        /// varchar(n)/char(n) limit.
+        /// Kind.
+        kind: FakeKind,
+        /// Length range in characters.
+        length: Option<(usize, usize)>,
+        /// The column's limit (varchar(n)).
         max_len: Option<usize>,
-        /// Make every value distinct by embedding the row number.
+        /// Embed the row number so values are distinct.
         unique: bool,
     },
-    /// One of these labels (enums).
-    Label(Vec<String>),
-    /// Timestamps between 2019-01-01 and 2026-01-01.
-    Timestamp,
-    /// Same range, as a date.
-    Date,
-    /// Random (version 4) UUIDs from the seeded RNG.
+    /// Timestamps (seconds) in `[from, to)`, skewed toward `to`.
+    Timestamp {
+        /// Earliest.
+        from: i64,
+        /// Latest.
+        to: i64,
+        /// Exponent of the draw (1 uniform).
+        skew: f64,
+        /// Distinct seconds.
+        unique: Option<Permutation>,
+        /// Produce dates.
+        date: bool,
+    },
+    /// Weighted labels.
+    Enum {
+        /// Labels.
+        labels: Vec<String>,
+        /// Cumulative weights, last = total.
+        cumulative: Vec<f64>,
+    },
+    /// A JSON object of about `bytes` bytes of text.
+    Json {
+        /// Target size.
+        bytes: usize,
+    },
+    /// UUIDs (version 4 layout) from the RNG.
     Uuid,
-    /// A small JSON document.
-    Json,
     /// 16 random bytes.
     Bytes,
-    /// A key of another table.
-    Reference(KeyPool),
-    /// Always NULL (self-references, types without a generator on nullable columns).
+    /// Keys of another table.
+    Key {
+        /// The keys.
+        pool: KeyPool,
+        /// How they are drawn.
+        pick: Pick,
+        /// One row per key, in a permuted order.
+        unique: Option<Permutation>,
+    },
+    /// A constant.
+    Const(Value),
+    /// Always NULL.
     Null,
 }
 
-/// Kinds of text, picked from the column name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextKind {
-    /// e-mail address
-    Email,
-    /// full name
-    FullName,
-    /// first name
-    FirstName,
-    /// last name
-    LastName,
-    /// user name
-    Username,
-    /// city
-    City,
-    /// country
-    Country,
-    /// street
-    Street,
-    /// phone number
-    Phone,
-    /// company
-    Company,
-    /// one of a few statuses
-    Status,
-    /// a sentence
-    Sentence,
-    /// a paragraph
-    Paragraph,
-    /// a few words
-    Words,
+/// A bijection of `0..size`: `(i · step + offset) mod size` with `step` coprime to `size`.
+#[derive(Debug, Clone, Copy)]
+pub struct Permutation {
+    size: u64,
+    step: u64,
+    offset: u64,
 }
 
-const STATUSES: [&str; 4] = ["active", "active", "inactive", "pending"];
-const FROM_SECS: i64 = 1_546_300_800; // 2019-01-01
-const TO_SECS: i64 = 1_767_225_600; // 2026-01-01
-
-/// Why a column cannot be generated.
-pub struct Unsupported(pub String);
-
-/// Picks a generator for a column the seeder must fill.
-pub fn for_column(column: &Column) -> Result<Generator, Unsupported> {
-    if !column.enum_labels.is_empty() {
-        return Ok(Generator::Label(column.enum_labels.clone()));
-    }
-    let name = column.name.to_ascii_lowercase();
-    let ty = base_type(&column.ty);
-    let generator = match ty {
-        Type::INT2 | Type::INT4 | Type::INT8 if column.unique => Generator::Sequence,
-        Type::INT2 => Generator::Integer(0, 1_000),
-        Type::INT4 => Generator::Integer(0, 100_000),
-        Type::INT8 => Generator::Integer(0, 1_000_000),
-        Type::FLOAT4 | Type::FLOAT8 => Generator::Float(1_000.0),
-        Type::NUMERIC => {
-            let (digits, scale) = numeric_bounds(column.typmod);
-            Generator::Decimal { digits, scale }
+impl Permutation {
+    /// A permutation of `0..size` (size ≥ 1).
+    pub fn new(size: u64) -> Permutation {
+        let size = size.max(1);
+        // A step near size/φ spreads consecutive rows across the range.
+        let mut step = ((size as f64 * 0.618_033_988_75) as u64).max(1) % size;
+        if step == 0 {
+            step = 1;
         }
-        Type::BOOL => Generator::Bool,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Generator::Text {
-            kind: text_kind(&name),
-            max_len: (column.typmod > 4).then(|| (column.typmod - 4) as usize),
-            unique: column.unique,
-        },
-        Type::TIMESTAMP | Type::TIMESTAMPTZ => Generator::Timestamp,
-        Type::DATE => Generator::Date,
-        Type::UUID => Generator::Uuid,
-        Type::JSON | Type::JSONB => Generator::Json,
-        Type::BYTEA => Generator::Bytes,
-        _ => {
-            return Err(Unsupported(format!(
-                "no generator for type {} yet",
-                column.type_name
-            )));
+        while gcd(step, size) != 1 {
+            step += 1;
         }
-    };
-    Ok(generator)
-}
-
-fn numeric_bounds(typmod: i32) -> (u32, u32) {
-    if typmod < 4 {
-        return (6, 2);
+        Permutation {
+            size,
+            step,
+            offset: size / 3,
+        }
     }
-    let precision = (((typmod - 4) >> 16) & 0xffff) as u32;
-    let scale = ((typmod - 4) & 0xffff) as u32;
-    (precision.saturating_sub(scale).min(12), scale.min(6))
-}
 
-fn text_kind(name: &str) -> TextKind {
-    let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
-    if has(&["email", "mail"]) {
-        TextKind::Email
-    } else if has(&["first_name", "firstname", "given_name"]) {
-        TextKind::FirstName
-    } else if has(&["last_name", "lastname", "surname", "family_name"]) {
-        TextKind::LastName
-    } else if has(&["username", "login", "handle", "slug"]) {
-        TextKind::Username
-    } else if has(&["name"]) && has(&["company", "org", "business"]) {
-        TextKind::Company
-    } else if has(&["name"]) {
-        TextKind::FullName
-    } else if has(&["city"]) {
-        TextKind::City
-    } else if has(&["country"]) {
-        TextKind::Country
-    } else if has(&["street", "address"]) {
-        TextKind::Street
-    } else if has(&["phone", "mobile"]) {
-        TextKind::Phone
-    } else if has(&["company"]) {
-        TextKind::Company
-    } else if has(&["status", "state", "kind", "type"]) {
-        TextKind::Status
-    } else if has(&["title", "subject", "summary"]) {
-        TextKind::Sentence
-    } else if has(&["description", "body", "content", "comment", "note", "text"]) {
-        TextKind::Paragraph
-    } else {
-        TextKind::Words
+    /// The image of `i` (taken modulo the size).
+    pub fn apply(&self, i: u64) -> u64 {
+        (((i % self.size) as u128 * self.step as u128 + self.offset as u128) % self.size as u128)
+            as u64
     }
 }
 
-impl Generator {
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+impl ColGen {
     /// The value for row `row` (0-based).
     pub fn value(&self, row: u64, rng: &mut ChaCha8Rng) -> Value {
         match self {
-            Generator::Sequence => Value::I64(row as i64 + 1),
-            Generator::Integer(lo, hi) => Value::I64(rng.random_range(*lo..=*hi)),
-            Generator::Float(max) => Value::F64(rng.random_range(0.0..*max)),
-            Generator::Decimal { digits, scale } => {
-                let units = 10i64.pow(*digits + *scale);
-                let n = rng.random_range(0..units);
-                Value::Numeric(rust_decimal::Decimal::new(n, *scale))
+            ColGen::Serial => Value::I64(row as i64 + 1),
+            ColGen::Int { lo, hi, unique } => Value::I64(match unique {
+                Some(p) => lo + p.apply(row) as i64,
+                None => rng.random_range(*lo..=*hi),
+            }),
+            ColGen::Decimal {
+                lo,
+                hi,
+                scale,
+                unique,
+            } => {
+                let units = match unique {
+                    Some(p) => lo + p.apply(row) as i64,
+                    None => rng.random_range(*lo..=*hi),
+                };
+                Value::Numeric(rust_decimal::Decimal::new(units, *scale))
             }
-            Generator::Bool => Value::Bool(rng.random()),
-            Generator::Text {
+            ColGen::Float(lo, hi) => Value::F64(if lo < hi {
+                rng.random_range(*lo..*hi)
+            } else {
+                *lo
+            }),
+            ColGen::Bool => Value::Bool(rng.random()),
+            ColGen::Text {
                 kind,
+                length,
                 max_len,
                 unique,
-            } => Value::Text(text(*kind, row, *unique, *max_len, rng)),
-            Generator::Label(labels) => {
-                Value::Text(labels[rng.random_range(0..labels.len())].clone())
+            } => Value::Text(text(*kind, *length, *max_len, unique.then_some(row), rng)),
+            ColGen::Timestamp {
+                from,
+                to,
+                skew,
+                unique,
+                date,
+            } => {
+                let secs = match unique {
+                    Some(p) => from + p.apply(row) as i64 * if *date { 86_400 } else { 1 },
+                    None => {
+                        let u: f64 = rng.random();
+                        let back = ((to - from) as f64 * u.powf(*skew)) as i64;
+                        (to - 1 - back).max(*from)
+                    }
+                };
+                let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
+                if *date {
+                    Value::Date(t.date_naive())
+                } else {
+                    Value::TimestampTz(t)
+                }
             }
-            Generator::Timestamp => Value::TimestampTz(timestamp(rng)),
-            Generator::Date => Value::Date(timestamp(rng).date_naive()),
-            Generator::Uuid => {
-                Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid())
+            ColGen::Enum { labels, cumulative } => {
+                let total = cumulative.last().copied().unwrap_or(1.0);
+                let x = rng.random_range(0.0..total);
+                let i = cumulative
+                    .partition_point(|c| *c <= x)
+                    .min(labels.len() - 1);
+                Value::Text(labels[i].clone())
             }
-            Generator::Json => Value::Json(serde_json::json!({
-                "source": Words(1..3).fake_with_rng::<Vec<String>, _>(rng).join(" "),
-                "score": rng.random_range(0..1000),
-                "note": Sentence(3..8).fake_with_rng::<String, _>(rng),
-            })),
-            Generator::Bytes => Value::Bytes(rng.random::<[u8; 16]>().to_vec()),
-            Generator::Reference(pool) => pool.get(rng.random_range(0..pool.len())),
-            Generator::Null => Value::Null,
+            ColGen::Json { bytes } => Value::JsonText(json(*bytes, row, rng)),
+            ColGen::Uuid => Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid()),
+            ColGen::Bytes => Value::Bytes(rng.random::<[u8; 16]>().to_vec()),
+            ColGen::Key { pool, pick, unique } => match unique {
+                Some(p) => pool.get(p.apply(row)),
+                None => pool.get(pick.index(pool.len(), rng)),
+            },
+            ColGen::Const(v) => v.clone(),
+            ColGen::Null => Value::Null,
         }
     }
 }
 
-fn timestamp(rng: &mut ChaCha8Rng) -> DateTime<Utc> {
-    let secs = rng.random_range(FROM_SECS..TO_SECS);
-    DateTime::from_timestamp(secs, 0).unwrap_or_else(|| {
-        NaiveDate::from_ymd_opt(2020, 1, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc())
-            .unwrap_or_default()
-    })
+/// One fake value of a kind, as text.
+pub fn fake(kind: FakeKind, rng: &mut ChaCha8Rng) -> String {
+    match kind {
+        FakeKind::Name => Name().fake_with_rng(rng),
+        FakeKind::FirstName => FirstName().fake_with_rng(rng),
+        FakeKind::LastName => LastName().fake_with_rng(rng),
+        FakeKind::Email => {
+            let first: &str = FirstName().fake_with_rng(rng);
+            let last: &str = LastName().fake_with_rng(rng);
+            let mut s = String::with_capacity(first.len() + last.len() + 20);
+            for c in first.chars().chain(['.']).chain(last.chars()) {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    s.push(c.to_ascii_lowercase());
+                }
+            }
+            let domain = ["example.com", "example.net", "example.org", "mail.test"]
+                [rng.random_range(0..4usize)];
+            s.push('@');
+            s.push_str(domain);
+            s
+        }
+        FakeKind::Username => Username().fake_with_rng(rng),
+        FakeKind::City => CityName().fake_with_rng(rng),
+        FakeKind::Country => CountryName().fake_with_rng(rng),
+        FakeKind::Phone => PhoneNumber().fake_with_rng(rng),
+        FakeKind::Company => CompanyName().fake_with_rng(rng),
+        FakeKind::Street => StreetName().fake_with_rng(rng),
+        FakeKind::Word => Word().fake_with_rng(rng),
+        FakeKind::Sentence => Sentence(4..10).fake_with_rng(rng),
+        FakeKind::Paragraph => Paragraph(2..5).fake_with_rng(rng),
+        FakeKind::Uuid => uuid::Builder::from_random_bytes(rng.random())
+            .into_uuid()
+            .to_string(),
+    }
 }
 
 fn text(
-    kind: TextKind,
-    row: u64,
-    unique: bool,
+    kind: FakeKind,
+    length: Option<(usize, usize)>,
     max_len: Option<usize>,
+    row: Option<u64>,
     rng: &mut ChaCha8Rng,
 ) -> String {
-    let mut s: String = match kind {
-        TextKind::Email => {
-            let first: String = FirstName().fake_with_rng(rng);
-            let last: String = LastName().fake_with_rng(rng);
-            // The row number keeps addresses distinct, as a unique index on email requires.
-            return fit_len(
-                format!(
-                    "{}.{}{row}@example.com",
-                    first.to_lowercase(),
-                    last.to_lowercase().replace(['\'', ' '], "")
-                ),
-                max_len,
-            );
+    let mut s = fake(kind, rng);
+    if let Some((lo, hi)) = length {
+        let want = rng.random_range(lo..=hi);
+        while s.len() < want {
+            s.push(' ');
+            s.push_str(&fake(kind, rng));
         }
-        TextKind::FullName => Name().fake_with_rng(rng),
-        TextKind::FirstName => FirstName().fake_with_rng(rng),
-        TextKind::LastName => LastName().fake_with_rng(rng),
-        TextKind::Username => Username().fake_with_rng(rng),
-        TextKind::City => CityName().fake_with_rng(rng),
-        TextKind::Country => CountryName().fake_with_rng(rng),
-        TextKind::Street => StreetName().fake_with_rng(rng),
-        TextKind::Phone => PhoneNumber().fake_with_rng(rng),
-        TextKind::Company => CompanyName().fake_with_rng(rng),
-        TextKind::Status => STATUSES[rng.random_range(0..STATUSES.len())].to_owned(),
-        TextKind::Sentence => Sentence(4..10).fake_with_rng(rng),
-        TextKind::Paragraph => Paragraph(2..5).fake_with_rng(rng),
-        TextKind::Words => Words(1..4).fake_with_rng::<Vec<String>, _>(rng).join(" "),
+        cut(&mut s, want);
+        let trimmed = s.trim_end().len();
+        s.truncate(trimmed);
+    }
+    let Some(row) = row else {
+        if let Some(max) = max_len {
+            cut(&mut s, max);
+        }
+        return s;
     };
-    if unique {
-        let suffix = format!("-{row}");
-        let keep = max_len
-            .map(|m| m.saturating_sub(suffix.len()))
-            .unwrap_or(usize::MAX);
-        s = fit_len(s, Some(keep));
+    // Distinct values: the row number goes in, where it keeps an e-mail address an address.
+    let mut suffix = String::new();
+    let _ = write!(suffix, "{row}");
+    let keep = max_len.map_or(usize::MAX, |m| m.saturating_sub(suffix.len() + 1));
+    if kind == FakeKind::Email
+        && let Some(at) = s.find('@')
+    {
+        let domain = s.split_off(at);
+        cut(&mut s, keep.saturating_sub(domain.len()));
+        s.push('.');
         s.push_str(&suffix);
+        s.push_str(&domain);
         return s;
     }
-    fit_len(s, max_len)
+    cut(&mut s, keep);
+    s.push('-');
+    s.push_str(&suffix);
+    if let Some(max) = max_len {
+        cut(&mut s, max);
+    }
+    s
 }
 
-fn fit_len(mut s: String, max_len: Option<usize>) -> String {
-    if let Some(max) = max_len
-        && s.chars().count() > max
-    {
-        s = s.chars().take(max).collect();
+/// Truncates to at most `max` characters.
+fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let end = s.char_indices().nth(max).map_or(s.len(), |(i, _)| i);
+        s.truncate(end);
     }
+}
+
+const PLANS: [&str; 4] = ["free", "free", "pro", "team"];
+const LOCALES: [&str; 5] = ["en-US", "en-GB", "de-DE", "fr-FR", "es-ES"];
+
+/// A JSON object of about `bytes` bytes: a few typed fields and a text field that fills the
+/// rest, so documents look like application payloads rather than padding.
+fn json(bytes: usize, row: u64, rng: &mut ChaCha8Rng) -> String {
+    let mut s = String::with_capacity(bytes + 32);
+    let _ = write!(
+        s,
+        "{{\"id\":{row},\"plan\":\"{}\",\"score\":{},\"newsletter\":{},\"locale\":\"{}\"",
+        PLANS[rng.random_range(0..PLANS.len())],
+        rng.random_range(0..1000),
+        rng.random_bool(0.3),
+        LOCALES[rng.random_range(0..LOCALES.len())],
+    );
+    if s.len() + 2 >= bytes {
+        s.push('}');
+        return s;
+    }
+    s.push_str(",\"bio\":\"");
+    // Room left for the text and the closing `"}`.
+    let room = bytes.saturating_sub(s.len() + 2);
+    let mut bio = String::with_capacity(room + 16);
+    while bio.len() < room {
+        if !bio.is_empty() {
+            bio.push(' ');
+        }
+        let words: Vec<String> = Words(4..10).fake_with_rng(rng);
+        bio.push_str(&words.join(" "));
+    }
+    cut(&mut bio, room);
+    // Lorem words are plain letters: nothing to escape.
+    s.push_str(&bio);
+    s.push_str("\"}");
     s
 }
 
@@ -295,37 +356,65 @@ fn fit_len(mut s: String, max_len: Option<usize>) -> String {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use std::collections::HashSet;
 
     #[test]
-    fn names_pick_text_kinds() {
-        assert_eq!(text_kind("email"), TextKind::Email);
-        assert_eq!(text_kind("full_name"), TextKind::FullName);
-        assert_eq!(text_kind("company_name"), TextKind::Company);
-        assert_eq!(text_kind("status"), TextKind::Status);
-        assert_eq!(text_kind("bio_text"), TextKind::Paragraph);
-        assert_eq!(text_kind("zzz"), TextKind::Words);
+    fn permutations_are_bijections() {
+        for size in [1u64, 2, 7, 10, 1000, 4096] {
+            let p = Permutation::new(size);
+            let seen: HashSet<u64> = (0..size).map(|i| p.apply(i)).collect();
+            assert_eq!(seen.len() as u64, size, "size {size}");
+        }
     }
 
     #[test]
     fn unique_text_fits_and_stays_distinct() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let a = text(TextKind::Paragraph, 7, true, Some(10), &mut rng);
-        let b = text(TextKind::Paragraph, 8, true, Some(10), &mut rng);
+        let a = text(FakeKind::Paragraph, None, Some(10), Some(7), &mut rng);
+        let b = text(FakeKind::Paragraph, None, Some(10), Some(8), &mut rng);
         assert!(a.chars().count() <= 10 && b.chars().count() <= 10);
         assert!(a.ends_with("-7") && b.ends_with("-8"));
+        let e = text(FakeKind::Email, None, None, Some(42), &mut rng);
+        assert!(e.contains(".42@"), "{e}");
     }
 
     #[test]
-    fn numeric_typmod_bounds() {
-        // numeric(5,2): typmod = ((5 << 16) | 2) + 4
-        assert_eq!(numeric_bounds((5 << 16 | 2) + 4), (3, 2));
-        assert_eq!(numeric_bounds(-1), (6, 2));
+    fn lengths_and_json_sizes_hold() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..100 {
+            let s = text(FakeKind::Sentence, Some((50, 80)), None, None, &mut rng);
+            assert!((45..=80).contains(&s.len()), "{} {s}", s.len());
+            let j = json(200, 12345, &mut rng);
+            assert!((190..=210).contains(&j.len()), "{}", j.len());
+            serde_json::from_str::<serde_json::Value>(&j).unwrap();
+        }
+    }
+
+    #[test]
+    fn skewed_timestamps_favour_recent() {
+        let g = ColGen::Timestamp {
+            from: 0,
+            to: 1000,
+            skew: 3.0,
+            unique: None,
+            date: false,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let recent = (0..10_000)
+            .filter(|&i| match g.value(i, &mut rng) {
+                Value::TimestampTz(t) => t.timestamp() >= 500,
+                _ => false,
+            })
+            .count();
+        // P(u³ < 0.5) = 0.79
+        assert!((7500..8300).contains(&recent), "{recent}");
     }
 
     #[test]
     fn same_seed_same_values() {
-        let g = Generator::Text {
-            kind: TextKind::FullName,
+        let g = ColGen::Text {
+            kind: FakeKind::Name,
+            length: None,
             max_len: None,
             unique: false,
         };

@@ -39,6 +39,8 @@ pub enum Value {
     Uuid(uuid::Uuid),
     /// json, jsonb
     Json(serde_json::Value),
+    /// json, jsonb: a document already written as text
+    JsonText(String),
 }
 
 impl ToSql for Value {
@@ -67,6 +69,13 @@ impl ToSql for Value {
             Value::Date(v) => v.to_sql(ty, out),
             Value::Uuid(v) => v.to_sql(ty, out),
             Value::Json(v) => v.to_sql(ty, out),
+            Value::JsonText(v) => {
+                if *ty == Type::JSONB {
+                    out.extend_from_slice(&[1]);
+                }
+                out.extend_from_slice(v.as_bytes());
+                Ok(IsNull::No)
+            }
         }
     }
 
@@ -108,6 +117,13 @@ impl Value {
                 Err(_) => Value::Text(s),
             },
             (Value::Uuid(u), t) if is_text(t) => Value::Text(u.to_string()),
+            (Value::JsonText(j), t) if is_text(t) => Value::Text(j),
+            (Value::TimestampTz(v), t) if is_text(t) => Value::Text(v.to_rfc3339()),
+            (Value::Date(v), t) if is_text(t) => Value::Text(v.to_string()),
+            (Value::Numeric(v), &Type::FLOAT8) => Value::F64(v.try_into().unwrap_or_default()),
+            (Value::Numeric(v), &Type::FLOAT4) => Value::F32(v.try_into().unwrap_or_default()),
+            (Value::Numeric(v), t) if is_text(t) => Value::Text(v.to_string()),
+            (Value::Bool(b), t) if is_text(t) => Value::Text(b.to_string()),
             (Value::TimestampTz(v), &Type::TIMESTAMP) => Value::Timestamp(v.naive_utc()),
             (v, _) => v,
         }

@@ -30,9 +30,10 @@ use crate::report::TrafficReport;
 use crate::scenario::{ParamPlan, Rate, TrafficPlan};
 use crate::seed::load_key_pool;
 use collector::{Collector, Event};
-use params::{ParamSource, Pick};
+use params::ParamSource;
 use schedule::{Mix, Shared};
 
+pub use params::{Pick, constant as constant_value};
 pub use sqlstate::ErrorClass;
 
 /// How long queued and running operations may take to finish once traffic stops.

@@ -1,13 +1,6 @@
 //! Parameter values for application operations: keys of the seeded data with a distribution,
 //! fake values, ranges and constants.
 
-use fake::Fake;
-use fake::faker::address::en::{CityName, CountryName};
-use fake::faker::company::en::CompanyName;
-use fake::faker::internet::en::{SafeEmail, Username};
-use fake::faker::lorem::en::{Paragraph, Sentence, Word};
-use fake::faker::name::en::{FirstName, LastName, Name};
-use fake::faker::phone_number::en::PhoneNumber;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Zipf};
@@ -66,7 +59,8 @@ impl Pick {
         }
     }
 
-    fn index(&self, n: u64, rng: &mut ChaCha8Rng) -> u64 {
+    /// An index into `n` ordered keys (`n` ≥ 1).
+    pub fn index(&self, n: u64, rng: &mut ChaCha8Rng) -> u64 {
         let i = match self {
             Pick::Uniform => rng.random_range(0..n),
             Pick::Zipf(z) => z.sample(rng) as u64 - 1,
@@ -113,24 +107,10 @@ pub fn constant(c: &Constant) -> Value {
 }
 
 fn fake_value(kind: FakeKind, rng: &mut ChaCha8Rng) -> Value {
-    let text: String = match kind {
-        FakeKind::Name => Name().fake_with_rng(rng),
-        FakeKind::FirstName => FirstName().fake_with_rng(rng),
-        FakeKind::LastName => LastName().fake_with_rng(rng),
-        FakeKind::Email => SafeEmail().fake_with_rng(rng),
-        FakeKind::Username => Username().fake_with_rng(rng),
-        FakeKind::City => CityName().fake_with_rng(rng),
-        FakeKind::Country => CountryName().fake_with_rng(rng),
-        FakeKind::Phone => PhoneNumber().fake_with_rng(rng),
-        FakeKind::Company => CompanyName().fake_with_rng(rng),
-        FakeKind::Word => Word().fake_with_rng(rng),
-        FakeKind::Sentence => Sentence(4..10).fake_with_rng(rng),
-        FakeKind::Paragraph => Paragraph(2..5).fake_with_rng(rng),
-        FakeKind::Uuid => {
-            return Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid());
-        }
-    };
-    Value::Text(text)
+    match kind {
+        FakeKind::Uuid => Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid()),
+        kind => Value::Text(crate::seed::fake(kind, rng)),
+    }
 }
 
 #[cfg(test)]

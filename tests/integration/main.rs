@@ -8,5 +8,6 @@ mod common;
 mod docker;
 mod local;
 mod report_schema;
+mod seed;
 mod traffic;
 mod url;

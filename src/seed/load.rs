@@ -1,0 +1,442 @@
+//! Loading: generated rows streamed by binary COPY on several connections, indexes and
+//! constraints built after each table's load, then ANALYZE.
+//!
+//! The work is a small task graph run on a fixed set of connections: a table's load waits for
+//! the tables whose keys it reads; its primary key, unique constraints and indexes start as soon
+//! as it is loaded (while other tables still load); a foreign key waits for both of its tables
+//! and the referenced key; ANALYZE comes last for each table. Each load runs
+//! `BEGIN; TRUNCATE; COPY … (FORMAT binary, FREEZE); COMMIT`, so rows arrive frozen and
+//! all-visible, as a long-lived production table's are, with no VACUUM pass afterwards. Rows are
+//! generated and encoded on a thread of their own, a few chunks ahead of the server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::{SinkExt, pin_mut};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::task::JoinSet;
+use tokio_postgres::Client;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+
+use super::SeedError;
+use super::catalog::{Deferred, DeferredKind, Table, quote_ident};
+use super::generate::ColGen;
+use super::keys::load_key_pool;
+use super::resolve::TableGen;
+use crate::report::{IndexBuild, TableSummary};
+use crate::traffic::Pick;
+
+/// Rows per RNG block: the unit of determinism.
+const BLOCK: u64 = 65_536;
+/// Bytes per chunk handed to the connection.
+const CHUNK: usize = 256 * 1024;
+
+/// What the loader works on, shared by its tasks.
+pub struct Work {
+    /// Tables to load.
+    pub tables: Vec<TableGen>,
+    /// Their catalog entries, by normalized name.
+    pub catalog: BTreeMap<String, Table>,
+    /// Indexes and constraints to build after the load.
+    pub deferred: Vec<Deferred>,
+    /// The scenario seed.
+    pub seed: u64,
+    /// Rows generated so far, per table (for progress).
+    pub progress: Vec<Arc<AtomicU64>>,
+}
+
+/// What the loader measured.
+pub struct Outcome {
+    /// Per table, in load order.
+    pub tables: Vec<TableSummary>,
+    /// Every index and constraint build.
+    pub builds: Vec<IndexBuild>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Task {
+    Load(usize),
+    Build(usize),
+    Analyze(usize),
+}
+
+struct Done {
+    task: Task,
+    client: Client,
+    seconds: f64,
+}
+
+/// Runs the whole load on `clients`.
+pub async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome, SeedError> {
+    let n = work.tables.len();
+    let table_index: BTreeMap<&str, usize> = work
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.key.as_str(), i))
+        .collect();
+    // What each task waits for.
+    let mut tasks: Vec<(Task, Vec<Task>)> = Vec::new();
+    for (i, t) in work.tables.iter().enumerate() {
+        let deps = t
+            .deps
+            .iter()
+            .filter_map(|d| table_index.get(d.as_str()))
+            .map(|&d| Task::Load(d))
+            .collect();
+        tasks.push((Task::Load(i), deps));
+    }
+    for (i, d) in work.deferred.iter().enumerate() {
+        let mut deps = Vec::new();
+        if let Some(&t) = table_index.get(d.table.as_str()) {
+            deps.push(Task::Load(t));
+        }
+        if let DeferredKind::ForeignKey { references } = &d.kind
+            && let Some(&r) = table_index.get(references.as_str())
+        {
+            deps.push(Task::Load(r));
+            deps.extend(
+                work.deferred
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| k.kind == DeferredKind::Key && &k.table == references)
+                    .map(|(k, _)| Task::Build(k)),
+            );
+        }
+        tasks.push((Task::Build(i), deps));
+    }
+    for i in 0..n {
+        let mut deps = vec![Task::Load(i)];
+        deps.extend(
+            work.deferred
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.table == work.tables[i].key)
+                .map(|(k, _)| Task::Build(k)),
+        );
+        tasks.push((Task::Analyze(i), deps));
+    }
+    // Loads first, biggest first; then keys, indexes, foreign keys; ANALYZE last.
+    let rank = |t: &Task| match t {
+        Task::Load(i) => (0, u64::MAX - work.tables[*i].rows),
+        Task::Build(i) => (
+            match work.deferred[*i].kind {
+                DeferredKind::Key => 1,
+                DeferredKind::Index => 2,
+                DeferredKind::ForeignKey { .. } => 3,
+            },
+            *i as u64,
+        ),
+        Task::Analyze(i) => (4, *i as u64),
+    };
+    tasks.sort_by_key(|(t, _)| rank(t));
+
+    let mut idle = clients;
+    let mut started = vec![false; tasks.len()];
+    let mut finished: BTreeMap<Task, f64> = BTreeMap::new();
+    let mut running: JoinSet<Result<Done, SeedError>> = JoinSet::new();
+    loop {
+        for (k, (task, deps)) in tasks.iter().enumerate() {
+            if idle.is_empty() {
+                break;
+            }
+            if started[k] || !deps.iter().all(|d| finished.contains_key(d)) {
+                continue;
+            }
+            started[k] = true;
+            let client = idle.pop().expect("checked above");
+            let work = Arc::clone(&work);
+            let task = *task;
+            running.spawn(async move {
+                let t = Instant::now();
+                execute(&work, task, &client).await?;
+                Ok(Done {
+                    task,
+                    client,
+                    seconds: t.elapsed().as_secs_f64(),
+                })
+            });
+        }
+        match running.join_next().await {
+            None => break,
+            Some(Ok(Ok(done))) => {
+                finished.insert(done.task, done.seconds);
+                idle.push(done.client);
+            }
+            Some(Ok(Err(e))) => return Err(e),
+            Some(Err(e)) => {
+                return Err(SeedError::Server {
+                    what: "run a seeding task".into(),
+                    message: e.to_string(),
+                    connection_lost: false,
+                });
+            }
+        }
+    }
+    if let Some((k, _)) = started.iter().enumerate().find(|(_, s)| !**s) {
+        // Only a dependency the graph cannot satisfy leaves a task unstarted.
+        return Err(SeedError::Cycle(format!("{:?}", tasks[k].0)));
+    }
+
+    let mut builds = Vec::new();
+    for (i, d) in work.deferred.iter().enumerate() {
+        builds.push(IndexBuild {
+            name: d.name.clone(),
+            table: work
+                .catalog
+                .get(&d.table)
+                .map_or(d.table.clone(), |t| t.qualified.clone()),
+            kind: match d.kind {
+                DeferredKind::Key => "key",
+                DeferredKind::Index => "index",
+                DeferredKind::ForeignKey { .. } => "foreign key",
+            }
+            .into(),
+            seconds: finished.get(&Task::Build(i)).copied().unwrap_or_default(),
+        });
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| {
+        let at = |i: &usize| finished.get(&Task::Load(*i)).copied().unwrap_or_default();
+        at(a).total_cmp(&at(b))
+    });
+    let mut tables = Vec::new();
+    for i in 0..n {
+        let t = &work.tables[i];
+        let qualified = work.catalog[&t.key].qualified.clone();
+        let index_seconds = work
+            .deferred
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.table == t.key && !matches!(d.kind, DeferredKind::ForeignKey { .. }))
+            .map(|(k, _)| finished.get(&Task::Build(k)).copied().unwrap_or_default())
+            .sum();
+        tables.push(TableSummary {
+            table: qualified,
+            rows: t.rows,
+            bytes: 0,
+            seconds: finished.get(&Task::Load(i)).copied().unwrap_or_default(),
+            index_seconds,
+            analyze_seconds: finished.get(&Task::Analyze(i)).copied().unwrap_or_default(),
+        });
+    }
+    Ok(Outcome { tables, builds })
+}
+
+async fn execute(work: &Work, task: Task, client: &Client) -> Result<(), SeedError> {
+    match task {
+        Task::Load(i) => load(work, i, client).await,
+        Task::Build(i) => {
+            let d = &work.deferred[i];
+            tracing::debug!("building {}", d.name);
+            client
+                .batch_execute(&d.create)
+                .await
+                .map_err(|e| SeedError::server(format!("build {} after the load", d.name), &e))
+        }
+        Task::Analyze(i) => {
+            let table = &work.catalog[&work.tables[i].key];
+            // A partitioned table's rows could not be frozen by COPY: VACUUM does it.
+            let sql = if table.partitioned {
+                format!("VACUUM (FREEZE, ANALYZE) {}", table.qualified)
+            } else {
+                format!("ANALYZE {}", table.qualified)
+            };
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| SeedError::server(format!("analyze {}", table.qualified), &e))
+        }
+    }
+}
+
+async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
+    let tgen = &work.tables[i];
+    let table = &work.catalog[&tgen.key];
+    let what = || format!("load rows into {}", table.qualified);
+    let mut columns = Vec::new();
+    for c in &tgen.columns {
+        let mut generator = c.generator.clone();
+        if let Some((target, column, dist)) = &c.pending_key {
+            let target = &work.catalog[target].qualified;
+            let pool = load_key_pool(client, target, column)
+                .await
+                .map_err(|e| SeedError::server(format!("read the keys of {target}"), &e))?
+                .ok_or_else(|| SeedError::EmptyReference {
+                    table: table.qualified.clone(),
+                    column: c.name.clone(),
+                    target: target.clone(),
+                })?;
+            generator = ColGen::Key {
+                pick: Pick::new(*dist, pool.len()),
+                pool,
+                unique: None,
+            };
+        }
+        columns.push(Column {
+            ty: table.types[&c.name].clone(),
+            generator,
+            null: c.null,
+        });
+    }
+    tracing::info!("seeding {} ({} rows)", table.qualified, tgen.rows);
+    client
+        .batch_execute(&format!("BEGIN; TRUNCATE {}", table.qualified))
+        .await
+        .map_err(|e| SeedError::server(what(), &e))?;
+    if columns.is_empty() {
+        let sql = format!(
+            "INSERT INTO {} SELECT FROM generate_series(1, $1::int8)",
+            table.qualified
+        );
+        client
+            .execute(&sql, &[&(tgen.rows as i64)])
+            .await
+            .map_err(|e| SeedError::server(what(), &e))?;
+        work.progress[i].store(tgen.rows, Ordering::Relaxed);
+    } else {
+        let names: Vec<String> = tgen.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let copy = format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary{})",
+            table.qualified,
+            names.join(", "),
+            if table.partitioned { "" } else { ", FREEZE" }
+        );
+        let sink = client
+            .copy_in::<_, Bytes>(&copy)
+            .await
+            .map_err(|e| SeedError::server(what(), &e))?;
+        pin_mut!(sink);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+        let rows = tgen.rows;
+        let seed = work.seed ^ fnv1a(&tgen.key);
+        let counter = Arc::clone(&work.progress[i]);
+        let producer = std::thread::Builder::new()
+            .name(format!("seed-{}", tgen.key))
+            .spawn(move || encode(&columns, rows, seed, &counter, &tx))
+            .map_err(|e| SeedError::Server {
+                what: "start a generator thread".into(),
+                message: e.to_string(),
+                connection_lost: false,
+            })?;
+        while let Some(chunk) = rx.recv().await {
+            sink.send(chunk)
+                .await
+                .map_err(|e| SeedError::server(what(), &e))?;
+        }
+        let encoded = producer
+            .join()
+            .unwrap_or_else(|_| Err("the generator panicked".into()));
+        if let Err(message) = encoded {
+            return Err(SeedError::Server {
+                what: what(),
+                message,
+                connection_lost: false,
+            });
+        }
+        sink.as_mut()
+            .finish()
+            .await
+            .map_err(|e| SeedError::server(what(), &e))?;
+    }
+    for c in tgen.columns.iter().filter(|c| c.sequence) {
+        client
+            .query_one(
+                "SELECT setval(pg_get_serial_sequence($1, $2), $3)",
+                &[&table.qualified, &c.name, &(tgen.rows as i64)],
+            )
+            .await
+            .map_err(|e| {
+                SeedError::server(
+                    format!("move the sequence of {}.{}", table.qualified, c.name),
+                    &e,
+                )
+            })?;
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| SeedError::server(what(), &e))
+}
+
+struct Column {
+    ty: Type,
+    generator: ColGen,
+    null: f64,
+}
+
+/// Generates and encodes every row in binary COPY format, in chunks. Each block of rows has
+/// its own RNG seeded from the table seed and the block number.
+fn encode(
+    columns: &[Column],
+    rows: u64,
+    seed: u64,
+    counter: &AtomicU64,
+    tx: &tokio::sync::mpsc::Sender<Bytes>,
+) -> Result<(), String> {
+    let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
+    buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.put_i32(0); // flags
+    buf.put_i32(0); // header extension length
+    let ncols = columns.len() as i16;
+    let mut done = 0u64;
+    for block in 0..rows.div_ceil(BLOCK) {
+        let mut rng = ChaCha8Rng::seed_from_u64(splitmix(seed ^ splitmix(block)));
+        let end = ((block + 1) * BLOCK).min(rows);
+        for row in block * BLOCK..end {
+            buf.put_i16(ncols);
+            for c in columns {
+                if c.null > 0.0 && rng.random_bool(c.null) {
+                    buf.put_i32(-1);
+                    continue;
+                }
+                let value = c.generator.value(row, &mut rng).coerce(&c.ty);
+                let at = buf.len();
+                buf.put_i32(0);
+                match value.to_sql_checked(&c.ty, &mut buf) {
+                    Ok(IsNull::No) => {
+                        let len = (buf.len() - at - 4) as i32;
+                        buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+                    }
+                    Ok(IsNull::Yes) => {
+                        buf.truncate(at);
+                        buf.put_i32(-1);
+                    }
+                    Err(e) => return Err(format!("cannot encode a value of type {}: {e}", c.ty)),
+                }
+            }
+            if buf.len() >= CHUNK {
+                let n = row + 1 - done;
+                done = row + 1;
+                counter.fetch_add(n, Ordering::Relaxed);
+                if tx.blocking_send(buf.split().freeze()).is_err() {
+                    // The load was abandoned (error or interruption).
+                    return Ok(());
+                }
+                buf.reserve(CHUNK + 64 * 1024);
+            }
+        }
+    }
+    buf.put_i16(-1);
+    counter.fetch_add(rows - done, Ordering::Relaxed);
+    let _ = tx.blocking_send(buf.freeze());
+    Ok(())
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A stable hash of a table name, so each table has its own RNG stream.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -1,0 +1,472 @@
+//! What the seeder needs to know about the tables it fills, from either of two sources: the
+//! schema SQL read without a database (`validate` checks the seed section against it) or the
+//! catalog of the database the schema was created in (authoritative when seeding).
+
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{
+    ColumnOption, CreateTable, Expr, ObjectName, ObjectNamePart, Statement, TableConstraint,
+    UserDefinedTypeRepresentation,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+/// A column's type, as far as generators care.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColType {
+    /// smallint, integer, bigint: the width in bytes.
+    Int(u8),
+    /// real, double precision.
+    Float,
+    /// numeric(precision, scale).
+    Numeric {
+        /// Total digits, when limited.
+        precision: Option<u32>,
+        /// Digits after the point.
+        scale: u32,
+    },
+    /// boolean
+    Bool,
+    /// text, varchar(n), char(n), citext, name.
+    Text {
+        /// Longest value in characters.
+        max_len: Option<usize>,
+    },
+    /// timestamp without time zone
+    Timestamp,
+    /// timestamp with time zone
+    TimestampTz,
+    /// date
+    Date,
+    /// uuid
+    Uuid,
+    /// json
+    Json,
+    /// jsonb
+    Jsonb,
+    /// bytea
+    Bytea,
+    /// An enum with its labels.
+    Enum(Vec<String>),
+    /// Anything else, by name.
+    Other(String),
+}
+
+impl ColType {
+    /// Classifies a type by name as SQL writes it (`character varying(20)`, `int8`, `BIGSERIAL`).
+    /// `enums` are the enum types the schema creates.
+    pub fn from_name(name: &str, enums: &BTreeMap<String, Vec<String>>) -> ColType {
+        let lower = name.trim().to_ascii_lowercase();
+        if lower.ends_with("[]") || lower.contains(" array") {
+            return ColType::Other(lower);
+        }
+        let (base, args) = match lower.split_once('(') {
+            Some((b, rest)) => (
+                b.trim().to_owned(),
+                rest.trim_end_matches(')')
+                    .split(',')
+                    .filter_map(|a| a.trim().parse::<u32>().ok())
+                    .collect::<Vec<_>>(),
+            ),
+            None => (lower.clone(), Vec::new()),
+        };
+        match base.as_str() {
+            "smallint" | "int2" | "smallserial" | "serial2" => ColType::Int(2),
+            "integer" | "int" | "int4" | "serial" | "serial4" => ColType::Int(4),
+            "bigint" | "int8" | "bigserial" | "serial8" => ColType::Int(8),
+            "real" | "float4" | "double precision" | "float8" | "float" | "double" => {
+                ColType::Float
+            }
+            "numeric" | "decimal" => ColType::Numeric {
+                precision: args.first().copied(),
+                scale: args.get(1).copied().unwrap_or(0),
+            },
+            "boolean" | "bool" => ColType::Bool,
+            "text" | "citext" | "name" | "bpchar" => ColType::Text { max_len: None },
+            "varchar" | "character varying" | "char" | "character" | "nvarchar" => {
+                ColType::Text {
+                    max_len: args.first().map(|n| *n as usize).or(
+                        // char without a length is char(1)
+                        (base == "char" || base == "character").then_some(1),
+                    ),
+                }
+            }
+            "timestamp" | "timestamp without time zone" => ColType::Timestamp,
+            "timestamptz" | "timestamp with time zone" => ColType::TimestampTz,
+            "date" => ColType::Date,
+            "uuid" => ColType::Uuid,
+            "json" => ColType::Json,
+            "jsonb" => ColType::Jsonb,
+            "bytea" => ColType::Bytea,
+            other => match enums.get(&normalize(other)) {
+                Some(labels) => ColType::Enum(labels.clone()),
+                None => ColType::Other(name.trim().to_owned()),
+            },
+        }
+    }
+
+    /// Whether values are integers.
+    pub fn is_int(&self) -> bool {
+        matches!(self, ColType::Int(_))
+    }
+
+    /// Whether values are text (text, varchar, char).
+    pub fn is_text(&self) -> bool {
+        matches!(self, ColType::Text { .. })
+    }
+}
+
+/// Who fills a column when a row is inserted without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// Nobody: NULL.
+    Nothing,
+    /// A default expression.
+    Default,
+    /// A sequence (serial, identity): the seeder writes the row number and moves the sequence.
+    Sequence,
+    /// A generated (computed) column: never written.
+    Computed,
+}
+
+/// One column.
+#[derive(Debug, Clone)]
+pub struct ColumnShape {
+    /// Name, as the catalog has it.
+    pub name: String,
+    /// Type class.
+    pub ty: ColType,
+    /// Type as SQL writes it, for messages.
+    pub type_name: String,
+    /// NOT NULL (primary-key columns are).
+    pub not_null: bool,
+    /// What fills it when the seeder does not.
+    pub fill: Fill,
+    /// Sole column of a unique index, unique constraint or primary key.
+    pub unique: bool,
+    /// Single-column foreign key: (referenced table, referenced column), table normalized.
+    pub references: Option<(String, String)>,
+}
+
+/// One table.
+#[derive(Debug, Clone)]
+pub struct TableShape {
+    /// Columns in order.
+    pub columns: Vec<ColumnShape>,
+}
+
+impl TableShape {
+    /// A column by name.
+    pub fn column(&self, name: &str) -> Option<&ColumnShape> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    fn column_mut(&mut self, name: &str) -> Option<&mut ColumnShape> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+}
+
+/// The tables of a schema, by normalized name.
+#[derive(Debug, Clone, Default)]
+pub struct Shapes {
+    /// Tables by [`normalize`]d name.
+    pub tables: BTreeMap<String, TableShape>,
+    /// Whether every statement was understood; when not, a table missing here may still exist.
+    pub complete: bool,
+}
+
+impl Shapes {
+    /// A table by name as a scenario writes it.
+    pub fn table(&self, name: &str) -> Option<&TableShape> {
+        self.tables.get(&normalize(name))
+    }
+}
+
+/// A table or type name as a map key: unquoted parts lowercased, quotes removed, `public.`
+/// dropped (the schema the scenarios' tables live in by default).
+pub fn normalize(name: &str) -> String {
+    let mut parts = Vec::new();
+    let mut chars = name.trim().chars().peekable();
+    let mut part = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(q) = chars.next() {
+                    if q == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            part.push('"');
+                        } else {
+                            break;
+                        }
+                    } else {
+                        part.push(q);
+                    }
+                }
+            }
+            '.' => parts.push(std::mem::take(&mut part)),
+            c => part.push(c.to_ascii_lowercase()),
+        }
+    }
+    parts.push(part);
+    if parts.len() == 2 && parts[0] == "public" {
+        parts.remove(0);
+    }
+    parts.join(".")
+}
+
+fn object_name(name: &ObjectName) -> String {
+    let joined = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) if i.quote_style.is_some() => i.value.clone(),
+            ObjectNamePart::Identifier(i) => i.value.to_ascii_lowercase(),
+            other => other.to_string(),
+        })
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(".");
+    joined.strip_prefix("public.").unwrap_or(&joined).to_owned()
+}
+
+fn ident(i: &sqlparser::ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_ascii_lowercase()
+    }
+}
+
+/// Reads the tables a schema script creates, without a database. Statements the parser does
+/// not understand are skipped (and make the result incomplete); the catalog check when seeding
+/// covers them.
+pub fn from_sql(sql: &str) -> Shapes {
+    let mut shapes = Shapes {
+        complete: true,
+        ..Shapes::default()
+    };
+    let mut enums = BTreeMap::new();
+    let mut statements = Vec::new();
+    for statement in crate::migrate::split::split(sql) {
+        match Parser::parse_sql(&PostgreSqlDialect {}, &statement.text) {
+            Ok(parsed) => statements.extend(parsed),
+            Err(_) => shapes.complete = false,
+        }
+    }
+    // Enum types first, wherever they are declared.
+    for statement in &statements {
+        if let Statement::CreateType {
+            name,
+            representation: Some(UserDefinedTypeRepresentation::Enum { labels }),
+        } = statement
+        {
+            enums.insert(
+                object_name(name),
+                labels.iter().map(|l| l.value.clone()).collect(),
+            );
+        }
+    }
+    for statement in &statements {
+        match statement {
+            Statement::CreateTable(create) => {
+                let table = create_table(create, &enums);
+                shapes.tables.insert(object_name(&create.name), table);
+            }
+            Statement::CreateIndex(index) if index.unique && index.columns.len() == 1 => {
+                if let Expr::Identifier(column) = &index.columns[0].column.expr
+                    && let Some(table) = shapes.tables.get_mut(&object_name(&index.table_name))
+                    && let Some(c) = table.column_mut(&ident(column))
+                {
+                    c.unique = true;
+                }
+            }
+            Statement::AlterTable(alter) => {
+                let Some(table) = shapes.tables.get_mut(&object_name(&alter.name)) else {
+                    continue;
+                };
+                for operation in &alter.operations {
+                    if let sqlparser::ast::AlterTableOperation::AddConstraint {
+                        constraint, ..
+                    } = operation
+                    {
+                        apply_constraint(table, constraint);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    shapes
+}
+
+fn create_table(create: &CreateTable, enums: &BTreeMap<String, Vec<String>>) -> TableShape {
+    let mut table = TableShape {
+        columns: Vec::new(),
+    };
+    for column in &create.columns {
+        let type_name = column.data_type.to_string();
+        let serial = type_name.to_ascii_lowercase().contains("serial");
+        let mut shape = ColumnShape {
+            name: ident(&column.name),
+            ty: ColType::from_name(&type_name, enums),
+            type_name,
+            not_null: false,
+            fill: if serial {
+                Fill::Sequence
+            } else {
+                Fill::Nothing
+            },
+            unique: false,
+            references: None,
+        };
+        for option in &column.options {
+            match &option.option {
+                ColumnOption::NotNull => shape.not_null = true,
+                ColumnOption::Default(expr) => {
+                    shape.fill = if expr.to_string().to_ascii_lowercase().starts_with("nextval") {
+                        Fill::Sequence
+                    } else {
+                        Fill::Default
+                    }
+                }
+                ColumnOption::PrimaryKey(_) => {
+                    shape.not_null = true;
+                    shape.unique = true;
+                }
+                ColumnOption::Unique(_) => shape.unique = true,
+                ColumnOption::ForeignKey(fk) => {
+                    shape.references = Some((
+                        object_name(&fk.foreign_table),
+                        fk.referred_columns
+                            .first()
+                            .map(ident)
+                            .unwrap_or_else(|| "id".into()),
+                    ));
+                }
+                ColumnOption::Generated {
+                    generation_expr, ..
+                } => {
+                    shape.fill = if generation_expr.is_some() {
+                        Fill::Computed
+                    } else {
+                        Fill::Sequence
+                    };
+                }
+                ColumnOption::Identity(_) => shape.fill = Fill::Sequence,
+                _ => {}
+            }
+        }
+        table.columns.push(shape);
+    }
+    for constraint in &create.constraints {
+        apply_constraint(&mut table, constraint);
+    }
+    table
+}
+
+fn apply_constraint(table: &mut TableShape, constraint: &TableConstraint) {
+    let single = |columns: &[sqlparser::ast::IndexColumn]| match columns {
+        [only] => match &only.column.expr {
+            Expr::Identifier(i) => Some(ident(i)),
+            _ => None,
+        },
+        _ => None,
+    };
+    match constraint {
+        TableConstraint::PrimaryKey(pk) => {
+            for c in &pk.columns {
+                if let Expr::Identifier(i) = &c.column.expr
+                    && let Some(column) = table.column_mut(&ident(i))
+                {
+                    column.not_null = true;
+                }
+            }
+            if let Some(name) = single(&pk.columns)
+                && let Some(column) = table.column_mut(&name)
+            {
+                column.unique = true;
+            }
+        }
+        TableConstraint::Unique(u) => {
+            if let Some(name) = single(&u.columns)
+                && let Some(column) = table.column_mut(&name)
+            {
+                column.unique = true;
+            }
+        }
+        TableConstraint::ForeignKey(fk) if fk.columns.len() == 1 => {
+            let target = (
+                object_name(&fk.foreign_table),
+                fk.referred_columns
+                    .first()
+                    .map(ident)
+                    .unwrap_or_else(|| "id".into()),
+            );
+            if let Some(column) = table.column_mut(&ident(&fk.columns[0])) {
+                column.references = Some(target);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tables_types_and_constraints() {
+        let shapes = from_sql(
+            "CREATE TYPE mood AS ENUM ('happy', 'sad');
+             CREATE TABLE public.users (
+               id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+               email varchar(120) NOT NULL,
+               m mood,
+               total numeric(10, 2),
+               born date DEFAULT now(),
+               n bigserial,
+               g int GENERATED ALWAYS AS (1) STORED);
+             CREATE UNIQUE INDEX ON users (email);
+             CREATE TABLE \"Orders\" (uid bigint, FOREIGN KEY (uid) REFERENCES users (id));
+             SELECT some_function_the_parser_does_not_know(((;",
+        );
+        assert!(!shapes.complete);
+        let users = shapes.table("users").unwrap();
+        let id = users.column("id").unwrap();
+        assert_eq!(
+            (id.fill, id.unique, id.not_null),
+            (Fill::Sequence, true, true)
+        );
+        let email = users.column("email").unwrap();
+        assert_eq!(email.ty, ColType::Text { max_len: Some(120) });
+        assert!(email.unique && email.not_null);
+        assert_eq!(
+            users.column("m").unwrap().ty,
+            ColType::Enum(vec!["happy".into(), "sad".into()])
+        );
+        assert_eq!(
+            users.column("total").unwrap().ty,
+            ColType::Numeric {
+                precision: Some(10),
+                scale: 2
+            }
+        );
+        assert_eq!(users.column("born").unwrap().fill, Fill::Default);
+        assert_eq!(users.column("n").unwrap().fill, Fill::Sequence);
+        assert_eq!(users.column("g").unwrap().fill, Fill::Computed);
+        let orders = shapes.table("\"Orders\"").unwrap();
+        assert_eq!(
+            orders.column("uid").unwrap().references,
+            Some(("users".into(), "id".into()))
+        );
+        assert!(shapes.table("orders").is_none());
+    }
+
+    #[test]
+    fn names_normalize() {
+        assert_eq!(normalize("Public.Users"), "users");
+        assert_eq!(normalize("\"Mixed\".t"), "Mixed.t");
+        assert_eq!(normalize("app.\"a\"\"b\""), "app.a\"b");
+    }
+}

@@ -1,0 +1,206 @@
+//! Seeding: the generators of the seed section produce what they promise, indexes and
+//! constraints are back after the load, the same seed gives the same rows whatever the
+//! parallelism, and bad seed sections are refused by `validate` before any database work.
+
+use crate::common::{Sandbox, assert_exit, stderr, stdout};
+
+const SCHEMA: &str = r#"
+CREATE TYPE mood AS ENUM ('happy', 'sad', 'meh');
+CREATE TABLE users (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email      text NOT NULL UNIQUE,
+    full_name  text NOT NULL,
+    status     text NOT NULL,
+    mood       mood,
+    bio        text,
+    score      int NOT NULL,
+    balance    numeric(8, 2) NOT NULL,
+    created_at timestamptz NOT NULL,
+    payload    jsonb NOT NULL,
+    code       varchar(12) UNIQUE,
+    shout      text GENERATED ALWAYS AS (upper(full_name)) STORED
+);
+CREATE INDEX users_created_at_idx ON users (created_at);
+CREATE TABLE orders (
+    id      bigserial PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id),
+    note    text
+);
+CREATE INDEX orders_user_id_idx ON orders (user_id);
+"#;
+
+const SEED: &str = r#"
+[seed]
+seed = 11
+[seed.tables.users]
+rows = 5000
+[seed.tables.users.columns]
+email = { fake = "email" }
+status = { enum = { active = 90, banned = 10 } }
+mood = { enum = { happy = 1, sad = 1 }, null = 0.5 }
+bio = { fake = "paragraph", length = [50, 100], null = 0.3 }
+score = { range = [1, 5] }
+balance = { range = [0.5, 999.99] }
+created_at = { timestamp = [2024-01-01, 2025-01-01], skew = 3.0 }
+payload = { json = 200 }
+code = { fake = "word", unique = true }
+[seed.tables.orders]
+rows = 20000
+[seed.tables.orders.columns]
+user_id = { key = "users.id", dist = "zipf", exponent = 1.2 }
+"#;
+
+/// Steps that fail (RAISE) unless the data looks as the seed section says.
+const CHECKS: &str = r#"
+[[strategy]]
+name = "checks"
+steps = [
+  { name = "counts", sql = """DO $$ BEGIN
+      IF (SELECT count(*) FROM users) <> 5000 OR (SELECT count(*) FROM orders) <> 20000 THEN
+        RAISE 'counts'; END IF;
+      IF (SELECT count(DISTINCT email) FROM users) <> 5000 OR (SELECT count(DISTINCT code) FROM users) <> 5000 THEN
+        RAISE 'unique'; END IF;
+      IF (SELECT avg((status = 'active')::int) FROM users) NOT BETWEEN 0.86 AND 0.94 THEN RAISE 'enum'; END IF;
+      IF (SELECT avg((mood IS NULL)::int) FROM users) NOT BETWEEN 0.45 AND 0.55 THEN RAISE 'null'; END IF;
+      IF (SELECT count(*) FROM users WHERE mood = 'meh') > 0 THEN RAISE 'labels'; END IF;
+      IF (SELECT avg((bio IS NULL)::int) FROM users) NOT BETWEEN 0.25 AND 0.35 THEN RAISE 'bio null'; END IF;
+      IF (SELECT min(length(bio)) < 40 OR max(length(bio)) > 100 FROM users) THEN RAISE 'bio length'; END IF;
+      IF (SELECT min(score) <> 1 OR max(score) <> 5 FROM users) THEN RAISE 'range'; END IF;
+      IF (SELECT min(balance) < 0.5 OR max(balance) > 999.99 FROM users) THEN RAISE 'decimal'; END IF;
+      IF (SELECT avg((created_at >= '2024-07-02')::int) FROM users) < 0.7 THEN RAISE 'skew'; END IF;
+      IF (SELECT min(created_at) < '2024-01-01' OR max(created_at) >= '2025-01-01' FROM users) THEN RAISE 'ts range'; END IF;
+      IF (SELECT avg(length(payload::text)) NOT BETWEEN 170 AND 230 FROM users) THEN RAISE 'json'; END IF;
+      IF (SELECT max(id) FROM users) <> 5000 OR nextval('users_id_seq') <> 5001 THEN RAISE 'identity'; END IF;
+      IF (SELECT count(*) FROM orders WHERE user_id = 1) < 2000 THEN RAISE 'zipf'; END IF;
+      IF (SELECT count(*) FROM pg_indexes WHERE tablename IN ('users', 'orders')) <> 6 THEN RAISE 'indexes'; END IF;
+      IF (SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'f' AND convalidated) <> 1 THEN
+        RAISE 'foreign key'; END IF;
+      IF (SELECT shout FROM users WHERE id = 1) <> (SELECT upper(full_name) FROM users WHERE id = 1) THEN RAISE 'generated'; END IF;
+    END $$""" },
+  { name = "fingerprint", command = "psql \"$DATABASE_URL\" -Atc \"SELECT md5(string_agg(u::text, ',' ORDER BY id)) FROM users u\" -c \"SELECT md5(string_agg(o::text, ',' ORDER BY id)) FROM orders o\"" },
+]
+"#;
+
+fn scenario() -> String {
+    format!("name = \"seed\"\n[schema]\nsql = '''{SCHEMA}'''\n{SEED}\n{CHECKS}")
+}
+
+fn run(sandbox: &Sandbox, jobs: &str) -> serde_json::Value {
+    let out = sandbox.run(&[
+        "run",
+        "s.toml",
+        "--backend",
+        "local",
+        "--out",
+        "out",
+        "--seed-jobs",
+        jobs,
+    ]);
+    assert_exit(&out, 0);
+    sandbox.report()
+}
+
+#[test]
+fn generators_keep_their_promises_and_parallelism_does_not_change_rows() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario());
+    let one = run(&sandbox, "1");
+    let steps = &one["strategies"][0]["steps"];
+    assert_eq!(steps[0]["status"], "succeeded", "{}", steps[0]);
+    let fingerprint_one = steps[1]["output"].as_str().unwrap().trim().to_owned();
+    assert_eq!(fingerprint_one.lines().count(), 2, "{fingerprint_one}");
+
+    let seed = &one["seed"];
+    assert_eq!(seed["rows"], 25000);
+    assert_eq!(seed["jobs"], 1);
+    let builds: Vec<&str> = seed["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "users_pkey",
+        "users_email_key",
+        "users_created_at_idx",
+        "orders_user_id_fkey",
+    ] {
+        assert!(builds.contains(&name), "{name} not rebuilt: {builds:?}");
+    }
+    assert!(seed["bytes"].as_u64().unwrap() > 1_000_000);
+
+    let three = run(&sandbox, "3");
+    assert_eq!(three["seed"]["jobs"], 3);
+    let fingerprint_three = three["strategies"][0]["steps"][1]["output"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(
+        fingerprint_one, fingerprint_three,
+        "rows depend on --seed-jobs"
+    );
+}
+
+#[test]
+fn validate_refuses_bad_seed_sections_before_any_database_work() {
+    let sandbox = Sandbox::new();
+    let bad = r#"
+[seed.tables.users]
+rows = 100
+[seed.tables.users.columns]
+nope = { fake = "name" }
+score = { fake = "name" }
+bio = { null = 0.2 }
+code = { range = [1, 10] }
+email = { null = 0.1 }
+[seed.tables.ghosts]
+rows = 5
+[seed.tables.orders]
+rows = 1.5
+"#;
+    sandbox.write(
+        "s.toml",
+        &format!(
+            "name = \"bad\"\n[schema]\nsql = '''{SCHEMA}'''\n{bad}\n[[strategy]]\nname = \"s\"\nsteps = [{{ sql = \"SELECT 1\" }}]\n"
+        ),
+    );
+    // No server is reachable at this URL: validation must not need one.
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    for expected in [
+        "no column `nope`",
+        "`fake` cannot produce values for `score` of type INT",
+        "only 10 distinct values for 100 rows",
+        "`null = 0.1` but `users.email` is NOT NULL",
+        "creates no table `ghosts`",
+        "positive whole number of rows, found 1.5",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+    }
+    assert!(
+        !err.contains("columns.bio"),
+        "a nullable column may have NULLs:\n{err}"
+    );
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn reference_cycles_are_refused() {
+    let sandbox = Sandbox::new();
+    let schema = "CREATE TABLE a (id text PRIMARY KEY, b_id text); CREATE TABLE b (id text PRIMARY KEY, a_id text REFERENCES a (id)); ALTER TABLE a ADD CONSTRAINT a_b FOREIGN KEY (b_id) REFERENCES b (id);";
+    sandbox.write(
+        "s.toml",
+        &format!(
+            "name = \"cycle\"\n[schema]\nsql = '''{schema}'''\n[seed.tables.a]\nrows = 10\n[seed.tables.b]\nrows = 10\n[[strategy]]\nname = \"s\"\nsteps = [{{ sql = \"SELECT 1\" }}]\n"
+        ),
+    );
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("cycle (a → b → a)"),
+        "{}",
+        stderr(&out)
+    );
+}
