@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{BackendKind, BackendOptions};
+use crate::db::{BackendKind, BackendOptions, CacheSpot};
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED, EXIT_USAGE, Error};
 use crate::report::{Outcome, Report};
-use crate::run::{RunOptions, default_out, run};
+use crate::run::{RunOptions, SeedOptions, default_out, run};
 use crate::scenario::{Overrides, Plan};
 
 const EXAMPLES: &str = "\
@@ -85,6 +85,12 @@ pub struct RunArgs {
     /// Connections that load and index the seed data [default: the number of CPUs, at least 2].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub seed_jobs: Option<u32>,
+    /// Seed again even if a cached seeded database matches (and replace the cache entry).
+    #[arg(long)]
+    pub fresh: bool,
+    /// Do not keep the seeded database for later runs, nor reuse one.
+    #[arg(long, conflicts_with = "fresh")]
+    pub no_cache: bool,
 }
 
 fn positive_scale(s: &str) -> Result<f64, String> {
@@ -165,11 +171,19 @@ async fn run_command(args: RunArgs) -> Result<i32, Error> {
             allow_existing_tables: args.allow_existing_tables,
             log_path: PathBuf::new(),
             run_id: String::new(),
+            cache: (!args.no_cache).then(|| CacheSpot {
+                key: crate::seed::cache_key(&plan.schema.sql, &plan.seed),
+                dir: cache_dir(),
+                fresh: args.fresh,
+            }),
         },
         out,
-        seed_jobs: args
-            .seed_jobs
-            .map_or_else(default_seed_jobs, |n| n as usize),
+        seed: SeedOptions {
+            jobs: args
+                .seed_jobs
+                .map_or_else(default_seed_jobs, |n| n as usize),
+            fresh: args.fresh,
+        },
     };
 
     let cancel = CancellationToken::new();
@@ -188,6 +202,22 @@ async fn run_command(args: RunArgs) -> Result<i32, Error> {
         Outcome::Interrupted => EXIT_INTERRUPTED,
         Outcome::Failed | Outcome::Error => EXIT_FAILED,
     })
+}
+
+/// Where seeded clusters are kept: `REHEARSE_CACHE_DIR`, else the user's cache folder; as root,
+/// `/var/cache/rehearse` (the `postgres` user that runs local clusters cannot enter `/root`).
+fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("REHEARSE_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if nix::unistd::Uid::effective().is_root() {
+        return PathBuf::from("/var/cache/rehearse");
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("rehearse")
 }
 
 /// One loading connection per CPU (at least 2: one generates while the other's backend works).

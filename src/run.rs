@@ -11,8 +11,8 @@ use crate::clock::RunClock;
 use crate::db::{self, BackendOptions, Server};
 use crate::error::Error;
 use crate::report::{
-    Environment, Outcome, Report, ScenarioInfo, StepStatus, StrategyReport, StrategyStatus, Tool,
-    Verdict,
+    Environment, Outcome, Report, ScenarioInfo, SeedSummary, StepStatus, StrategyReport,
+    StrategyStatus, Tool, Verdict,
 };
 use crate::scenario::Plan;
 use crate::seed::{self, quote_ident};
@@ -24,8 +24,17 @@ pub struct RunOptions {
     pub backend: BackendOptions,
     /// The output folder.
     pub out: PathBuf,
+    /// How to seed.
+    pub seed: SeedOptions,
+}
+
+/// How to seed.
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
     /// Connections that load and index the seed data.
-    pub seed_jobs: usize,
+    pub jobs: usize,
+    /// Discard the cached seeded template (if any) and seed again.
+    pub fresh: bool,
 }
 
 /// What a finished run produced.
@@ -104,7 +113,7 @@ pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) ->
                         &cancel,
                         &mut scratch,
                         &mut report,
-                        options.seed_jobs,
+                        &options.seed,
                     )
                     .await;
                     scratch.drop_all(&server).await;
@@ -157,27 +166,47 @@ async fn rehearse(
     cancel: &CancellationToken,
     scratch: &mut Scratch,
     report: &mut Report,
-    seed_jobs: usize,
+    seeding: &SeedOptions,
 ) -> Result<(), Error> {
     let maintenance = server.connect(server.maintenance_db()).await?;
     describe_environment(server, &maintenance, plan, &mut report.environment).await?;
     // Since PG 15 CREATE DATABASE copies through WAL by default, which for a seeded template
     // of hundreds of MB is several times slower than copying the files.
     scratch.file_copy = report.environment.server_version_num >= Some(150000);
-    let template = format!("rehearse_{}_seed", report.run_id);
-    scratch.create(&maintenance, &template, None).await?;
-    {
-        let client = server.connect(&template).await?;
-        let seeded = async {
-            tracing::info!("creating the schema from {}", plan.schema.origin);
-            seed::create_schema(&client, &plan.schema).await?;
-            seed::fill(server, &template, &plan.seed, seed_jobs).await
-        };
-        report.seed = Some(tokio::select! {
-            summary = seeded => summary?,
-            _ = cancel.cancelled() => return Err(Error::Interrupted),
-        });
+    let template = match &server.seed_cache {
+        Some(key) => format!("rehearse_seed_{key}"),
+        None => format!("rehearse_{}_seed", report.run_id),
+    };
+    if server.seed_cache.is_some() {
+        sweep_leftovers(server, &maintenance, &template).await;
     }
+    report.seed = match cached_seed(&maintenance, &template, seeding.fresh).await? {
+        Some(summary) => {
+            tracing::info!("reusing the seeded template {template} (run with --fresh to reseed)");
+            Some(summary)
+        }
+        None => {
+            scratch.create(&maintenance, &template, None).await?;
+            let client = server.connect(&template).await?;
+            let seeded = async {
+                tracing::info!("creating the schema from {}", plan.schema.origin);
+                seed::create_schema(&client, &plan.schema).await?;
+                seed::fill(server, &template, &plan.seed, seeding.jobs).await
+            };
+            let mut summary = tokio::select! {
+                summary = seeded => summary?,
+                _ = cancel.cancelled() => return Err(Error::Interrupted),
+            };
+            drop(client);
+            if let Some(key) = &server.seed_cache {
+                summary.cache_key = Some(key.clone());
+                mark_seeded(&maintenance, &template, &summary).await?;
+                // Kept for the next run with the same data.
+                scratch.keep(&template);
+            }
+            Some(summary)
+        }
+    };
 
     for (i, strategy) in plan.strategies.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -403,6 +432,11 @@ impl Scratch {
         Ok(())
     }
 
+    /// Keeps `name` when the run ends (a seeded template kept for later runs).
+    fn keep(&mut self, name: &str) {
+        self.databases.retain(|d| d != name);
+    }
+
     async fn drop_one(&mut self, server: &Server, client: &tokio_postgres::Client, name: &str) {
         if drop_database(client, name).await.is_ok() {
             self.databases.retain(|d| d != name);
@@ -431,6 +465,82 @@ impl Scratch {
                 self.databases.join(", ")
             ),
         }
+    }
+}
+
+/// Marks a kept template as completely seeded: its comment holds the seed summary.
+const SEEDED_MARK: &str = "rehearse seed cache: ";
+
+async fn mark_seeded(
+    client: &tokio_postgres::Client,
+    template: &str,
+    summary: &SeedSummary,
+) -> Result<(), Error> {
+    let json = serde_json::to_string(summary).expect("summary serializes");
+    let sql = format!(
+        "COMMENT ON DATABASE {} IS '{SEEDED_MARK}{}'",
+        quote_ident(template),
+        json.replace('\'', "''")
+    );
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| Error::server(format!("mark {template} as seeded"), &e))
+}
+
+/// The summary of a kept template seeded by an earlier run, if there is a finished one. An
+/// unfinished one (a run stopped while seeding) and, with `--fresh`, any one is dropped.
+async fn cached_seed(
+    client: &tokio_postgres::Client,
+    template: &str,
+    fresh: bool,
+) -> Result<Option<SeedSummary>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1",
+            &[&template],
+        )
+        .await
+        .map_err(|e| Error::server("look for a seeded template", &e))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let comment: String = row.get(0);
+    let summary = comment
+        .strip_prefix(SEEDED_MARK)
+        .and_then(|json| serde_json::from_str::<SeedSummary>(json).ok());
+    if let (Some(mut summary), false) = (summary, fresh) {
+        summary.cached = true;
+        return Ok(Some(summary));
+    }
+    drop_database(client, template)
+        .await
+        .map_err(|message| Error::Server {
+            what: format!("drop the old template {template}"),
+            message,
+        })?;
+    Ok(None)
+}
+
+/// Scratch databases a stopped run left in a kept cluster (only this run uses it: it holds the
+/// cache lock). On an existing server other runs may be working, so nothing is swept there.
+async fn sweep_leftovers(server: &Server, client: &tokio_postgres::Client, template: &str) {
+    if server.backend == db::BackendKind::Url {
+        return;
+    }
+    let Ok(rows) = client
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'rehearse\\_%' AND datname <> $1",
+            &[&template],
+        )
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        tracing::info!("dropping {name}, left by a stopped run");
+        let _ = drop_database(client, &name).await;
     }
 }
 

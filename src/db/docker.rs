@@ -35,6 +35,8 @@ pub struct DockerServer {
     container: Option<ContainerAsync<GenericImage>>,
     docker: Docker,
     run_id: String,
+    /// The seed cache entry whose volume the container uses, held until it is removed.
+    _cache: Option<super::CacheLock>,
 }
 
 impl std::fmt::Debug for DockerServer {
@@ -43,6 +45,71 @@ impl std::fmt::Debug for DockerServer {
             .field("run_id", &self.run_id)
             .finish()
     }
+}
+
+/// The seed cache volume for this image and data (`--fresh` removes it first), or `None` without
+/// a cache or when another run holds the entry.
+async fn cache_volume(
+    docker: &Docker,
+    options: &BackendOptions,
+    image: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<(super::CacheLock, String)>, DbError> {
+    let Some(cache) = &options.cache else {
+        return Ok(None);
+    };
+    let tag: String = image
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    // Volumes are machine-wide but the lock and the password live in the cache folder: one
+    // volume per folder, so two folders never share (or fight over) a cluster.
+    let folder = cache
+        .dir
+        .display()
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4u32, |h, b| {
+            (h ^ b as u32).wrapping_mul(0x0100_0193)
+        });
+    let name = format!("rehearse-seed-{tag}-{}-{folder:08x}", cache.key);
+    let Some(lock) = cache.lock(&name)? else {
+        let note = format!(
+            "another run holds the seed cache volume {name}; seeding a throwaway container"
+        );
+        tracing::warn!("{note}");
+        notes.push(note);
+        return Ok(None);
+    };
+    // Without its password file (a cleared cache folder) the volume's cluster cannot be entered.
+    if cache.fresh || !lock.path.join("password").is_file() {
+        let _ = docker
+            .remove_volume(
+                &name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await;
+        let _ = std::fs::remove_dir_all(&lock.path);
+    }
+    Ok(Some((lock, name)))
+}
+
+/// The password of a cached volume's cluster: set when the volume was first initialised, so it
+/// is kept beside the lock.
+fn cached_password(lock: &super::CacheLock) -> Result<String, DbError> {
+    let path = lock.path.join("password");
+    if let Ok(p) = std::fs::read_to_string(&path) {
+        return Ok(p.trim().to_owned());
+    }
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    std::fs::create_dir_all(&lock.path)
+        .and_then(|()| std::fs::write(&path, &password))
+        .map_err(|source| DbError::Io {
+            what: "write the cached cluster's password to",
+            path: path.clone(),
+            source,
+        })?;
+    Ok(password)
 }
 
 /// Connects to the Docker engine the environment points at (DOCKER_HOST or the local socket).
@@ -72,7 +139,11 @@ pub async fn provision(
     let explicit = options.image.clone().or_else(|| plan.image.clone());
     let image = resolve_image(&docker, explicit, major, &mut notes).await?;
 
-    let password = uuid::Uuid::new_v4().simple().to_string();
+    let cache = cache_volume(&docker, options, &image, &mut notes).await?;
+    let password = match &cache {
+        Some((lock, _)) => cached_password(lock)?,
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
     let mut cmd = vec!["postgres".to_owned()];
     for (key, value) in super::effective_settings(plan) {
         cmd.push("-c".into());
@@ -88,6 +159,13 @@ pub async fn provision(
         .with_label(RUN_LABEL, &options.run_id)
         .with_container_name(format!("rehearse-{}", options.run_id))
         .with_startup_timeout(Duration::from_secs(180));
+    let request = match &cache {
+        Some((_, volume)) => request.with_mount(testcontainers::core::Mount::volume_mount(
+            volume.clone(),
+            "/var/lib/postgresql/data",
+        )),
+        None => request,
+    };
     tracing::info!("starting a container from {image}");
     let container = match request.start().await {
         Ok(c) => c,
@@ -103,7 +181,12 @@ pub async fn provision(
         container: Some(container),
         docker,
         run_id: options.run_id.clone(),
+        _cache: cache.map(|(lock, _)| lock),
     };
+    let seed_cache = server
+        ._cache
+        .as_ref()
+        .and(options.cache.as_ref().map(|c| c.key.clone()));
     let container = server.container.as_ref().expect("just set");
     copy_log(container, &options.log_path)?;
 
@@ -150,6 +233,7 @@ pub async fn provision(
         log: Some(options.log_path.clone()),
         settings_applied: true,
         notes,
+        seed_cache,
         handle: super::Handle::Docker(Box::new(server)),
     })
 }

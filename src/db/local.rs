@@ -18,11 +18,30 @@ use tokio_postgres::Config;
 use super::{BackendKind, BackendOptions, DbError, Server};
 use crate::scenario::DatabasePlan;
 
-/// A running throwaway cluster. Dropping it stops the server and deletes its directory.
+/// A running cluster. Dropping it stops the server and deletes its directory (unless the
+/// directory is a kept cache entry).
 #[derive(Debug)]
 pub struct LocalCluster {
-    dir: Option<tempfile::TempDir>,
+    dir: Option<ClusterDir>,
     child: Option<Child>,
+}
+
+/// Where a cluster lives.
+#[derive(Debug)]
+enum ClusterDir {
+    /// Deleted when the run ends.
+    Throwaway(tempfile::TempDir),
+    /// A seed cache entry, kept for the next run with the same data.
+    Kept(super::CacheLock),
+}
+
+impl ClusterDir {
+    fn path(&self) -> &Path {
+        match self {
+            ClusterDir::Throwaway(t) => t.path(),
+            ClusterDir::Kept(lock) => &lock.path,
+        }
+    }
 }
 
 /// Postgres binaries found on this machine.
@@ -53,14 +72,8 @@ pub async fn provision(
         notes.push(note);
     }
     let owner = cluster_owner()?;
-    let dir = tempfile::Builder::new()
-        .prefix("rehearse-cluster-")
-        .tempdir()
-        .map_err(|source| DbError::Io {
-            what: "create a cluster directory in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let dir = cluster_dir(options, bin.major, &mut notes)?;
+    let reuse = dir.path().join("data/PG_VERSION").is_file();
     if let Some(user) = &owner {
         std::os::unix::fs::chown(dir.path(), Some(user.uid.as_raw()), Some(user.gid.as_raw()))
             .map_err(|source| DbError::Io {
@@ -70,7 +83,11 @@ pub async fn provision(
             })?;
     }
     let data = dir.path().join("data");
-    initdb(&bin, &data, owner.as_ref()).await?;
+    if reuse {
+        tracing::info!("reusing the cached cluster in {}", dir.path().display());
+    } else {
+        initdb(&bin, &data, owner.as_ref()).await?;
+    }
 
     let port = free_port()?;
     let log = super::create_server_log(&options.log_path)?;
@@ -85,6 +102,7 @@ pub async fn provision(
             dir.path().display().to_string(),
         ),
     ]);
+    let kept = matches!(dir, ClusterDir::Kept(_)).then(|| dir.path().to_owned());
     for (key, value) in &settings {
         command.arg("-c").arg(format!("{key}={value}"));
     }
@@ -118,7 +136,14 @@ pub async fn provision(
     super::wait_until_ready(&config, &target, Duration::from_secs(60), || {
         cluster.check_alive(&log_path)
     })
-    .await?;
+    .await
+    .map_err(|e| match &kept {
+        Some(path) if reuse => DbError::Cluster {
+            what: format!("start the cached cluster in {}", path.display()),
+            reason: format!("{e}\n(run with --fresh to discard it and seed again)"),
+        },
+        _ => e,
+    })?;
     tracing::info!(
         "local Postgres {} cluster ready on 127.0.0.1:{port} (binaries {})",
         bin.major,
@@ -133,6 +158,7 @@ pub async fn provision(
         log: Some(options.log_path.clone()),
         settings_applied: true,
         notes,
+        seed_cache: kept.and(options.cache.as_ref().map(|c| c.key.clone())),
         handle: super::Handle::Local(cluster),
     })
 }
@@ -184,7 +210,7 @@ impl LocalCluster {
                 }
             }
         }
-        if let Some(dir) = self.dir.take() {
+        if let Some(ClusterDir::Throwaway(dir)) = self.dir.take() {
             let path = dir.path().to_owned();
             if let Err(e) = dir.close() {
                 tracing::warn!("failed to delete cluster directory {}: {e}", path.display());
@@ -197,6 +223,55 @@ impl Drop for LocalCluster {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The cluster's folder: the seed cache entry for this major when there is a cache and no other
+/// run holds it (emptied first with `--fresh`), else a throwaway one.
+fn cluster_dir(
+    options: &BackendOptions,
+    major: u32,
+    notes: &mut Vec<String>,
+) -> Result<ClusterDir, DbError> {
+    if let Some(cache) = &options.cache {
+        match cache.lock(&format!("local-{major}-{}", cache.key))? {
+            Some(lock) => {
+                let io = |what, source| DbError::Io {
+                    what,
+                    path: lock.path.clone(),
+                    source,
+                };
+                if cache.fresh && lock.path.exists() {
+                    std::fs::remove_dir_all(&lock.path)
+                        .map_err(|e| io("discard the cached cluster", e))?;
+                }
+                if !lock.path.join("data/PG_VERSION").is_file() && lock.path.exists() {
+                    // A cluster that never finished initdb.
+                    std::fs::remove_dir_all(&lock.path)
+                        .map_err(|e| io("discard the unfinished cluster", e))?;
+                }
+                std::fs::create_dir_all(&lock.path)
+                    .map_err(|e| io("create the cached cluster folder", e))?;
+                return Ok(ClusterDir::Kept(lock));
+            }
+            None => {
+                let note = format!(
+                    "another run holds the seed cache entry {}; seeding a throwaway cluster",
+                    cache.key
+                );
+                tracing::warn!("{note}");
+                notes.push(note);
+            }
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("rehearse-cluster-")
+        .tempdir()
+        .map_err(|source| DbError::Io {
+            what: "create a cluster directory in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    Ok(ClusterDir::Throwaway(dir))
 }
 
 /// Finds `initdb` and `postgres`: in `explicit` if given; else, in order, the Debian directory of

@@ -15,7 +15,7 @@ pub mod local;
 mod pgerror;
 mod url;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio_postgres::{Client, Config, NoTls};
@@ -72,6 +72,59 @@ pub struct BackendOptions {
     pub log_path: PathBuf,
     /// Identifies this run's resources (container label, scratch database names).
     pub run_id: String,
+    /// Where the seeded cluster may outlive the run (local: a kept data directory; docker: a
+    /// volume), or `None` for a throwaway server.
+    pub cache: Option<CacheSpot>,
+}
+
+/// A cache entry for a seeded cluster: what it holds and where it lives.
+#[derive(Debug, Clone)]
+pub struct CacheSpot {
+    /// Hash of the schema, the seed section, the scale, the seed and the tool version.
+    pub key: String,
+    /// Folder for kept data directories and lock files.
+    pub dir: PathBuf,
+    /// `--fresh`: discard the entry and start over.
+    pub fresh: bool,
+}
+
+impl CacheSpot {
+    /// Takes the entry `name` for this run, or `None` when another run holds it (the caller then
+    /// falls back to a throwaway server, so concurrent runs never share a cluster).
+    pub fn lock(&self, name: &str) -> Result<Option<CacheLock>, DbError> {
+        use nix::fcntl::{Flock, FlockArg};
+        let io = |what: &'static str, path: &Path, source| DbError::Io {
+            what,
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| io("create the cache folder", &self.dir, e))?;
+        let path = self.dir.join(format!("{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io("open the cache lock", &path, e))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(CacheLock {
+                _lock: lock,
+                path: self.dir.join(name),
+            })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, errno)) => Err(io("lock", &path, errno.into())),
+        }
+    }
+}
+
+/// A held cache entry: released when dropped.
+#[derive(Debug)]
+pub struct CacheLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+    /// The entry's path (a folder for the local backend; the docker backend keeps a password
+    /// file next to its volume).
+    pub path: PathBuf,
 }
 
 /// Settings every rehearsal server gets before the scenario's own, so lock waits are logged with
@@ -115,6 +168,9 @@ pub struct Server {
     pub settings_applied: bool,
     /// What the user should know about how the server was chosen.
     pub notes: Vec<String>,
+    /// The seed cache key when the seeded template may be kept on this server for later runs
+    /// (a kept local cluster, a docker volume, or an existing server).
+    pub seed_cache: Option<String>,
     handle: Handle,
 }
 

@@ -81,6 +81,8 @@ pub async fn provision(options: &BackendOptions) -> Result<Server, DbError> {
         log: None,
         settings_applied: false,
         notes: vec![note],
+        // Someone else's server: rehearse leaves nothing behind there, so no seed cache.
+        seed_cache: None,
         handle: super::Handle::Url,
     })
 }

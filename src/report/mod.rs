@@ -142,6 +142,12 @@ pub struct SeedSummary {
     pub mb_per_second: f64,
     /// `rows` over `seconds`.
     pub rows_per_second: f64,
+    /// The seed cache key, when the seeded template is kept for later runs.
+    #[serde(default)]
+    pub cache_key: Option<String>,
+    /// This run reused a template seeded by an earlier run (the figures are that run's).
+    #[serde(default)]
+    pub cached: bool,
 }
 
 impl SeedSummary {
@@ -174,6 +180,8 @@ impl SeedSummary {
             seconds,
             mb_per_second: per_second(bytes) / 1e6,
             rows_per_second: per_second(rows),
+            cache_key: None,
+            cached: false,
         }
     }
 }

@@ -19,14 +19,20 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             .unwrap_or_default()
     )?;
     if let Some(seed) = &report.seed {
-        let rows: u64 = seed.tables.iter().map(|t| t.rows).sum();
-        let bytes: u64 = seed.tables.iter().map(|t| t.bytes).sum();
+        let how = if seed.cached {
+            "reused from the seed cache (--fresh to reseed)".to_owned()
+        } else {
+            format!(
+                "{:.1} s, {:.0} MB/s on {} connection(s)",
+                seed.seconds, seed.mb_per_second, seed.jobs
+            )
+        };
         writeln!(
             out,
-            "  seed     {rows} rows in {} table(s), {:.1} MB, {:.1} s (scale {}, seed {})",
+            "  seed     {} rows in {} table(s), {:.1} MB, {how} (scale {}, seed {})",
+            seed.rows,
             seed.tables.len(),
-            bytes as f64 / 1e6,
-            seed.seconds,
+            seed.bytes as f64 / 1e6,
             seed.scale,
             seed.seed
         )?;

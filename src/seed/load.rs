@@ -199,11 +199,6 @@ pub async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome, SeedE
             seconds: finished.get(&Task::Build(i)).copied().unwrap_or_default(),
         });
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|a, b| {
-        let at = |i: &usize| finished.get(&Task::Load(*i)).copied().unwrap_or_default();
-        at(a).total_cmp(&at(b))
-    });
     let mut tables = Vec::new();
     for i in 0..n {
         let t = &work.tables[i];

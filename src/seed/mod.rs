@@ -206,6 +206,7 @@ pub async fn fill(
         t.bytes = bytes as u64;
     }
     let seconds = started.elapsed().as_secs_f64();
+    tracing::info!("seeded in {seconds:.1} s");
     Ok(SeedSummary::new(
         plan.seed,
         plan.scale,
@@ -214,6 +215,37 @@ pub async fn fill(
         outcome.builds,
         seconds,
     ))
+}
+
+/// The seed cache key: what the seeded data depends on (the schema SQL, every table's rows and
+/// generators, the scale, the seed, and this tool's version, whose generators may change).
+pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
+    let mut text = format!(
+        "{} {}\n{schema_sql}\nseed {} scale {}\n",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        plan.seed,
+        plan.scale
+    );
+    for t in &plan.tables {
+        text.push_str(&format!("{} {}\n", t.name, t.rows));
+        for c in &t.columns {
+            text.push_str(&format!(
+                "  {} {:?} {} {}\n",
+                c.name, c.generator, c.null, c.unique
+            ));
+        }
+    }
+    // Two FNV-1a passes with different offsets: 128 bits, stable across builds and machines.
+    let fnv = |offset: u64| {
+        text.bytes()
+            .fold(offset, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    };
+    format!(
+        "{:016x}{:08x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x84222325cbf29ce4) as u32
+    )
 }
 
 fn list(problems: &[Problem]) -> String {

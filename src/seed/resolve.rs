@@ -29,6 +29,8 @@ pub struct TableGen {
     pub columns: Vec<ColumnGen>,
     /// Tables whose keys must be read from the database before this one is generated.
     pub deps: BTreeSet<String>,
+    /// Every other table it takes keys from (for reporting tables in dependency order).
+    pub refs: BTreeSet<String>,
 }
 
 /// One column to write.
@@ -44,6 +46,8 @@ pub struct ColumnGen {
     pub sequence: bool,
     /// Keys to read from a loaded table before generating: (table, column, distribution).
     pub pending_key: Option<(String, String, KeyDistPlan)>,
+    /// The other table it takes keys from.
+    pub references: Option<String>,
 }
 
 /// How strict to be about what the shapes do not say.
@@ -75,7 +79,7 @@ pub fn resolve(
     }
     r.cycles(&tables);
     if r.problems.is_empty() {
-        Ok(tables)
+        Ok(dependency_order(tables))
     } else {
         r.problems.sort_by_key(|p| p.line);
         Err(r.problems)
@@ -136,6 +140,7 @@ impl Resolver<'_> {
             rows: table.rows,
             columns: Vec::new(),
             deps: BTreeSet::new(),
+            refs: BTreeSet::new(),
         };
         for column in &shape.columns {
             if column.fill == Fill::Computed {
@@ -155,6 +160,9 @@ impl Resolver<'_> {
             if let Some(c) = self.column(table, shape, column, spec) {
                 if let Some((t, _, _)) = &c.pending_key {
                     out.deps.insert(t.clone());
+                }
+                if let Some(t) = &c.references {
+                    out.refs.insert(t.clone());
                 }
                 out.columns.push(c);
             }
@@ -190,6 +198,7 @@ impl Resolver<'_> {
             null,
             sequence: false,
             pending_key: None,
+            references: None,
         };
         let result = match plan {
             GenPlan::Default => self.default_for(table, shape, column, unique, &mut out),
@@ -489,6 +498,9 @@ impl Resolver<'_> {
         } else {
             self.shapes.table(target)
         };
+        if normalize(&table.name) != target {
+            out.references = Some(target.to_owned());
+        }
         let serial = match target_shape {
             None => false,
             Some(t) => {
@@ -576,6 +588,24 @@ impl Resolver<'_> {
             }
         }
     }
+}
+
+/// Referenced tables before the tables referencing them (name order otherwise).
+fn dependency_order(mut tables: Vec<TableGen>) -> Vec<TableGen> {
+    let mut out: Vec<TableGen> = Vec::with_capacity(tables.len());
+    while !tables.is_empty() {
+        let ready = tables
+            .iter()
+            .position(|t| {
+                t.refs
+                    .iter()
+                    .all(|r| out.iter().any(|o| &o.key == r) || !tables.iter().any(|o| &o.key == r))
+            })
+            // A cycle through keys known without loading: any order works.
+            .unwrap_or(0);
+        out.push(tables.remove(ready));
+    }
+    out
 }
 
 fn find_cycle<'a>(

@@ -65,6 +65,7 @@ impl Sandbox {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rehearse"));
         cmd.args(args)
             .env("TMPDIR", self.path().join("tmp"))
+            .env("REHEARSE_CACHE_DIR", self.path().join("cache"))
             .env("RUST_LOG", "rehearse=info")
             .current_dir(self.path());
         cmd

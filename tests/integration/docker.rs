@@ -16,6 +16,7 @@ fn args(image: &str) -> Vec<&str> {
         image,
         "--out",
         "out",
+        "--no-cache",
     ]
 }
 
@@ -65,6 +66,7 @@ fn docker_picks_the_offline_image_when_the_official_one_cannot_be_had() {
         "works",
         "--out",
         "out",
+        "--no-cache",
     ]);
     assert_exit(&out, 0);
     let report = sandbox.report();
@@ -94,4 +96,51 @@ fn docker_sigint_removes_the_container() {
     assert_eq!(report["outcome"], "interrupted");
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(containers_of_run(run_id), Vec::<String>::new());
+}
+
+#[test]
+fn docker_keeps_the_seeded_cluster_in_a_volume() {
+    if !docker_available() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(GOOD_AND_FAILING));
+    let image = test_image();
+    let run = || {
+        let out = sandbox.run(&[
+            "run",
+            "s.toml",
+            "--backend",
+            "docker",
+            "--image",
+            &image,
+            "--out",
+            "out",
+            "--strategy",
+            "works",
+        ]);
+        assert_exit(&out, 0);
+        sandbox.report()
+    };
+    let first = run();
+    let key = first["seed"]["cache_key"].as_str().unwrap().to_owned();
+    let second = run();
+    let volumes = std::process::Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", "name=rehearse-seed-"])
+        .output()
+        .unwrap();
+    let ours: Vec<String> = String::from_utf8_lossy(&volumes.stdout)
+        .lines()
+        .filter(|v| v.contains(&key))
+        .map(str::to_owned)
+        .collect();
+    for v in &ours {
+        let _ = std::process::Command::new("docker")
+            .args(["volume", "rm", "-f", v])
+            .output();
+    }
+    assert_eq!(first["seed"]["cached"], false);
+    assert_eq!(second["seed"]["cached"], true, "{}", second["seed"]);
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(second["strategies"][0]["status"], "succeeded");
 }

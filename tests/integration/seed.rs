@@ -85,17 +85,10 @@ fn scenario() -> String {
     format!("name = \"seed\"\n[schema]\nsql = '''{SCHEMA}'''\n{SEED}\n{CHECKS}")
 }
 
-fn run(sandbox: &Sandbox, jobs: &str) -> serde_json::Value {
-    let out = sandbox.run(&[
-        "run",
-        "s.toml",
-        "--backend",
-        "local",
-        "--out",
-        "out",
-        "--seed-jobs",
-        jobs,
-    ]);
+fn run(sandbox: &Sandbox, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["run", "s.toml", "--backend", "local", "--out", "out"];
+    args.extend_from_slice(extra);
+    let out = sandbox.run(&args);
     assert_exit(&out, 0);
     sandbox.report()
 }
@@ -104,7 +97,7 @@ fn run(sandbox: &Sandbox, jobs: &str) -> serde_json::Value {
 fn generators_keep_their_promises_and_parallelism_does_not_change_rows() {
     let sandbox = Sandbox::new();
     sandbox.write("s.toml", &scenario());
-    let one = run(&sandbox, "1");
+    let one = run(&sandbox, &["--seed-jobs", "1", "--no-cache"]);
     let steps = &one["strategies"][0]["steps"];
     assert_eq!(steps[0]["status"], "succeeded", "{}", steps[0]);
     let fingerprint_one = steps[1]["output"].as_str().unwrap().trim().to_owned();
@@ -129,7 +122,7 @@ fn generators_keep_their_promises_and_parallelism_does_not_change_rows() {
     }
     assert!(seed["bytes"].as_u64().unwrap() > 1_000_000);
 
-    let three = run(&sandbox, "3");
+    let three = run(&sandbox, &["--seed-jobs", "3", "--no-cache"]);
     assert_eq!(three["seed"]["jobs"], 3);
     let fingerprint_three = three["strategies"][0]["steps"][1]["output"]
         .as_str()
@@ -203,4 +196,70 @@ fn reference_cycles_are_refused() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn the_seeded_database_is_cached_across_runs_until_fresh() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario());
+    let first = run(&sandbox, &[]);
+    assert_eq!(first["seed"]["cached"], false);
+    let key = first["seed"]["cache_key"].as_str().unwrap().to_owned();
+    let fingerprint = |r: &serde_json::Value| r["strategies"][0]["steps"][1]["output"].clone();
+
+    let second = run(&sandbox, &[]);
+    assert_eq!(second["seed"]["cached"], true, "{}", second["seed"]);
+    assert_eq!(second["seed"]["cache_key"], key.as_str());
+    assert_eq!(fingerprint(&first), fingerprint(&second));
+    assert_eq!(second["strategies"][0]["steps"][0]["status"], "succeeded");
+
+    let out = sandbox.run(&[
+        "run",
+        "s.toml",
+        "--backend",
+        "local",
+        "--out",
+        "out",
+        "--fresh",
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(sandbox.report()["seed"]["cached"], false);
+
+    // Another seed is other data: another entry.
+    let out = sandbox.run(&[
+        "run",
+        "s.toml",
+        "--backend",
+        "local",
+        "--out",
+        "out",
+        "--seed",
+        "5",
+    ]);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    assert_eq!(report["seed"]["cached"], false);
+    assert_ne!(report["seed"]["cache_key"], key.as_str());
+
+    let out = sandbox.run(&[
+        "run",
+        "s.toml",
+        "--backend",
+        "local",
+        "--out",
+        "out",
+        "--no-cache",
+        "--seed",
+        "6",
+    ]);
+    assert_exit(&out, 0);
+    assert!(sandbox.report()["seed"]["cache_key"].is_null());
+    let entries: Vec<String> = std::fs::read_dir(sandbox.path().join("cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }

@@ -21,6 +21,7 @@ async fn server(sandbox: &Sandbox) -> rehearse::db::Server {
         allow_existing_tables: false,
         log_path: sandbox.path().join("server.log"),
         run_id: "urltest".into(),
+        cache: None,
     };
     provision(&options, &DatabasePlan::default()).await.unwrap()
 }
