@@ -43,6 +43,19 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Write a seed section shaped like an existing database, from its catalog and planner
+    /// statistics only (read-only; no rows are read).
+    Profile {
+        /// The database to profile (postgresql://USER[:PASSWORD]@HOST:PORT/DB).
+        #[arg(long, value_name = "URL")]
+        database_url: String,
+        /// Schemas to profile (repeatable).
+        #[arg(long, value_name = "NAME", default_value = "public")]
+        schema: Vec<String>,
+        /// Write the seed section here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of report.json.
     #[command(hide = true)]
     ReportSchema,
@@ -109,6 +122,11 @@ pub async fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => run_command(args).await,
         Command::Validate { scenarios } => Ok(validate(&scenarios)),
+        Command::Profile {
+            database_url,
+            schema,
+            out,
+        } => profile(&database_url, &schema, out.as_deref()).await,
         Command::ReportSchema => {
             let schema = serde_json::to_string_pretty(&Report::json_schema()).expect("json");
             println!("{schema}");
@@ -147,6 +165,27 @@ fn validate(paths: &[PathBuf]) -> i32 {
         }
     }
     code
+}
+
+async fn profile(
+    url: &str,
+    schemas: &[String],
+    out: Option<&std::path::Path>,
+) -> Result<i32, Error> {
+    let (client, target) = crate::db::connect_url(url).await?;
+    let (toml, notes) = crate::profile::profile(&client, schemas).await?;
+    match out {
+        Some(path) => std::fs::write(path, &toml).map_err(|source| Error::Output {
+            path: path.to_owned(),
+            source,
+        })?,
+        None => print!("{toml}"),
+    }
+    eprintln!("profiled {target}");
+    for note in &notes {
+        eprintln!("could not infer: {note}");
+    }
+    Ok(EXIT_PASSED)
 }
 
 async fn run_command(args: RunArgs) -> Result<i32, Error> {

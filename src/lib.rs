@@ -4,7 +4,8 @@
 //! Postgres server; [`seed`] creates the schema and fills it; [`migrate`] runs each strategy's
 //! steps on its own copy of the seeded data, timed on the run's one [`clock`]; [`report`] holds
 //! what was observed and renders it; [`verdict`] judges it against the budgets. [`run`] wires the
-//! parts together and owns ordering and shutdown.
+//! parts together and owns ordering and shutdown. [`profile`] writes a seed section shaped like
+//! a real database from its planner statistics.
 
 pub mod cli;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod migrate;
 pub mod observe;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -14,6 +14,7 @@ mod error;
 pub mod local;
 mod pgerror;
 mod url;
+pub use url::connect as connect_url;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -9,11 +9,8 @@ use tokio_postgres::Config;
 
 use super::{BackendKind, BackendOptions, DbError, Server};
 
-/// Checks the server answers, looks unused, and lets us create databases.
-pub async fn provision(options: &BackendOptions) -> Result<Server, DbError> {
-    let url = options.database_url.as_deref().ok_or_else(|| {
-        DbError::BadUrl("--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into())
-    })?;
+/// Parses a URL into connection settings (the password never appears in errors).
+pub fn parse(url: &str) -> Result<Config, DbError> {
     let mut config: Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| DbError::BadUrl(strip_password(&e.to_string(), url)))?;
@@ -23,6 +20,22 @@ pub async fn provision(options: &BackendOptions) -> Result<Server, DbError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(10));
     }
+    Ok(config)
+}
+
+/// Connects to a URL; also returns the target as messages show it (no password).
+pub async fn connect(url: &str) -> Result<(tokio_postgres::Client, String), DbError> {
+    let config = parse(url)?;
+    let target = super::redacted(&config);
+    Ok((super::connect(&config, &target).await?, target))
+}
+
+/// Checks the server answers, looks unused, and lets us create databases.
+pub async fn provision(options: &BackendOptions) -> Result<Server, DbError> {
+    let url = options.database_url.as_deref().ok_or_else(|| {
+        DbError::BadUrl("--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into())
+    })?;
+    let config = parse(url)?;
     let target = super::redacted(&config);
     let client = super::connect(&config, &target).await?;
     let query = |what: &str| {

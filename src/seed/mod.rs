@@ -248,6 +248,11 @@ pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
     )
 }
 
+/// The fake kind a text column's name suggests (words for status-like names).
+pub fn text_kind_for(column: &str) -> crate::scenario::FakeKind {
+    resolve::text_kind(&column.to_ascii_lowercase()).unwrap_or(crate::scenario::FakeKind::Word)
+}
+
 fn list(problems: &[Problem]) -> String {
     problems
         .iter()

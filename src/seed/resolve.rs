@@ -764,7 +764,7 @@ fn type_default(column: &ColumnShape, unique: bool, rows: u64) -> Option<ColGen>
 }
 
 /// The fake kind a text column's name suggests; `None` for status-like columns (labels).
-fn text_kind(name: &str) -> Option<FakeKind> {
+pub(crate) fn text_kind(name: &str) -> Option<FakeKind> {
     let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
     Some(if has(&["email", "mail"]) {
         FakeKind::Email

@@ -133,3 +133,79 @@ async fn url_sigint_drops_the_scratch_databases() {
     assert_eq!(scratch_databases(&server).await, Vec::<String>::new());
     server.shutdown().await;
 }
+
+/// `profile` reads a real database's statistics (read-only) and writes a seed section that,
+/// with the same schema, validates and seeds data of the same shape.
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_writes_a_seed_section_shaped_like_the_database() {
+    let sandbox = Sandbox::new();
+    let server = server(&sandbox).await;
+    let schema = "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+        email text NOT NULL UNIQUE, status text NOT NULL, created_at timestamptz NOT NULL, \
+        note text, prefs jsonb); \
+        CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers (id), \
+        total numeric(10, 2) NOT NULL);";
+    let client = server.connect("postgres").await.unwrap();
+    client.batch_execute("CREATE DATABASE prod").await.unwrap();
+    let prod = server.connect("prod").await.unwrap();
+    prod.batch_execute(schema).await.unwrap();
+    prod.batch_execute(
+        "INSERT INTO customers (email, status, created_at, note, prefs)
+         SELECT 'c' || g || '@example.com', (ARRAY['active', 'active', 'active', 'banned'])[1 + g % 4],
+                '2026-01-01'::timestamptz - interval '900 days' * power(g / 20000.0, 3),
+                CASE WHEN g % 2 = 0 THEN 'a note of some length ' || g END, jsonb_build_object('k', g)
+           FROM generate_series(1, 20000) g;
+         INSERT INTO orders (customer_id, total)
+         SELECT 1 + floor(19999 * power(g / 60000.0, 6))::bigint, (g % 500) + 0.5 FROM generate_series(1, 60000) g;
+         ANALYZE;",
+    )
+    .await
+    .unwrap();
+    let url = format!(
+        "{}/prod",
+        url_of(&server).strip_suffix("/postgres").unwrap()
+    );
+    let out = tokio::task::block_in_place(|| sandbox.run(&["profile", "--database-url", &url]));
+    assert_exit(&out, 0);
+    let seed = stdout(&out);
+    for expected in [
+        "[seed.tables.customers]\nrows = 20000",
+        "[seed.tables.orders]\nrows = 60000",
+        "email = { fake = \"email\", unique = true }",
+        "status = { enum = { active = 75",
+        "skew = ",
+        "note = { fake = ",
+        "null = 0.5",
+        "customer_id = { key = \"customers.id\", dist = \"zipf\"",
+        "total = { range = [0.50, 499.50] }",
+        "prefs = { json = ",
+    ] {
+        assert!(seed.contains(expected), "missing `{expected}` in:\n{seed}");
+    }
+    assert!(!stderr(&out).contains(PASSWORD));
+
+    // The profile and the schema make a scenario that validates and seeds.
+    sandbox.write(
+        "p.toml",
+        &format!(
+            "name = \"profiled\"\n[schema]\nsql = '''{schema}'''\n{seed}\n[[strategy]]\nname = \"s\"\nsteps = [{{ sql = \"SELECT 1\" }}]\n"
+        ),
+    );
+    let out = tokio::task::block_in_place(|| sandbox.run(&["validate", "p.toml"]));
+    assert_exit(&out, 0);
+    let out = tokio::task::block_in_place(|| {
+        sandbox.run(&[
+            "run",
+            "p.toml",
+            "--backend",
+            "local",
+            "--scale",
+            "0.1",
+            "--out",
+            "out",
+            "--no-cache",
+        ])
+    });
+    assert_exit(&out, 0);
+    assert_eq!(sandbox.report()["seed"]["rows"], 8000);
+}
