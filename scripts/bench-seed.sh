@@ -111,7 +111,7 @@ if [ "${SKIP_GOAL:-0}" != 1 ]; then
 	rm -f "$REHEARSE_BENCH_EXPORT"
 	unset REHEARSE_BENCH_EXPORT
 	settle
-	/usr/bin/time -f "%M" -o "$work/rss" target/release/rehearse run bench/seed-users.toml --backend local \
+	/usr/bin/time -f "%M" -o "$work/rss" target/release/rehearse run bench/seed-users.toml --backend local --no-cache \
 		--out "$work/goal" >"$work/goal.log" 2>&1 || { cat "$work/goal.log" >&2; exit 1; }
 	python3 - "$work/goal/report.json" "$(cat "$work/rss")" <<'PY'
 import json, sys

@@ -56,6 +56,17 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Re-render a report.json as HTML, Markdown or JUnit XML (to standard output, or --out).
+    Render {
+        /// The report.json to render.
+        report: PathBuf,
+        /// The format.
+        #[arg(long, value_enum, default_value = "html")]
+        format: crate::report::render::Format,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of report.json.
     #[command(hide = true)]
     ReportSchema,
@@ -122,6 +133,11 @@ pub async fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => run_command(args).await,
         Command::Validate { scenarios } => Ok(validate(&scenarios)),
+        Command::Render {
+            report,
+            format,
+            out,
+        } => render(&report, format, out.as_deref()),
         Command::Profile {
             database_url,
             schema,
@@ -165,6 +181,23 @@ fn validate(paths: &[PathBuf]) -> i32 {
         }
     }
     code
+}
+
+fn render(
+    path: &std::path::Path,
+    format: crate::report::render::Format,
+    out: Option<&std::path::Path>,
+) -> Result<i32, Error> {
+    let report = Report::read(path)?;
+    let text = crate::report::render::render(&report, format);
+    match out {
+        Some(file) => std::fs::write(file, text).map_err(|source| Error::Output {
+            path: file.to_owned(),
+            source,
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(EXIT_PASSED)
 }
 
 async fn profile(

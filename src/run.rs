@@ -151,6 +151,14 @@ pub async fn run(plan: &Plan, options: RunOptions, cancel: CancellationToken) ->
             source,
         })),
     };
+    // The other formats are views of report.json (`rehearse render` makes them again).
+    let error = match crate::report::render::write_all(&report, &options.out) {
+        Ok(_) => error,
+        Err(source) => error.or(Some(Error::Output {
+            path: options.out.clone(),
+            source,
+        })),
+    };
     RunResult {
         report,
         report_path,

@@ -4,6 +4,9 @@
 //! is plain data (no histograms, channels or handles) and its JSON Schema is committed as
 //! `schemas/report.schema.json`. Bump [`SCHEMA_VERSION`] on any change that breaks readers.
 
+mod charts;
+pub mod compare;
+pub mod render;
 mod summary;
 mod traffic;
 
@@ -520,6 +523,21 @@ pub struct Verdict {
     pub breaches: Vec<Breach>,
     /// Budgets given that this version cannot measure yet, with why.
     pub unchecked: Vec<String>,
+    /// Every budget (and the always-on "no step fails"), with its outcome.
+    #[serde(default)]
+    pub checks: Vec<BudgetCheck>,
+}
+
+/// One budget and how it fared.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetCheck {
+    /// The budget's key, e.g. `p99-during-migration` or `max-errors-by-class.deadlock`.
+    pub budget: String,
+    /// The limit, as written.
+    pub limit: String,
+    /// `passed`, `breached` or `unchecked`.
+    pub status: String,
 }
 
 /// One budget breached (or a failed step, which fails the run).

@@ -393,4 +393,12 @@ pub struct BudgetsSection {
     /// Longest a strategy's steps may take all together.
     #[serde(default, with = "humantime_serde")]
     pub max_duration: Option<Duration>,
+    /// p99 during migration over the baseline's p99, e.g. `3.0`.
+    pub p99_vs_baseline: Option<f64>,
+    /// Errors allowed per class, e.g. `{ lock_timeout = 0, deadlock = 0 }`.
+    #[serde(default)]
+    pub max_errors_by_class: BTreeMap<String, u64>,
+    /// Longest a step may hold an ACCESS EXCLUSIVE lock.
+    #[serde(default, with = "humantime_serde")]
+    pub max_exclusive_lock_hold: Option<Duration>,
 }

@@ -182,6 +182,12 @@ pub struct Budgets {
     pub max_step_duration: Option<Duration>,
     /// Longest strategy (all its steps).
     pub max_duration: Option<Duration>,
+    /// p99 during migration over baseline p99.
+    pub p99_vs_baseline: Option<f64>,
+    /// Application errors allowed per error class.
+    pub max_errors_by_class: Vec<(String, u64)>,
+    /// Longest ACCESS EXCLUSIVE hold of a step.
+    pub max_exclusive_lock_hold: Option<Duration>,
 }
 
 impl Plan {
@@ -254,7 +260,36 @@ impl Builder<'_> {
             max_errors: file.budgets.max_errors,
             max_step_duration: file.budgets.max_step_duration,
             max_duration: file.budgets.max_duration,
+            p99_vs_baseline: file.budgets.p99_vs_baseline,
+            max_errors_by_class: file
+                .budgets
+                .max_errors_by_class
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            max_exclusive_lock_hold: file.budgets.max_exclusive_lock_hold,
         };
+        if let Some(r) = budgets.p99_vs_baseline
+            && !(r.is_finite() && r > 0.0)
+        {
+            self.problem::<()>(
+                None,
+                "budgets.p99-vs-baseline",
+                format!("expected a ratio above 0, found {r}"),
+            );
+        }
+        for class in budgets.max_errors_by_class.iter().map(|(k, _)| k) {
+            if !crate::traffic::ErrorClass::NAMES.contains(&class.as_str()) {
+                self.problem::<()>(
+                    None,
+                    &format!("budgets.max-errors-by-class.{class}"),
+                    format!(
+                        "unknown error class; expected one of {}",
+                        crate::traffic::ErrorClass::NAMES.join(", ")
+                    ),
+                );
+            }
+        }
 
         if !self.problems.is_empty() {
             // In file order; problems without a line last.

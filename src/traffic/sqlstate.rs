@@ -48,6 +48,20 @@ impl ErrorClass {
         }
     }
 
+    /// Every class's name.
+    pub const NAMES: [&'static str; 10] = [
+        "lock_timeout",
+        "statement_timeout",
+        "deadlock",
+        "serialization",
+        "schema_mismatch",
+        "constraint",
+        "resources",
+        "connection",
+        "abandoned",
+        "other",
+    ];
+
     /// The name used in reports and budgets.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,0 +1,357 @@
+//! Charts for the HTML report, drawn with plotters as inline SVG (nothing fetched at view time):
+//! latency percentiles over time with each step shaded and labelled, throughput and errors over
+//! time, the lock-wait timeline, and strategies' p99 overlaid.
+
+use plotters::prelude::*;
+
+use super::{StrategyReport, TrafficReport};
+
+const WIDTH: u32 = 960;
+const STEP_FILL: RGBAColor = RGBAColor(255, 160, 0, 0.18);
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// Steps as (start, end, name), seconds from the run's start.
+fn steps(s: &StrategyReport) -> Vec<(f64, f64, String)> {
+    s.steps
+        .iter()
+        .filter_map(|st| {
+            let start = st.start_s?;
+            Some((start, start + st.duration_s.unwrap_or(0.0), st.name.clone()))
+        })
+        .collect()
+}
+
+fn x_range(t: &TrafficReport, s: &StrategyReport) -> (f64, f64) {
+    let lo = t.series.first().map_or(s.start_s.unwrap_or(0.0), |i| i.t_s);
+    let hi = t
+        .series
+        .last()
+        .map_or(lo + 1.0, |i| i.t_s + t.interval_s)
+        .max(lo + 1.0);
+    (lo, hi)
+}
+
+type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// Latency p50/p99/max over time (log scale), steps shaded and labelled.
+pub fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
+    draw(|root| {
+        let (x0, x1) = x_range(t, s);
+        let y_max = t
+            .series
+            .iter()
+            .filter_map(|i| i.max_ms)
+            .fold(1.0f64, f64::max)
+            * 1.5;
+        let y_min = t
+            .series
+            .iter()
+            .filter_map(|i| i.p50_ms)
+            .fold(f64::MAX, f64::min)
+            .clamp(0.01, 1.0)
+            / 2.0;
+        let mut chart = ChartBuilder::on(root)
+            .caption("Latency over time (ms, log scale)", ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (y_min..y_max).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the run started")
+            .y_desc("ms")
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        shade_steps(&mut chart, &steps(s), y_min, y_max)?;
+        for (name, color, pick) in [
+            ("p50", PALETTE[2], 0),
+            ("p99", PALETTE[0], 1),
+            ("max", PALETTE[1], 2),
+        ] {
+            let points: Vec<(f64, f64)> = t
+                .series
+                .iter()
+                .filter_map(|i| {
+                    let v = match pick {
+                        0 => i.p50_ms,
+                        1 => i.p99_ms,
+                        _ => i.max_ms,
+                    }?;
+                    Some((i.t_s + t.interval_s / 2.0, v.max(y_min)))
+                })
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart)
+    })
+}
+
+/// Completions and errors per interval, steps shaded.
+pub fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
+    draw(|root| {
+        let (x0, x1) = x_range(t, s);
+        let per_s = |n: u64| n as f64 / t.interval_s;
+        let y_max = t
+            .series
+            .iter()
+            .map(|i| per_s(i.completed))
+            .fold(1.0, f64::max)
+            * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Throughput and errors (operations per second)",
+                ("sans-serif", 16),
+            )
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, 0.0..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the run started")
+            .y_desc("ops/s")
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        shade_steps(&mut chart, &steps(s), 0.0, y_max)?;
+        let mid = |t_s: f64| t_s + t.interval_s / 2.0;
+        chart
+            .draw_series(LineSeries::new(
+                t.series.iter().map(|i| (mid(i.t_s), per_s(i.completed))),
+                PALETTE[0].stroke_width(2),
+            ))?
+            .label("completed")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[0].stroke_width(2))
+            });
+        chart
+            .draw_series(LineSeries::new(
+                t.series.iter().map(|i| (mid(i.t_s), per_s(i.errors))),
+                PALETTE[1].stroke_width(2),
+            ))?
+            .label("errors")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[1].stroke_width(2))
+            });
+        legend(&mut chart)
+    })
+}
+
+/// Who waited on whom: one bar per lock wait (the longest 40), steps shaded.
+pub fn lock_waits(s: &StrategyReport) -> Option<String> {
+    if s.lock_waits.is_empty() {
+        return None;
+    }
+    let mut waits: Vec<_> = s.lock_waits.iter().collect();
+    waits.sort_by(|a, b| b.duration_s.total_cmp(&a.duration_s));
+    waits.truncate(40);
+    waits.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    let rows = waits.len();
+    let x0 = s
+        .start_s
+        .unwrap_or(0.0)
+        .min(waits.iter().map(|w| w.start_s).fold(f64::MAX, f64::min))
+        - 0.2;
+    let x1 = waits
+        .iter()
+        .map(|w| w.end_s)
+        .fold(x0 + 1.0, f64::max)
+        .max(s.start_s.unwrap_or(0.0) + s.duration_s.unwrap_or(0.0))
+        + 0.2;
+    let height = 90 + 22 * rows as u32;
+    Some(draw_sized(height, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Lock waits (bar: waiting; label: waiter → what it waited for, behind whom)",
+                ("sans-serif", 16),
+            )
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(10)
+            .build_cartesian_2d(x0..x1, 0.0..rows as f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_y_axis()
+            .x_desc("seconds since the run started")
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        shade_steps(&mut chart, &steps(s), 0.0, rows as f64)?;
+        for (row, w) in waits.iter().enumerate() {
+            let y = (rows - row) as f64 - 0.5;
+            let color = match w.waiter.role.as_str() {
+                "migration" => PALETTE[1],
+                "traffic" => PALETTE[0],
+                _ => PALETTE[3],
+            };
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [
+                    (w.start_s, y - 0.4),
+                    (w.end_s.max(w.start_s + 0.01), y + 0.4),
+                ],
+                color.mix(0.35).filled(),
+            )))?;
+            let behind: Vec<String> = w
+                .blocked_by
+                .iter()
+                .map(|b| format!("{} {}", b.role, b.pid))
+                .collect();
+            let label = format!(
+                "{} {} → {} on {} ({:.3} s) behind {}",
+                w.waiter.role,
+                w.waiter.pid,
+                w.mode,
+                w.relation.as_deref().unwrap_or(&w.locktype),
+                w.duration_s,
+                if behind.is_empty() {
+                    "?".into()
+                } else {
+                    behind.join(", ")
+                }
+            );
+            // Inside the bar, from its start: long waits are the ones worth reading.
+            chart.draw_series(std::iter::once(Text::new(
+                label,
+                (w.start_s + (x1 - x0) * 0.003, y + 0.3),
+                ("sans-serif", 11),
+            )))?;
+        }
+        Ok(())
+    }))
+}
+
+/// Each strategy's p99 over time since its own start, overlaid, on one log-scale chart.
+pub fn overlay(strategies: &[StrategyReport]) -> Option<String> {
+    let series: Vec<(&str, Vec<(f64, f64)>)> = strategies
+        .iter()
+        .filter_map(|s| {
+            let t = s.traffic.as_ref()?;
+            let start = s.start_s?;
+            let points = t
+                .series
+                .iter()
+                .filter_map(|i| Some((i.t_s + t.interval_s / 2.0 - start, i.p99_ms?)))
+                .collect::<Vec<_>>();
+            Some((s.name.as_str(), points))
+        })
+        .collect();
+    if series.len() < 2 {
+        return None;
+    }
+    let all = series.iter().flat_map(|(_, p)| p.iter());
+    let x0 = all.clone().map(|p| p.0).fold(0.0, f64::min);
+    let x1 = all.clone().map(|p| p.0).fold(x0 + 1.0, f64::max);
+    let y_max = all.clone().map(|p| p.1).fold(1.0, f64::max) * 1.5;
+    let y_min = all.map(|p| p.1).fold(f64::MAX, f64::min).clamp(0.01, 1.0) / 2.0;
+    Some(draw(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "p99 latency of each strategy (ms, log scale; 0 = its first step)",
+                ("sans-serif", 16),
+            )
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (y_min..y_max).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the strategy's first step")
+            .y_desc("ms")
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|(x, y)| (*x, y.max(y_min))),
+                    color.stroke_width(2),
+                ))?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart)
+    }))
+}
+
+fn shade_steps<Y>(
+    chart: &mut ChartContext<
+        '_,
+        SVGBackend<'_>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
+    steps: &[(f64, f64, String)],
+    y_lo: f64,
+    y_hi: f64,
+) -> Result
+where
+    Y: Ranged<ValueType = f64>,
+{
+    for (start, end, name) in steps {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(*start, y_lo), (end.max(start + 0.005), y_hi)],
+            STEP_FILL.filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            name.clone(),
+            (*start, y_hi),
+            ("sans-serif", 12).into_font().color(&RGBColor(150, 90, 0)),
+        )))?;
+    }
+    Ok(())
+}
+
+fn legend<'a, 'b, Y>(
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
+) -> Result
+where
+    'b: 'a,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()?;
+    Ok(())
+}
+
+fn draw(f: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result) -> String {
+    draw_sized(330, f)
+}
+
+fn draw_sized(
+    height: u32,
+    f: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result,
+) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        let drawn = root
+            .fill(&WHITE)
+            .map_err(|e| e.into())
+            .and_then(|()| f(&root))
+            .and_then(|()| root.present().map_err(|e| e.into()));
+        if let Err(e) = drawn {
+            tracing::warn!("failed to draw a chart: {e}");
+        }
+    }
+    svg
+}
