@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod docker;
+mod formats;
 mod local;
 mod report_schema;
 mod seed;

@@ -1,0 +1,190 @@
+//! The report's other formats from a real run: report.html opens in a real headless browser
+//! (Debian's chromium) with its charts and no console errors (a screenshot is kept), report.md
+//! and junit.xml say what the verdict says, and `render` rebuilds them from report.json.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::{Sandbox, assert_exit, stderr, stdout};
+
+const SCENARIO: &str = r#"
+name = "formats"
+description = "an ALTER queued behind a reader, with traffic"
+[schema]
+sql = """
+CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL UNIQUE);
+"""
+[seed.tables.users]
+rows = 2_000
+[traffic]
+rate = 200
+connections = 4
+baseline = "2s"
+recovery = "1s"
+[[traffic.query]]
+name = "read"
+sql = "SELECT email FROM users WHERE id = $1"
+params = [{ key = "users.id" }]
+[[traffic.background]]
+name = "report-query"
+sql = "SELECT count(*), pg_sleep(1.5) FROM users"
+start = "1s"
+[[strategy]]
+name = "plain"
+steps = [{ name = "add-column", sql = "ALTER TABLE users ADD COLUMN note text" }]
+[[strategy]]
+name = "careful"
+steps = [{ name = "add-column", sql = "ALTER TABLE users ADD COLUMN note text", lock-timeout = "100ms", retries = 30, retry-backoff = "100ms" }]
+[budgets]
+max-lock-wait = "200ms"
+max-errors = 0
+max-errors-by-class = { deadlock = 0 }
+p99-vs-baseline = 1000.0
+max-exclusive-lock-hold = "10s"
+"#;
+
+/// Chromium, when installed (CI installs it; elsewhere the browser check is skipped).
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let out = Command::new("sh")
+                .args(["-c", &format!("command -v {name}")])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        })
+}
+
+#[test]
+fn every_format_is_written_and_the_html_renders_in_a_browser() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", SCENARIO);
+    let out = sandbox.run(&["run", "s.toml", "--backend", "local", "--out", "out"]);
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let breached: Vec<&str> = report["verdict"]["breaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["budget"].as_str().unwrap())
+        .collect();
+    assert!(breached.contains(&"max-lock-wait"), "{breached:?}");
+    let checks = report["verdict"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 6, "{checks:?}");
+
+    let html = std::fs::read_to_string(sandbox.out().join("report.html")).unwrap();
+    assert!(html.len() < 2_000_000);
+    assert!(
+        html.matches("<svg").count() >= 5,
+        "latency, throughput, lock waits ×2, overlay"
+    );
+    for outside in ["<script src", "<link", "src=\"http", "url(http"] {
+        assert!(!html.contains(outside), "report.html fetches `{outside}`");
+    }
+    assert!(html.contains("Strategies side by side") && html.contains("add-column"));
+
+    let md = std::fs::read_to_string(sandbox.out().join("report.md")).unwrap();
+    assert!(md.contains("## rehearse · formats: **FAILED**"), "{md}");
+    assert!(md.contains("| `max-lock-wait` | plain |"), "{md}");
+    assert!(md.contains("| careful | succeeded |"), "{md}");
+
+    let junit = std::fs::read_to_string(sandbox.out().join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 6, "{junit}");
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains("<failure message=\"max-lock-wait breached\""),
+        "{junit}"
+    );
+
+    // `render` rebuilds each format from report.json alone.
+    for (format, file) in [
+        ("html", "report.html"),
+        ("md", "report.md"),
+        ("junit", "junit.xml"),
+    ] {
+        let out = sandbox.run(&["render", "out/report.json", "--format", format]);
+        assert_exit(&out, 0);
+        let again = std::fs::read_to_string(sandbox.out().join(file)).unwrap();
+        assert_eq!(stdout(&out), again, "render --format {format}");
+    }
+
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium to check report.html"
+        );
+        eprintln!("chromium not installed: skipping the browser check");
+        return;
+    };
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let page = format!("file://{}", sandbox.out().join("report.html").display());
+    let browse = |extra: &[&str]| {
+        Command::new(&browser)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1100,3000",
+            ])
+            .args(extra)
+            .arg(&page)
+            .env("HOME", sandbox.path())
+            .output()
+            .unwrap()
+    };
+    let dom = browse(&["--dump-dom"]);
+    assert!(dom.status.success(), "{}", stderr(&dom));
+    let rendered = stdout(&dom);
+    assert!(
+        rendered.matches("<svg").count() >= 5,
+        "charts missing from the rendered page"
+    );
+    assert!(
+        rendered.contains("<polyline") || rendered.contains("<path"),
+        "charts have no lines"
+    );
+    let log = stderr(&dom);
+    let console: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+        .collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let out = browse(&[&format!("--screenshot={}", shot.display())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 20_000,
+        "screenshot {} is {size} bytes",
+        shot.display()
+    );
+    eprintln!("screenshot kept at {}", shot.display());
+}
+
+#[test]
+fn render_refuses_other_versions_and_broken_files_clearly() {
+    let sandbox = Sandbox::new();
+    sandbox.write("v2.json", r#"{"schema_version": 2, "anything": true}"#);
+    let out = sandbox.run(&["render", "v2.json"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("schema_version 2"),
+        "{}",
+        stderr(&out)
+    );
+    sandbox.write("cut.json", r#"{"schema_version": 1, "tool": {"na"#);
+    let out = sandbox.run(&["render", "cut.json", "--format", "md"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("failed to parse report"),
+        "{}",
+        stderr(&out)
+    );
+}
