@@ -37,6 +37,23 @@ pub enum Command {
     /// Rehearse a scenario: provision Postgres, seed it, run each strategy, write the report.
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
+    /// Rehearse every strategy of a scenario on identical copies of the seeded data with the
+    /// same traffic schedule, and show them side by side (terminal, report.html, report.md).
+    Compare(RunArgs),
+    /// Compare two reports of the same scenario (e.g. last night's and tonight's) and list
+    /// regressions; exit 1 when there is one.
+    Diff {
+        /// The earlier report.json.
+        base: PathBuf,
+        /// The later report.json.
+        new: PathBuf,
+        /// A duration or latency regressed when it grew by more than this ratio…
+        #[arg(long, default_value = "1.5", value_name = "RATIO", value_parser = ratio_above_one)]
+        threshold: f64,
+        /// …and by more than this much.
+        #[arg(long, default_value = "100ms", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        min_change: std::time::Duration,
+    },
     /// Check scenario files (syntax, keys, types, referenced files) without touching a database.
     Validate {
         /// Scenario files.
@@ -131,7 +148,14 @@ fn positive_scale(s: &str) -> Result<f64, String> {
 /// Runs a parsed command and returns the process exit code. Errors are printed here, once.
 pub async fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Run(args) => run_command(args).await,
+        Command::Run(args) => run_command(args, false).await,
+        Command::Compare(args) => run_command(args, true).await,
+        Command::Diff {
+            base,
+            new,
+            threshold,
+            min_change,
+        } => diff(&base, &new, threshold, min_change),
         Command::Validate { scenarios } => Ok(validate(&scenarios)),
         Command::Render {
             report,
@@ -183,6 +207,31 @@ fn validate(paths: &[PathBuf]) -> i32 {
     code
 }
 
+fn ratio_above_one(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 1.0 => Ok(r),
+        _ => Err(format!(
+            "expected a ratio of 1 or more, such as 1.5, found `{s}`"
+        )),
+    }
+}
+
+fn diff(
+    base: &std::path::Path,
+    new: &std::path::Path,
+    ratio: f64,
+    floor: std::time::Duration,
+) -> Result<i32, Error> {
+    let (base, new) = (Report::read(base)?, Report::read(new)?);
+    let d = crate::diff::diff(&base, &new, crate::diff::Thresholds { ratio, floor });
+    print!("{}", d.text());
+    Ok(if d.regressed() {
+        EXIT_FAILED
+    } else {
+        EXIT_PASSED
+    })
+}
+
 fn render(
     path: &std::path::Path,
     format: crate::report::render::Format,
@@ -221,13 +270,25 @@ async fn profile(
     Ok(EXIT_PASSED)
 }
 
-async fn run_command(args: RunArgs) -> Result<i32, Error> {
+async fn run_command(args: RunArgs, compare: bool) -> Result<i32, Error> {
     let overrides = Overrides {
         scale: args.scale,
         seed: args.seed,
         strategy: args.strategy.clone(),
     };
     let plan = Plan::load(&args.scenario, &overrides)?;
+    if compare && args.strategy.is_some() {
+        return Err(Error::Usage(
+            "compare rehearses every strategy; --strategy picks one (use `run` for that)".into(),
+        ));
+    }
+    if compare && plan.strategies.len() < 2 {
+        return Err(Error::Usage(format!(
+            "compare needs a scenario with two or more strategies; {} has {}",
+            args.scenario.display(),
+            plan.strategies.len()
+        )));
+    }
     if args.backend == BackendKind::Url && args.database_url.is_none() {
         return Err(Error::Usage(
             "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
@@ -264,7 +325,22 @@ async fn run_command(args: RunArgs) -> Result<i32, Error> {
 
     let mut stdout = std::io::stdout().lock();
     let _ = crate::report::write_summary(&result.report, &mut stdout);
-    let _ = writeln!(stdout, "  report   {}", result.report_path.display());
+    if compare {
+        let _ = writeln!(
+            stdout,
+            "\n  side by side (identical data, same traffic schedule):"
+        );
+        let _ = write!(
+            stdout,
+            "{}",
+            crate::report::compare::text_table(&crate::report::compare::rows(&result.report))
+        );
+    }
+    let _ = writeln!(
+        stdout,
+        "  report   {} (and report.html, report.md, junit.xml beside it)",
+        result.report_path.display()
+    );
     drop(stdout);
     if let Some(e) = result.error {
         return Err(e);

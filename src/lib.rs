@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod clock;
 pub mod db;
+pub mod diff;
 pub mod error;
 pub mod migrate;
 pub mod observe;

@@ -107,3 +107,61 @@ impl CompareRow {
 pub fn rows(report: &Report) -> Vec<CompareRow> {
     report.strategies.iter().map(CompareRow::of).collect()
 }
+
+/// The side-by-side table for the terminal.
+pub fn text_table(rows: &[CompareRow]) -> String {
+    use super::render::{bytes, seconds};
+    let header = [
+        "strategy",
+        "status",
+        "duration",
+        "longest stall",
+        "p99 migr.",
+        "p99 base",
+        "delayed",
+        "errors",
+        "WAL",
+        "rewrites",
+    ];
+    let dash = || "–".to_owned();
+    let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for r in rows {
+        table.push(vec![
+            r.strategy.clone(),
+            r.status.clone(),
+            r.duration_s.map_or_else(dash, seconds),
+            r.longest_stall_s.map_or_else(dash, seconds),
+            r.p99_during_ms.map_or_else(dash, |m| seconds(m / 1000.0)),
+            r.p99_baseline_ms.map_or_else(dash, |m| seconds(m / 1000.0)),
+            r.delayed_ops.map_or_else(dash, |n| n.to_string()),
+            r.errors_text(),
+            bytes(r.wal_bytes as f64),
+            if r.rewrites.is_empty() {
+                "none".into()
+            } else {
+                r.rewrites.join(", ")
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &table {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:w$}"))
+            .collect();
+        out.push_str("  ");
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -188,3 +188,84 @@ fn render_refuses_other_versions_and_broken_files_clearly() {
         stderr(&out)
     );
 }
+
+#[test]
+fn diff_names_regressions_and_compare_shows_strategies_side_by_side() {
+    let sandbox = Sandbox::new();
+    let scenario = r#"
+name = "diffs"
+[schema]
+sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL);"
+[seed.tables.t]
+rows = 20_000
+[[strategy]]
+name = "catalog"
+steps = [{ name = "add", sql = "ALTER TABLE t ADD COLUMN w int DEFAULT 1" }]
+[[strategy]]
+name = "rewrite"
+steps = [{ name = "add", sql = "ALTER TABLE t ADD COLUMN w float8 DEFAULT random()" }]
+"#;
+    sandbox.write("s.toml", scenario);
+    let out = sandbox.run(&["compare", "s.toml", "--backend", "local", "--out", "out"]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("side by side"), "{text}");
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(
+        line("rewrite").contains("t,") || line("rewrite").contains(" t"),
+        "{text}"
+    );
+    assert!(line("catalog").contains("none"), "{text}");
+
+    // Tonight's run, doctored: the catalog step got slow and rewrites now.
+    let base = std::fs::read_to_string(sandbox.out().join("report.json")).unwrap();
+    let mut new: serde_json::Value = serde_json::from_str(&base).unwrap();
+    let step = &mut new["strategies"][0]["steps"][0];
+    step["duration_s"] = serde_json::json!(5.0);
+    step["rewrites"] = serde_json::json!([{ "relation": "t", "kind": "table" }]);
+    sandbox.write("base.json", &base);
+    sandbox.write("new.json", &new.to_string());
+    let out = sandbox.run(&["diff", "base.json", "new.json"]);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("REGRESSION catalog / add · duration"),
+        "{text}"
+    );
+    assert!(
+        text.contains("REGRESSION catalog / add · rewrites"),
+        "{text}"
+    );
+    assert!(!text.contains("REGRESSION rewrite"), "{text}");
+
+    let out = sandbox.run(&["diff", "base.json", "base.json"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("no regression"));
+
+    new["scenario"]["name"] = serde_json::json!("other");
+    sandbox.write("other.json", &new.to_string());
+    let out = sandbox.run(&[
+        "diff",
+        "base.json",
+        "other.json",
+        "--threshold",
+        "10",
+        "--min-change",
+        "10s",
+    ]);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(text.contains("different scenarios"), "{text}");
+    assert!(
+        !text.contains("· duration") || !text.contains("REGRESSION catalog / add · duration"),
+        "{text}"
+    );
+
+    let out = sandbox.run(&["compare", "s.toml", "--strategy", "catalog"]);
+    assert_exit(&out, 2);
+}
