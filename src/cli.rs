@@ -40,6 +40,23 @@ pub enum Command {
     /// Rehearse every strategy of a scenario on identical copies of the seeded data with the
     /// same traffic schedule, and show them side by side (terminal, report.html, report.md).
     Compare(RunArgs),
+    /// Rehearse at several scales and predict each step's duration at a larger one.
+    Estimate {
+        /// The run's options (`--scale` excepted).
+        #[command(flatten)]
+        run: RunArgs,
+        /// The scales to rehearse, growing: e.g. 0.01,0.03,0.1.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            required = true,
+            allow_negative_numbers = true
+        )]
+        scales: Vec<f64>,
+        /// The scale to predict (1 = the scenario's row counts).
+        #[arg(long, default_value = "1", allow_negative_numbers = true)]
+        target: f64,
+    },
     /// Compare two reports of the same scenario (e.g. last night's and tonight's) and list
     /// regressions; exit 1 when there is one.
     Diff {
@@ -150,6 +167,11 @@ pub async fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => run_command(args, false).await,
         Command::Compare(args) => run_command(args, true).await,
+        Command::Estimate {
+            run,
+            scales,
+            target,
+        } => estimate_command(run, scales, target).await,
         Command::Diff {
             base,
             new,
@@ -270,6 +292,92 @@ async fn profile(
     Ok(EXIT_PASSED)
 }
 
+/// Where and how to run a plan, from the command line.
+fn run_options(args: &RunArgs, plan: &Plan, out: PathBuf) -> RunOptions {
+    RunOptions {
+        backend: BackendOptions {
+            kind: args.backend,
+            database_url: args.database_url.clone(),
+            image: args.image.clone(),
+            pg_bin: args.pg_bin.clone(),
+            allow_existing_tables: args.allow_existing_tables,
+            log_path: PathBuf::new(),
+            run_id: String::new(),
+            cache: (!args.no_cache).then(|| CacheSpot {
+                key: crate::seed::cache_key(&plan.schema.sql, &plan.seed),
+                dir: cache_dir(),
+                fresh: args.fresh,
+            }),
+        },
+        out,
+        seed: SeedOptions {
+            jobs: args
+                .seed_jobs
+                .map_or_else(default_seed_jobs, |n| n as usize),
+            fresh: args.fresh,
+        },
+    }
+}
+
+async fn estimate_command(args: RunArgs, scales: Vec<f64>, target: f64) -> Result<i32, Error> {
+    if args.scale.is_some() {
+        return Err(Error::Usage(
+            "estimate takes --scales (the runs) and --target (the prediction), not --scale".into(),
+        ));
+    }
+    crate::estimate::check_scales(&scales, target).map_err(Error::Usage)?;
+    if args.backend == BackendKind::Url && args.database_url.is_none() {
+        return Err(Error::Usage(
+            "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
+        ));
+    }
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_signals(cancel.clone()));
+    let mut reports = Vec::new();
+    let mut out_dir = None;
+    for scale in &scales {
+        let overrides = Overrides {
+            scale: Some(*scale),
+            seed: args.seed,
+            strategy: args.strategy.clone(),
+        };
+        let plan = Plan::load(&args.scenario, &overrides)?;
+        let base = args.out.clone().unwrap_or_else(|| default_out(&plan));
+        let options = run_options(&args, &plan, base.join(format!("scale-{scale}")));
+        eprintln!("estimate: rehearsing at scale {scale}");
+        let result = run(&plan, options, cancel.clone()).await;
+        if let Some(e) = result.error {
+            return Err(e);
+        }
+        if result.report.outcome == Outcome::Interrupted {
+            return Ok(EXIT_INTERRUPTED);
+        }
+        out_dir = Some(base);
+        reports.push((*scale, result.report));
+    }
+    let estimate = crate::estimate::estimate(&reports, target);
+    let text = estimate.text();
+    print!("{text}");
+    if let Some(dir) = out_dir {
+        let json = dir.join("estimate.json");
+        let md = dir.join("estimate.md");
+        std::fs::write(
+            &json,
+            serde_json::to_string_pretty(&estimate).expect("serializes"),
+        )
+        .and_then(|()| std::fs::write(&md, format!("```text\n{text}```\n")))
+        .map_err(|source| Error::Output {
+            path: dir.clone(),
+            source,
+        })?;
+        println!(
+            "  estimate {} (and estimate.md; each scale's report in scale-*/)",
+            json.display()
+        );
+    }
+    Ok(EXIT_PASSED)
+}
+
 async fn run_command(args: RunArgs, compare: bool) -> Result<i32, Error> {
     let overrides = Overrides {
         scale: args.scale,
@@ -294,30 +402,11 @@ async fn run_command(args: RunArgs, compare: bool) -> Result<i32, Error> {
             "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
         ));
     }
-    let out = args.out.clone().unwrap_or_else(|| default_out(&plan));
-    let options = RunOptions {
-        backend: BackendOptions {
-            kind: args.backend,
-            database_url: args.database_url,
-            image: args.image,
-            pg_bin: args.pg_bin,
-            allow_existing_tables: args.allow_existing_tables,
-            log_path: PathBuf::new(),
-            run_id: String::new(),
-            cache: (!args.no_cache).then(|| CacheSpot {
-                key: crate::seed::cache_key(&plan.schema.sql, &plan.seed),
-                dir: cache_dir(),
-                fresh: args.fresh,
-            }),
-        },
-        out,
-        seed: SeedOptions {
-            jobs: args
-                .seed_jobs
-                .map_or_else(default_seed_jobs, |n| n as usize),
-            fresh: args.fresh,
-        },
-    };
+    let options = run_options(
+        &args,
+        &plan,
+        args.out.clone().unwrap_or_else(|| default_out(&plan)),
+    );
 
     let cancel = CancellationToken::new();
     tokio::spawn(watch_signals(cancel.clone()));

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod db;
 pub mod diff;
 pub mod error;
+pub mod estimate;
 pub mod migrate;
 pub mod observe;
 pub mod profile;

@@ -269,3 +269,66 @@ steps = [{ name = "add", sql = "ALTER TABLE t ADD COLUMN w float8 DEFAULT random
     let out = sandbox.run(&["compare", "s.toml", "--strategy", "catalog"]);
     assert_exit(&out, 2);
 }
+
+#[test]
+fn estimate_fits_scales_and_refuses_scales_that_cannot_be_fitted() {
+    let sandbox = Sandbox::new();
+    let scenario = r#"
+name = "estimates"
+[schema]
+sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL);"
+[seed.tables.t]
+rows = 100_000
+[[strategy]]
+name = "rewrite"
+steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
+"#;
+    sandbox.write("s.toml", scenario);
+    for (scales, message) in [
+        ("0.1", "at least two scales"),
+        ("0.2,0.1", "must grow"),
+        ("0.1,0.1", "must grow"),
+        ("0,0.1", "above 0"),
+    ] {
+        let out = sandbox.run(&["estimate", "s.toml", "--scales", scales]);
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(message), "{scales}: {}", stderr(&out));
+    }
+    let out = sandbox.run(&[
+        "estimate",
+        "s.toml",
+        "--scales",
+        "0.1,0.2,0.4",
+        "--target",
+        "1",
+        "--backend",
+        "local",
+        "--out",
+        "out",
+        "--no-cache",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("rewrite / widen"), "{text}");
+    assert!(
+        text.contains("predicted") && text.contains("at 100000 rows"),
+        "{text}"
+    );
+    let estimate: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.out().join("estimate.json")).unwrap(),
+    )
+    .unwrap();
+    let step = &estimate["steps"][0];
+    assert_eq!(step["points"].as_array().unwrap().len(), 3);
+    assert_eq!(step["target_rows"], 100_000);
+    assert!(step["predicted_s"].as_f64().unwrap() > 0.0);
+    assert!(step["low_s"].as_f64() <= step["predicted_s"].as_f64());
+    for scale in ["0.1", "0.2", "0.4"] {
+        assert!(
+            sandbox
+                .out()
+                .join(format!("scale-{scale}/report.json"))
+                .exists()
+        );
+    }
+}
