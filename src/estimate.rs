@@ -443,14 +443,14 @@ mod tests {
 
     #[test]
     fn linear_data_fits_linear_and_nlogn_data_fits_nlogn() {
-        let linear: Vec<(f64, f64)> = [1e4, 3e4, 1e5]
+        let linear: Vec<(f64, f64)> = [1e4f64, 3e4, 1e5]
             .iter()
             .map(|n| (*n, 0.01 + n * 2e-6))
             .collect();
         let fit = best_fit(&linear).unwrap();
         assert_eq!(fit.model, Model::Linear);
         assert!((fit.predict(1e6) - 2.01).abs() < 1e-6);
-        let sorted: Vec<(f64, f64)> = [1e4, 3e4, 1e5, 3e5]
+        let sorted: Vec<(f64, f64)> = [1e4f64, 3e4, 1e5, 3e5]
             .iter()
             .map(|n| (*n, n * n.ln() * 1e-7))
             .collect();
