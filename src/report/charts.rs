@@ -57,18 +57,13 @@ pub fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
             .fold(f64::MAX, f64::min)
             .clamp(0.01, 1.0)
             / 2.0;
-        let mut chart = ChartBuilder::on(root)
-            .caption("Latency over time (ms, log scale)", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, (y_min..y_max).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the run started")
-            .y_desc("ms")
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+        let mut chart = chart(
+            root,
+            "Latency over time (ms, log scale)",
+            x0..x1,
+            (y_min..y_max).log_scale(),
+        )?;
+        mesh(&mut chart, "seconds since the run started", "ms")?;
         shade_steps(&mut chart, &steps(s), y_min, y_max)?;
         for (name, color, pick) in [
             ("p50", PALETTE[2], 0),
@@ -109,21 +104,13 @@ pub fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
             .map(|i| per_s(i.completed))
             .fold(1.0, f64::max)
             * 1.15;
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Throughput and errors (operations per second)",
-                ("sans-serif", 16),
-            )
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the run started")
-            .y_desc("ops/s")
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+        let mut chart = chart(
+            root,
+            "Throughput and errors (operations per second)",
+            x0..x1,
+            0.0..y_max,
+        )?;
+        mesh(&mut chart, "seconds since the run started", "ops/s")?;
         shade_steps(&mut chart, &steps(s), 0.0, y_max)?;
         let mid = |t_s: f64| t_s + t.interval_s / 2.0;
         chart
@@ -255,21 +242,13 @@ pub fn overlay(strategies: &[StrategyReport]) -> Option<String> {
     let y_max = all.clone().map(|p| p.1).fold(1.0, f64::max) * 1.5;
     let y_min = all.map(|p| p.1).fold(f64::MAX, f64::min).clamp(0.01, 1.0) / 2.0;
     Some(draw(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "p99 latency of each strategy (ms, log scale; 0 = its first step)",
-                ("sans-serif", 16),
-            )
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, (y_min..y_max).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the strategy's first step")
-            .y_desc("ms")
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+        let mut chart = chart(
+            root,
+            "p99 latency of each strategy (ms, log scale; 0 = its first step)",
+            x0..x1,
+            (y_min..y_max).log_scale(),
+        )?;
+        mesh(&mut chart, "seconds since the strategy's first step", "ms")?;
         for (i, (name, points)) in series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart
@@ -284,6 +263,48 @@ pub fn overlay(strategies: &[StrategyReport]) -> Option<String> {
         }
         legend(&mut chart)
     }))
+}
+
+type Area<'b> = DrawingArea<SVGBackend<'b>, plotters::coord::Shift>;
+type Chart<'a, 'b, Y> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>;
+
+/// A chart with the house style: caption, margins, label areas.
+fn chart<'a, 'b, Y: plotters::coord::ranged1d::AsRangedCoord>(
+    root: &'a Area<'b>,
+    caption: &str,
+    x: std::ops::Range<f64>,
+    y: Y,
+) -> std::result::Result<Chart<'a, 'b, Y::CoordDescType>, Box<dyn std::error::Error>> {
+    Ok(ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(32)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, y)?)
+}
+
+/// Grid and axis titles.
+fn mesh<'a, 'b, Y>(
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result
+where
+    'b: 'a,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    Ok(())
 }
 
 fn shade_steps<Y>(

@@ -61,7 +61,8 @@ pub enum ScenarioError {
     },
 }
 
-fn list(problems: &[Problem]) -> String {
+/// Problems as an indented list, one per line.
+pub fn list(problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| format!("  - {p}"))

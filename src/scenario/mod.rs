@@ -11,7 +11,7 @@ mod plan;
 mod seed;
 mod traffic;
 
-pub use error::{Problem, ScenarioError};
+pub use error::{Problem, ScenarioError, list as list_problems};
 pub use file::BackfillSection;
 pub use plan::{
     Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, Plan, SqlSource,

@@ -236,19 +236,10 @@ impl Builder<'_> {
         let database = self.database(&file);
         let schema = self.schema(&file);
         let seed = self.seed(&file, overrides);
-        let traffic = file.traffic.as_ref().map(|t| {
-            let text = self.text;
-            let mut found = Vec::new();
-            let plan = traffic::plan(t, &mut |span, key, message| {
-                found.push(Problem {
-                    line: span.map(|r| line_at(text, r.start)),
-                    key,
-                    message,
-                });
-            });
-            self.problems.extend(found);
-            plan
-        });
+        let traffic = file
+            .traffic
+            .as_ref()
+            .map(|t| self.collect(|report| traffic::plan(t, report)));
         if let Some(schema) = &schema {
             // The seed section against the tables the schema SQL creates (no database needed).
             self.problems.extend(crate::seed::check(&schema.sql, &seed));
@@ -410,22 +401,31 @@ impl Builder<'_> {
 
     fn seed(&mut self, file: &ScenarioFile, overrides: &Overrides) -> SeedPlan {
         let text = self.text;
+        self.collect(|report| {
+            seed::plan(
+                &file.seed,
+                overrides.scale.unwrap_or(1.0),
+                overrides.seed.or(file.seed.seed).unwrap_or(DEFAULT_SEED),
+                &|offset| line_at(text, offset),
+                report,
+            )
+        })
+    }
+
+    /// Runs a section's validator, turning what it reports (span, key, message) into problems
+    /// with their lines.
+    fn collect<T>(&mut self, check: impl FnOnce(&mut traffic::Report<'_>) -> T) -> T {
+        let text = self.text;
         let mut found = Vec::new();
-        let plan = seed::plan(
-            &file.seed,
-            overrides.scale.unwrap_or(1.0),
-            overrides.seed.or(file.seed.seed).unwrap_or(DEFAULT_SEED),
-            &|offset| line_at(text, offset),
-            &mut |span, key, message| {
-                found.push(Problem {
-                    line: span.map(|r| line_at(text, r.start)),
-                    key,
-                    message,
-                })
-            },
-        );
+        let out = check(&mut |span, key, message| {
+            found.push(Problem {
+                line: span.map(|r| line_at(text, r.start)),
+                key,
+                message,
+            })
+        });
         self.problems.extend(found);
-        plan
+        out
     }
 
     fn strategies(

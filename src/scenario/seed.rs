@@ -5,12 +5,10 @@
 //! a key's table exists and whether a unique column can get enough distinct values depend on the
 //! schema; `seed::check` answers those against the schema SQL before any database work.
 
-use std::ops::Range;
-
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::file::{ColumnSeedSection, SeedSection};
-use super::traffic::{Constant, FakeKind, KeyDistPlan, constant, fake_kind, key_dist};
+use super::traffic::{Constant, FakeKind, KeyDistPlan, Report, constant, fake_kind, key_dist};
 
 /// `[seed]`, validated and scaled.
 #[derive(Debug, Clone)]
@@ -121,9 +119,6 @@ impl GenPlan {
         }
     }
 }
-
-/// Reports a problem: span in the scenario file, dotted key, message.
-pub(super) type Report<'a> = dyn FnMut(Option<Range<usize>>, String, String) + 'a;
 
 /// Validates `[seed]` and scales its row counts.
 pub(super) fn plan(

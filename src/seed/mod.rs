@@ -44,7 +44,7 @@ pub enum SeedError {
         message: String,
     },
     /// The seed section does not fit the tables the schema created.
-    #[error("the seed section does not fit the schema:\n{}", list(.0))]
+    #[error("the seed section does not fit the schema:\n{}", crate::scenario::list_problems(.0))]
     Invalid(Vec<Problem>),
     /// `seed.tables` names a table the schema does not create.
     #[error("failed to seed `{table}`: the schema has no such table (key seed.tables.{table})")]
@@ -251,12 +251,4 @@ pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
 /// The fake kind a text column's name suggests (words for status-like names).
 pub fn text_kind_for(column: &str) -> crate::scenario::FakeKind {
     resolve::text_kind(&column.to_ascii_lowercase()).unwrap_or(crate::scenario::FakeKind::Word)
-}
-
-fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  - {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
