@@ -24,7 +24,7 @@ pub struct CompareRow {
     pub p99_during_ms: Option<f64>,
     /// p99 latency of the baseline, ms.
     pub p99_baseline_ms: Option<f64>,
-    /// Application lock waits during the steps (operations delayed by the migration's locks).
+    /// Operations due during the steps slower than twice the baseline's p99 (at least 10 ms).
     pub delayed_ops: Option<u64>,
     /// Application errors by class.
     pub errors: BTreeMap<String, u64>,
@@ -60,13 +60,7 @@ impl CompareRow {
                     .filter(|p| p.all.count > 0)
                     .map(|p| p.all.latency.p99_ms)
             }),
-            delayed_ops: traffic.map(|_| {
-                s.steps
-                    .iter()
-                    .filter_map(|st| st.lock_summary.as_ref())
-                    .map(|l| l.app_waits)
-                    .sum()
-            }),
+            delayed_ops: traffic.map(|t| t.delayed.as_ref().map_or(0, |d| d.count)),
             errors: traffic
                 .map(|t| {
                     let mut by_class = BTreeMap::new();

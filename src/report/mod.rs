@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub use summary::write_summary;
 pub use traffic::{
-    BackgroundReport, ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport,
-    QueryStats, TrafficReport,
+    BackgroundReport, DelayedOps, ErrorReport, IntervalReport, LatencyStats, Percentiles,
+    PhaseReport, QueryStats, TrafficReport,
 };
 
 /// Version of the report format. Readers refuse other versions.

@@ -36,12 +36,25 @@ pub struct TrafficReport {
     pub phases: Vec<PhaseReport>,
     /// Operations whose intended start fell while a migration step ran, all steps together.
     pub during_migration: Option<LatencyStats>,
+    /// Of those, the ones the migration delayed: slower than twice the baseline's p99.
+    #[serde(default)]
+    pub delayed: Option<DelayedOps>,
     /// The time series.
     pub series: Vec<IntervalReport>,
     /// Errors by class, SQLSTATE and query.
     pub errors: Vec<ErrorReport>,
     /// Background sessions.
     pub background: Vec<BackgroundReport>,
+}
+
+/// Operations due while steps ran that took longer than a threshold.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DelayedOps {
+    /// Twice the baseline's p99, at least 10 ms.
+    pub threshold_ms: f64,
+    /// Operations slower than that.
+    pub count: u64,
 }
 
 /// Percentiles of a distribution, milliseconds.

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 
 use super::sqlstate::ErrorClass;
 use crate::report::{
-    ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport, QueryStats,
+    DelayedOps, ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport, QueryStats,
 };
 
 /// What workers and the run tell the collector.
@@ -73,6 +73,8 @@ pub struct Collected {
     pub phases: Vec<PhaseReport>,
     /// Every step phase together.
     pub during_migration: Option<LatencyStats>,
+    /// Operations due during steps that were slow against the baseline.
+    pub delayed: Option<DelayedOps>,
     /// Time series.
     pub series: Vec<IntervalReport>,
     /// Errors.
@@ -378,6 +380,31 @@ impl Collector {
             .collect();
         let s = |us: u64| us as f64 / 1e6;
         let mut overall = Book::new();
+        // Delayed: slower than twice the baseline's p99 (and than 10 ms, so a sub-millisecond
+        // baseline does not make every ordinary operation "delayed").
+        let baseline = self
+            .phase_names
+            .iter()
+            .position(|(_, kind)| *kind == "baseline")
+            .map(|p| {
+                let mut h = histogram();
+                for b in &self.books[p] {
+                    h.add(&b.latency).expect("same bounds");
+                }
+                h
+            })
+            .filter(|h| !h.is_empty());
+        let delayed = match (&baseline, self.migration.latency.is_empty()) {
+            (Some(base), false) => {
+                let threshold_us = (2 * base.value_at_quantile(0.99)).max(10_000);
+                let latency = &self.migration.latency;
+                Some(DelayedOps {
+                    threshold_ms: threshold_us as f64 / 1000.0,
+                    count: latency.count_between(threshold_us, latency.max().max(threshold_us)),
+                })
+            }
+            _ => None,
+        };
         let phases: Vec<PhaseReport> = self
             .phase_names
             .iter()
@@ -432,6 +459,7 @@ impl Collector {
             overall: overall.stats(),
             phases,
             during_migration: (!self.migration.latency.is_empty()).then(|| self.migration.stats()),
+            delayed,
             series: self.series,
             errors,
             lateness: percentiles(&self.lateness),

@@ -312,6 +312,7 @@ impl Traffic {
             overall: c.overall,
             phases: c.phases,
             during_migration: c.during_migration,
+            delayed: c.delayed,
             series: c.series,
             errors: c.errors,
             background,
