@@ -270,6 +270,16 @@ pub fn from_sql(sql: &str) -> Shapes {
     for statement in &statements {
         match statement {
             Statement::CreateTable(create) => {
+                if create.like.is_some()
+                    || create.clone.is_some()
+                    || create.query.is_some()
+                    || create.inherits.is_some()
+                    || create.partition_of.is_some()
+                {
+                    // Columns come from elsewhere: leave the table to the catalog check.
+                    shapes.complete = false;
+                    continue;
+                }
                 let table = create_table(create, &enums);
                 shapes.tables.insert(object_name(&create.name), table);
             }
@@ -282,16 +292,26 @@ pub fn from_sql(sql: &str) -> Shapes {
                 }
             }
             Statement::AlterTable(alter) => {
-                let Some(table) = shapes.tables.get_mut(&object_name(&alter.name)) else {
+                use sqlparser::ast::AlterTableOperation as Op;
+                let name = object_name(&alter.name);
+                let Some(table) = shapes.tables.get_mut(&name) else {
                     continue;
                 };
+                let mut understood = true;
                 for operation in &alter.operations {
-                    if let sqlparser::ast::AlterTableOperation::AddConstraint {
-                        constraint, ..
-                    } = operation
-                    {
-                        apply_constraint(table, constraint);
+                    match operation {
+                        Op::AddConstraint { constraint, .. } => apply_constraint(table, constraint),
+                        Op::AddColumn { column_def, .. } => {
+                            let column = column_shape(column_def, &enums);
+                            table.columns.push(column);
+                        }
+                        _ => understood = false,
                     }
+                }
+                if !understood {
+                    // Renames, drops, type changes…: the catalog check sees the result.
+                    shapes.tables.remove(&name);
+                    shapes.complete = false;
                 }
             }
             _ => {}
@@ -305,64 +325,71 @@ fn create_table(create: &CreateTable, enums: &BTreeMap<String, Vec<String>>) -> 
         columns: Vec::new(),
     };
     for column in &create.columns {
-        let type_name = column.data_type.to_string();
-        let serial = type_name.to_ascii_lowercase().contains("serial");
-        let mut shape = ColumnShape {
-            name: ident(&column.name),
-            ty: ColType::from_name(&type_name, enums),
-            type_name,
-            not_null: false,
-            fill: if serial {
-                Fill::Sequence
-            } else {
-                Fill::Nothing
-            },
-            unique: false,
-            references: None,
-        };
-        for option in &column.options {
-            match &option.option {
-                ColumnOption::NotNull => shape.not_null = true,
-                ColumnOption::Default(expr) => {
-                    shape.fill = if expr.to_string().to_ascii_lowercase().starts_with("nextval") {
-                        Fill::Sequence
-                    } else {
-                        Fill::Default
-                    }
-                }
-                ColumnOption::PrimaryKey(_) => {
-                    shape.not_null = true;
-                    shape.unique = true;
-                }
-                ColumnOption::Unique(_) => shape.unique = true,
-                ColumnOption::ForeignKey(fk) => {
-                    shape.references = Some((
-                        object_name(&fk.foreign_table),
-                        fk.referred_columns
-                            .first()
-                            .map(ident)
-                            .unwrap_or_else(|| "id".into()),
-                    ));
-                }
-                ColumnOption::Generated {
-                    generation_expr, ..
-                } => {
-                    shape.fill = if generation_expr.is_some() {
-                        Fill::Computed
-                    } else {
-                        Fill::Sequence
-                    };
-                }
-                ColumnOption::Identity(_) => shape.fill = Fill::Sequence,
-                _ => {}
-            }
-        }
-        table.columns.push(shape);
+        table.columns.push(column_shape(column, enums));
     }
     for constraint in &create.constraints {
         apply_constraint(&mut table, constraint);
     }
     table
+}
+
+fn column_shape(
+    column: &sqlparser::ast::ColumnDef,
+    enums: &BTreeMap<String, Vec<String>>,
+) -> ColumnShape {
+    let type_name = column.data_type.to_string();
+    let serial = type_name.to_ascii_lowercase().contains("serial");
+    let mut shape = ColumnShape {
+        name: ident(&column.name),
+        ty: ColType::from_name(&type_name, enums),
+        type_name,
+        not_null: false,
+        fill: if serial {
+            Fill::Sequence
+        } else {
+            Fill::Nothing
+        },
+        unique: false,
+        references: None,
+    };
+    for option in &column.options {
+        match &option.option {
+            ColumnOption::NotNull => shape.not_null = true,
+            ColumnOption::Default(expr) => {
+                shape.fill = if expr.to_string().to_ascii_lowercase().starts_with("nextval") {
+                    Fill::Sequence
+                } else {
+                    Fill::Default
+                }
+            }
+            ColumnOption::PrimaryKey(_) => {
+                shape.not_null = true;
+                shape.unique = true;
+            }
+            ColumnOption::Unique(_) => shape.unique = true,
+            ColumnOption::ForeignKey(fk) => {
+                shape.references = Some((
+                    object_name(&fk.foreign_table),
+                    fk.referred_columns
+                        .first()
+                        .map(ident)
+                        .unwrap_or_else(|| "id".into()),
+                ));
+            }
+            ColumnOption::Generated {
+                generation_expr, ..
+            } => {
+                shape.fill = if generation_expr.is_some() {
+                    Fill::Computed
+                } else {
+                    Fill::Sequence
+                };
+            }
+            ColumnOption::Identity(_) => shape.fill = Fill::Sequence,
+            _ => {}
+        }
+    }
+    shape
 }
 
 fn apply_constraint(table: &mut TableShape, constraint: &TableConstraint) {
@@ -429,6 +456,9 @@ mod tests {
                g int GENERATED ALWAYS AS (1) STORED);
              CREATE UNIQUE INDEX ON users (email);
              CREATE TABLE \"Orders\" (uid bigint, FOREIGN KEY (uid) REFERENCES users (id));
+             ALTER TABLE users ADD COLUMN late text NOT NULL;
+             CREATE TABLE copied (LIKE users);
+             CREATE TABLE renamed (a int); ALTER TABLE renamed RENAME COLUMN a TO b;
              SELECT some_function_the_parser_does_not_know(((;",
         );
         assert!(!shapes.complete);
@@ -461,6 +491,9 @@ mod tests {
             Some(("users".into(), "id".into()))
         );
         assert!(shapes.table("orders").is_none());
+        assert!(users.column("late").unwrap().not_null);
+        // Columns from elsewhere or changed later: left to the catalog check.
+        assert!(shapes.table("copied").is_none() && shapes.table("renamed").is_none());
     }
 
     #[test]

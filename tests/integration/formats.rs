@@ -77,7 +77,10 @@ fn every_format_is_written_and_the_html_renders_in_a_browser() {
     // The plain ALTER queues behind the reader and every read of `users` behind it.
     let delayed = &report["strategies"][0]["traffic"]["delayed"];
     assert!(delayed["count"].as_u64().unwrap() > 10, "{delayed}");
-    assert!(delayed["threshold_ms"].as_f64().unwrap() >= 10.0, "{delayed}");
+    assert!(
+        delayed["threshold_ms"].as_f64().unwrap() >= 10.0,
+        "{delayed}"
+    );
 
     let html = std::fs::read_to_string(sandbox.out().join("report.html")).unwrap();
     assert!(html.len() < 2_000_000);
