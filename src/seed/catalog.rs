@@ -266,12 +266,15 @@ pub async fn deferred(
         )
         .await?;
     for r in &rows {
+        // A partitioned table's index is defined `ON ONLY` the parent (pg_dump then attaches
+        // the partitions' indexes); built again, it must cover the partitions too.
+        let create = r.get::<_, String>(2).replacen(" ON ONLY ", " ON ", 1);
         out.push(Deferred {
             name: r.get(0),
             table: key(r.get(1), String::new()),
             kind: DeferredKind::Index,
             drop: format!("DROP INDEX {}", r.get::<_, String>(3)),
-            create: r.get(2),
+            create,
         });
     }
     Ok(out)

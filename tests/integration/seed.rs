@@ -263,3 +263,36 @@ fn the_seeded_database_is_cached_across_runs_until_fresh() {
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
+
+#[test]
+fn partitioned_tables_are_seeded_with_valid_indexes_on_every_partition() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.toml",
+        r#"
+name = "partitioned"
+[schema]
+sql = """
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY, at timestamptz NOT NULL, kind text NOT NULL,
+                     PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE INDEX ON events (kind);
+"""
+[seed.tables.events]
+rows = 20_000
+columns.at = { timestamp = [2024-01-01, 2026-01-01] }
+[[strategy]]
+name = "checks"
+steps = [{ sql = """DO $$ BEGIN
+  IF (SELECT count(*) FROM events_2024) = 0 OR (SELECT count(*) FROM events_2025) = 0 THEN RAISE 'partitions'; END IF;
+  IF EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid) THEN RAISE 'invalid index'; END IF;
+  IF (SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'events%') <> 6 THEN RAISE 'indexes'; END IF;
+END $$""" }]
+"#,
+    );
+    let report = run(&sandbox, &["--no-cache"]);
+    let step = &report["strategies"][0]["steps"][0];
+    assert_eq!(step["status"], "succeeded", "{step}");
+    assert_eq!(report["strategies"][0]["leftovers"], serde_json::json!([]));
+}
