@@ -577,14 +577,19 @@ pub enum ReadError {
     },
     /// Another format version.
     #[error(
-        "report {} has schema_version {found}; this rehearse reads version {SCHEMA_VERSION} \
-         (use the rehearse version that wrote it)", path.display()
+        "report {} has schema_version {found} (written by {writer}); this rehearse ({}) reads \
+         schema_version {SCHEMA_VERSION}: read it with the rehearse that wrote it{}",
+        path.display(),
+        env!("CARGO_PKG_VERSION"),
+        if *found > SCHEMA_VERSION as u64 { " or a newer one" } else { "" }
     )]
     Version {
         /// The file.
         path: std::path::PathBuf,
         /// Its version.
         found: u64,
+        /// `rehearse X.Y.Z` from the report's `tool`, when it says.
+        writer: String,
     },
 }
 
@@ -613,9 +618,17 @@ impl Report {
             .and_then(|v| v.as_u64())
             .unwrap_or(0);
         if found != SCHEMA_VERSION as u64 {
+            let writer = match (
+                value.pointer("/tool/name").and_then(|v| v.as_str()),
+                value.pointer("/tool/version").and_then(|v| v.as_str()),
+            ) {
+                (Some(name), Some(version)) => format!("{name} {version}"),
+                _ => "an unknown tool".into(),
+            };
             return Err(ReadError::Version {
                 path: path.to_owned(),
                 found,
+                writer,
             });
         }
         serde_json::from_value(value).map_err(|source| ReadError::Parse {

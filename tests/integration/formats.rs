@@ -178,7 +178,10 @@ fn every_format_is_written_and_the_html_renders_in_a_browser() {
 #[test]
 fn render_refuses_other_versions_and_broken_files_clearly() {
     let sandbox = Sandbox::new();
-    sandbox.write("v2.json", r#"{"schema_version": 2, "anything": true}"#);
+    sandbox.write(
+        "v2.json",
+        r#"{"schema_version": 2, "tool": {"name": "rehearse", "version": "0.3.0"}}"#,
+    );
     let out = sandbox.run(&["render", "v2.json"]);
     assert_exit(&out, 2);
     assert!(
