@@ -70,6 +70,9 @@ pub enum Command {
         /// …and by more than this much.
         #[arg(long, default_value = "100ms", value_name = "DURATION", value_parser = humantime::parse_duration)]
         min_change: std::time::Duration,
+        /// Print Markdown (for a pull-request or CI comment) instead of text.
+        #[arg(long)]
+        md: bool,
     },
     /// Check scenario files (syntax, keys, types, referenced files) without touching a database.
     Validate {
@@ -177,7 +180,8 @@ pub async fn execute(cli: Cli) -> i32 {
             new,
             threshold,
             min_change,
-        } => diff(&base, &new, threshold, min_change),
+            md,
+        } => diff(&base, &new, threshold, min_change, md),
         Command::Validate { scenarios } => Ok(validate(&scenarios)),
         Command::Render {
             report,
@@ -243,10 +247,11 @@ fn diff(
     new: &std::path::Path,
     ratio: f64,
     floor: std::time::Duration,
+    md: bool,
 ) -> Result<i32, Error> {
     let (base, new) = (Report::read(base)?, Report::read(new)?);
     let d = crate::diff::diff(&base, &new, crate::diff::Thresholds { ratio, floor });
-    print!("{}", d.text());
+    print!("{}", if md { d.markdown() } else { d.text() });
     Ok(if d.regressed() {
         EXIT_FAILED
     } else {

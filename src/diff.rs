@@ -95,6 +95,42 @@ impl Diff {
     }
 }
 
+impl Diff {
+    /// The comparison as Markdown, for a pull-request or CI comment.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let regressions = self.changes.iter().filter(|c| c.regression).count();
+        let _ = writeln!(
+            out,
+            "## rehearse diff: {}\n",
+            if regressions == 0 {
+                "no regression".to_owned()
+            } else {
+                format!("**{regressions} regression(s)**")
+            }
+        );
+        for n in &self.notes {
+            let _ = writeln!(out, "> {n}\n");
+        }
+        let _ = writeln!(out, "| | what | figure | before | after |");
+        let _ = writeln!(out, "| --- | --- | --- | ---: | ---: |");
+        for regression in [true, false] {
+            for c in self.changes.iter().filter(|c| c.regression == regression) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    if c.regression { "❌" } else { "" },
+                    c.subject.replace('|', "\\|"),
+                    c.figure,
+                    c.base.replace('|', "\\|"),
+                    c.new.replace('|', "\\|")
+                );
+            }
+        }
+        out
+    }
+}
+
 /// Compares `new` against `base`.
 pub fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
     let mut d = Diff::default();

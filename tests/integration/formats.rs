@@ -253,6 +253,14 @@ steps = [{ name = "add", sql = "ALTER TABLE t ADD COLUMN w float8 DEFAULT random
     );
     assert!(!text.contains("REGRESSION rewrite"), "{text}");
 
+    let out = sandbox.run(&["diff", "base.json", "new.json", "--md"]);
+    assert_exit(&out, 1);
+    assert!(
+        stdout(&out).contains("| ❌ | catalog / add | duration |"),
+        "{}",
+        stdout(&out)
+    );
+
     let out = sandbox.run(&["diff", "base.json", "base.json"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("no regression"));
