@@ -278,7 +278,6 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
             null: c.null,
         });
     }
-    tracing::info!("seeding {} ({} rows)", table.qualified, tgen.rows);
     client
         .batch_execute(&format!("BEGIN; TRUNCATE {}", table.qualified))
         .await

@@ -171,6 +171,10 @@ pub async fn fill(
             .await
             .map_err(|e| SeedError::server("set indexes and constraints aside for the load", &e))?;
     }
+    for t in &tables {
+        // Said before the progress bars start, so no log line cuts through them.
+        tracing::info!("seeding {} ({} rows)", catalog[&t.key].qualified, t.rows);
+    }
     let progress: Vec<Arc<AtomicU64>> = tables.iter().map(|_| Arc::default()).collect();
     let bars = progress::Progress::start(
         tables

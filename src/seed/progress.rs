@@ -53,9 +53,15 @@ async fn bars(
 ) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
     let style = ProgressStyle::with_template(
-        "{prefix:>16} [{bar:30}] {human_pos}/{human_len} rows  {per_sec}  ETA {eta}",
+        "{prefix:>16} [{bar:30}] {human_pos}/{human_len} rows  {rate}  ETA {eta}",
     )
     .expect("valid template")
+    .with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0} rows/s", state.per_sec());
+        },
+    )
     .progress_chars("=> ");
     let bars: Vec<(ProgressBar, Arc<AtomicU64>)> = tables
         .into_iter()
