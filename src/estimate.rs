@@ -281,7 +281,6 @@ pub fn estimate(reports: &[(f64, Report)], target: f64) -> Estimate {
                 tables,
                 points,
                 target,
-                reports,
             ));
         }
     }
@@ -294,7 +293,6 @@ fn step_estimate(
     tables: Vec<String>,
     points: Vec<Point>,
     target: f64,
-    reports: &[(f64, Report)],
 ) -> StepEstimate {
     // Rows scale with the scale: the target's rows from the largest rehearsed point.
     let target_rows = points
@@ -364,7 +362,6 @@ fn step_estimate(
         (_, Some(h)) if fit.r2 >= 0.9 && h <= 0.35 => "fair".into(),
         _ => "poor".into(),
     };
-    let _ = reports;
     e.fit = Some(fit);
     e.predicted_s = Some(predicted);
     e.low_s = Some(low);
