@@ -104,9 +104,24 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// List or clear the seed cache (kept clusters and docker volumes holding seeded data).
+    Cache {
+        /// What to do.
+        #[command(subcommand)]
+        action: CacheAction,
+    },
     /// Print the JSON Schema of report.json.
     #[command(hide = true)]
     ReportSchema,
+}
+
+/// `rehearse cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Show the entries, their size and whether a running rehearsal holds them.
+    List,
+    /// Remove every entry no running rehearsal holds.
+    Clear,
 }
 
 /// `rehearse run`.
@@ -183,6 +198,7 @@ pub async fn execute(cli: Cli) -> i32 {
             md,
         } => diff(&base, &new, threshold, min_change, md),
         Command::Validate { scenarios } => Ok(validate(&scenarios)),
+        Command::Cache { action } => cache(action).await,
         Command::Render {
             report,
             format,
@@ -231,6 +247,44 @@ fn validate(paths: &[PathBuf]) -> i32 {
         }
     }
     code
+}
+
+async fn cache(action: CacheAction) -> Result<i32, Error> {
+    let dir = cache_dir();
+    match action {
+        CacheAction::List => {
+            let entries = crate::db::cache::list(&dir)?;
+            println!(
+                "seed cache {}: {} entr{}",
+                dir.display(),
+                entries.len(),
+                if entries.len() == 1 { "y" } else { "ies" }
+            );
+            for e in entries {
+                println!(
+                    "  {:60} {:14} {:>10}{}",
+                    e.name,
+                    e.kind,
+                    e.bytes
+                        .map_or("–".into(), |b| crate::report::render::bytes(b as f64)),
+                    if e.in_use { "  (in use)" } else { "" }
+                );
+            }
+        }
+        CacheAction::Clear => {
+            let (removed, skipped) = crate::db::cache::clear(&dir).await?;
+            println!(
+                "removed {} entr{} from {}",
+                removed.len(),
+                if removed.len() == 1 { "y" } else { "ies" },
+                dir.display()
+            );
+            for name in skipped {
+                println!("  kept {name}: a running rehearsal holds it");
+            }
+        }
+    }
+    Ok(EXIT_PASSED)
 }
 
 fn ratio_above_one(s: &str) -> Result<f64, String> {

@@ -8,6 +8,7 @@
 //!
 //! This module knows only the scenario's `[database]` section.
 
+pub mod cache;
 mod conninfo;
 pub mod docker;
 mod error;

@@ -262,6 +262,25 @@ fn the_seeded_database_is_cached_across_runs_until_fresh() {
         .collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+
+    let out = sandbox.run(&["cache", "list"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("2 entries") && stdout(&out).contains("local cluster"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sandbox.run(&["cache", "clear"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("removed 2 entries"),
+        "{}",
+        stdout(&out)
+    );
+    let left = std::fs::read_dir(sandbox.path().join("cache"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0);
 }
 
 #[test]
