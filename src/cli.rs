@@ -14,9 +14,12 @@ use crate::scenario::{Overrides, Plan};
 
 const EXAMPLES: &str = "\
 Examples:
-  rehearse run scenarios/add-column.toml                 # provisions Postgres by itself
-  rehearse run scenarios/add-column.toml --backend local --scale 0.1
-  rehearse run scenarios/add-column.toml --backend url --database-url postgresql://postgres@127.0.0.1:5432/postgres
+  rehearse run scenarios/add-column-default.toml          # provisions Postgres by itself
+  rehearse run scenarios/add-column-default.toml --backend local --scale 0.1
+  rehearse run scenarios/create-index.toml --backend url --database-url postgresql://postgres@127.0.0.1:5432/postgres
+  rehearse compare scenarios/lock-queue.toml              # strategies side by side
+  rehearse estimate scenarios/create-index.toml --scales 0.01,0.03,0.1 --target 1
+  rehearse diff last-night/report.json tonight/report.json
   rehearse validate scenarios/*.toml
 
 Exit codes: 0 passed, 1 a step failed or a budget was breached, 2 usage or scenario error,
