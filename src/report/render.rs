@@ -183,7 +183,10 @@ fn view(report: &Report, with_charts: bool) -> Value {
 
 /// Renders one format.
 pub fn render(report: &Report, format: Format) -> String {
-    let env = environment();
+    render_with(&environment(), report, format)
+}
+
+fn render_with(env: &Environment<'_>, report: &Report, format: Format) -> String {
     let template = env
         .get_template(format.file_name())
         .expect("templates are added above");
@@ -194,10 +197,11 @@ pub fn render(report: &Report, format: Format) -> String {
 
 /// Writes every format next to `report.json`; returns the files written.
 pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let env = environment();
     let mut written = Vec::new();
     for format in Format::ALL {
         let path = dir.join(format.file_name());
-        std::fs::write(&path, render(report, format))?;
+        std::fs::write(&path, render_with(&env, report, format))?;
         written.push(path);
     }
     Ok(written)
