@@ -203,14 +203,18 @@ pub fn docker_available() -> bool {
 
 /// Containers labelled with a run's id (should be none once the run ended).
 pub fn containers_of_run(run_id: &str) -> Vec<String> {
+    labelled(&["ps", "-a", "-q"], run_id)
+}
+
+/// The volumes a run left behind (its throwaway data volume, when not removed).
+pub fn volumes_of_run(run_id: &str) -> Vec<String> {
+    labelled(&["volume", "ls", "-q"], run_id)
+}
+
+fn labelled(command: &[&str], run_id: &str) -> Vec<String> {
     let out = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "-q",
-            "--filter",
-            &format!("label=org.rehearse.run={run_id}"),
-        ])
+        .args(command)
+        .args(["--filter", &format!("label=org.rehearse.run={run_id}")])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)

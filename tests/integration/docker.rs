@@ -3,7 +3,7 @@
 
 use crate::common::{
     GOOD_AND_FAILING, SLOW, Sandbox, assert_exit, containers_of_run, docker_available, interrupt,
-    scenario, test_image,
+    scenario, test_image, volumes_of_run,
 };
 
 fn args(image: &str) -> Vec<&str> {
@@ -48,6 +48,7 @@ fn docker_run_reports_and_removes_its_container() {
     assert!(log.contains("ready to accept connections"), "{log}");
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(containers_of_run(run_id), Vec::<String>::new());
+    assert_eq!(volumes_of_run(run_id), Vec::<String>::new());
 }
 
 #[test]
@@ -96,6 +97,7 @@ fn docker_sigint_removes_the_container() {
     assert_eq!(report["outcome"], "interrupted");
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(containers_of_run(run_id), Vec::<String>::new());
+    assert_eq!(volumes_of_run(run_id), Vec::<String>::new());
 }
 
 #[test]
