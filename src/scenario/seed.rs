@@ -5,8 +5,6 @@
 //! a key's table exists and whether a unique column can get enough distinct values depend on the
 //! schema; `seed::check` answers those against the schema SQL before any database work.
 
-use chrono::{NaiveDate, NaiveDateTime};
-
 use super::file::{ColumnSeedSection, SeedSection};
 use super::traffic::{Constant, FakeKind, KeyDistPlan, Report, constant, fake_kind, key_dist};
 
@@ -302,20 +300,14 @@ fn instant(v: &toml::Value) -> Result<i64, String> {
         toml::Value::Datetime(d) => d.to_string(),
         other => return Err(format!("expected a date or date-time, found {other}")),
     };
-    let text = text.trim();
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(d.timestamp());
-    }
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(text, format) {
-            return Ok(d.and_utc().timestamp());
-        }
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc().timestamp())
-        .ok_or_else(|| format!("expected a date such as 2024-01-31, found `{text}`"))
+    crate::seed::parse_instant(&text)
+        .map(|d| d.timestamp())
+        .ok_or_else(|| {
+            format!(
+                "expected a date such as 2024-01-31, found `{}`",
+                text.trim()
+            )
+        })
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use tokio_postgres::Client;
 pub use catalog::quote_ident;
 pub use generate::fake;
 pub use keys::{KeyPool, load_key_pool};
-pub use value::Value;
+pub use value::{Value, parse_instant};
 
 use crate::db::Server;
 use crate::report::SeedSummary;

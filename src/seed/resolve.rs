@@ -458,7 +458,16 @@ impl Resolver<'_> {
                 let fits = match (c, ty) {
                     (_, ColType::Other(_)) => true,
                     (Constant::Text(t), ColType::Enum(allowed)) => allowed.contains(t),
-                    (Constant::Text(_), _) => !matches!(ty, ColType::Bool),
+                    (
+                        Constant::Text(t),
+                        ColType::Timestamp | ColType::TimestampTz | ColType::Date,
+                    ) => super::value::parse_instant(t).is_some(),
+                    (Constant::Text(t), ColType::Uuid) => t.parse::<uuid::Uuid>().is_ok(),
+                    (Constant::Text(t), ColType::Json | ColType::Jsonb) => {
+                        serde_json::from_str::<serde_json::Value>(t).is_ok()
+                    }
+                    (Constant::Text(t), ColType::Int(_)) => t.parse::<i64>().is_ok(),
+                    (Constant::Text(_), t) => t.is_text(),
                     (Constant::Integer(_), t) => {
                         t.is_int()
                             || t.is_text()

@@ -112,6 +112,14 @@ impl Value {
             (Value::I64(v), t) if is_text(t) => Value::Text(v.to_string()),
             (Value::F64(v), t) if is_text(t) => Value::Text(v.to_string()),
             (Value::Text(s), &Type::UUID) => s.parse().map(Value::Uuid).unwrap_or(Value::Text(s)),
+            (Value::Text(s), &Type::JSON | &Type::JSONB) => Value::JsonText(s),
+            (Value::Text(s), &Type::TIMESTAMPTZ | &Type::TIMESTAMP | &Type::DATE) => {
+                match parse_instant(&s) {
+                    Some(t) => Value::TimestampTz(t).coerce(&ty),
+                    None => Value::Text(s),
+                }
+            }
+            (Value::TimestampTz(v), &Type::DATE) => Value::Date(v.date_naive()),
             (Value::Text(s), &Type::INT2 | &Type::INT4 | &Type::INT8) => match s.parse::<i64>() {
                 Ok(i) => Value::I64(i).coerce(&ty),
                 Err(_) => Value::Text(s),
@@ -128,6 +136,24 @@ impl Value {
             (v, _) => v,
         }
     }
+}
+
+/// A date or date-time as a scenario writes it (`2024-01-31`, `2024-01-31 12:00:00`, RFC 3339),
+/// UTC unless it says otherwise.
+pub fn parse_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let t = text.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(d.to_utc());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, format) {
+            return Some(d.and_utc());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
 }
 
 fn is_text(ty: &Type) -> bool {
