@@ -26,6 +26,7 @@ use tokio_postgres::Client;
 pub use catalog::quote_ident;
 pub use generate::fake;
 pub use keys::{KeyPool, load_key_pool};
+pub use progress::LogWriter;
 pub use value::{Value, parse_instant};
 
 use crate::db::Server;

@@ -8,6 +8,25 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The bars' drawing area. Log lines go through [`LogWriter`], which lifts the bars while a line
+/// is written, so logs and bars never cut through each other.
+static BARS: std::sync::LazyLock<MultiProgress> = std::sync::LazyLock::new(|| {
+    MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4))
+});
+
+/// A `tracing` writer for stderr that keeps progress bars intact.
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        BARS.suspend(|| std::io::stderr().write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// Watches the tables' row counters until dropped.
 pub struct Progress {
     stop: tokio_util::sync::CancellationToken,
@@ -51,7 +70,7 @@ async fn bars(
     tables: Vec<(String, u64, Arc<AtomicU64>)>,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+    let multi = &*BARS;
     let style = ProgressStyle::with_template(
         "{prefix:>16} [{bar:30}] {human_pos}/{human_len} rows  {rate}  ETA {eta}",
     )
