@@ -354,6 +354,16 @@ async fn profile(
     Ok(EXIT_PASSED)
 }
 
+/// Refuses backend flags that cannot work together, before anything starts.
+fn check_backend(args: &RunArgs) -> Result<(), Error> {
+    if args.backend == BackendKind::Url && args.database_url.is_none() {
+        return Err(Error::Usage(
+            "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Where and how to run a plan, from the command line.
 fn run_options(args: &RunArgs, plan: &Plan, out: PathBuf) -> RunOptions {
     RunOptions {
@@ -388,11 +398,7 @@ async fn estimate_command(args: RunArgs, scales: Vec<f64>, target: f64) -> Resul
         ));
     }
     crate::estimate::check_scales(&scales, target).map_err(Error::Usage)?;
-    if args.backend == BackendKind::Url && args.database_url.is_none() {
-        return Err(Error::Usage(
-            "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
-        ));
-    }
+    check_backend(&args)?;
     let cancel = CancellationToken::new();
     tokio::spawn(watch_signals(cancel.clone()));
     let mut reports = Vec::new();
@@ -459,11 +465,7 @@ async fn run_command(args: RunArgs, compare: bool) -> Result<i32, Error> {
             plan.strategies.len()
         )));
     }
-    if args.backend == BackendKind::Url && args.database_url.is_none() {
-        return Err(Error::Usage(
-            "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
-        ));
-    }
+    check_backend(&args)?;
     let options = run_options(
         &args,
         &plan,

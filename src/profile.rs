@@ -385,21 +385,13 @@ fn time_skew(bounds: &[String]) -> Option<f64> {
 
 fn epoch(text: &str) -> Option<f64> {
     let t = text.trim();
+    // pg_stats prints offsets as `+00` (or `+05:30`); anything else is a scenario-style date.
     chrono::DateTime::parse_from_str(&format!("{t}00"), "%Y-%m-%d %H:%M:%S%.f%z")
         .or_else(|_| chrono::DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z"))
-        .map(|d| d.timestamp() as f64)
+        .map(|d| d.to_utc())
         .ok()
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
-                .ok()
-                .map(|d| d.and_utc().timestamp() as f64)
-        })
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| d.and_utc().timestamp() as f64)
-        })
+        .or_else(|| crate::seed::parse_instant(t))
+        .map(|d| d.timestamp() as f64)
 }
 
 /// A timestamp as the seed section takes it (`YYYY-MM-DD HH:MM:SS`, UTC).

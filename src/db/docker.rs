@@ -64,14 +64,7 @@ async fn cache_volume(
         .collect();
     // Volumes are machine-wide but the lock and the password live in the cache folder: one
     // volume per folder, so two folders never share (or fight over) a cluster.
-    let folder = cache
-        .dir
-        .display()
-        .to_string()
-        .bytes()
-        .fold(0xcbf2_9ce4u32, |h, b| {
-            (h ^ b as u32).wrapping_mul(0x0100_0193)
-        });
+    let folder = crate::seed::fnv1a(&cache.dir.display().to_string()) as u32;
     let name = format!("rehearse-seed-{tag}-{}-{folder:08x}", cache.key);
     let Some(lock) = cache.lock(&name)? else {
         let note = format!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use super::compare::{self, CompareRow};
+use super::compare::CompareRow;
 use super::{Report, StrategyReport, charts};
 
 /// The formats a report renders to.
@@ -175,7 +175,7 @@ fn view(report: &Report, with_charts: bool) -> Value {
     context! {
         report => Value::from_serialize(report),
         strategies => Value::from_serialize(&strategies),
-        compare => Value::from_serialize(compare::rows(report)),
+        compare => Value::from_serialize(strategies.iter().map(|s| &s.row).collect::<Vec<_>>()),
         overlay => overlay,
         outcome => format!("{:?}", report.outcome).to_uppercase(),
     }

@@ -307,7 +307,8 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
         pin_mut!(sink);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
         let rows = tgen.rows;
-        let seed = work.seed ^ fnv1a(&tgen.key);
+        // Each table has its own RNG stream.
+        let seed = work.seed ^ super::fnv1a(&tgen.key);
         let counter = Arc::clone(&work.progress[i]);
         let producer = std::thread::Builder::new()
             .name(format!("seed-{}", tgen.key))
@@ -426,11 +427,4 @@ fn splitmix(x: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
-}
-
-/// A stable hash of a table name, so each table has its own RNG stream.
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }

@@ -253,6 +253,16 @@ pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
     )
 }
 
+/// FNV-1a of `text` (a stable hash: RNG streams per table, cache keys and names).
+pub fn fnv1a(text: &str) -> u64 {
+    fnv1a_from(0xcbf2_9ce4_8422_2325, text)
+}
+
+fn fnv1a_from(offset: u64, text: &str) -> u64 {
+    text.bytes()
+        .fold(offset, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// The fake kind a text column's name suggests (words for status-like names).
 pub fn text_kind_for(column: &str) -> crate::scenario::FakeKind {
     resolve::text_kind(&column.to_ascii_lowercase()).unwrap_or(crate::scenario::FakeKind::Word)

@@ -145,7 +145,7 @@ pub fn parse_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(d.to_utc());
     }
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, format) {
             return Some(d.and_utc());
         }
