@@ -230,7 +230,7 @@ pub async fn execute(cli: Cli) -> i32 {
 fn validate(paths: &[PathBuf]) -> i32 {
     let mut code = EXIT_PASSED;
     for path in paths {
-        match Plan::load(path, &Overrides::default()) {
+        match Plan::load(path, &Overrides::default(), crate::seed::check) {
             Ok(plan) => println!(
                 "ok: {} ({} strateg{}, {} step{})",
                 path.display(),
@@ -409,7 +409,7 @@ async fn estimate_command(args: RunArgs, scales: Vec<f64>, target: f64) -> Resul
             seed: args.seed,
             strategy: args.strategy.clone(),
         };
-        let plan = Plan::load(&args.scenario, &overrides)?;
+        let plan = Plan::load(&args.scenario, &overrides, crate::seed::check)?;
         let base = args.out.clone().unwrap_or_else(|| default_out(&plan));
         let options = run_options(&args, &plan, base.join(format!("scale-{scale}")));
         eprintln!("estimate: rehearsing at scale {scale}");
@@ -452,7 +452,7 @@ async fn run_command(args: RunArgs, compare: bool) -> Result<i32, Error> {
         seed: args.seed,
         strategy: args.strategy.clone(),
     };
-    let plan = Plan::load(&args.scenario, &overrides)?;
+    let plan = Plan::load(&args.scenario, &overrides, crate::seed::check)?;
     if compare && args.strategy.is_some() {
         return Err(Error::Usage(
             "compare rehearses every strategy; --strategy picks one (use `run` for that)".into(),

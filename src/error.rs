@@ -81,7 +81,7 @@ impl Error {
     pub(crate) fn server(what: impl Into<String>, e: &tokio_postgres::Error) -> Error {
         Error::Server {
             what: what.into(),
-            message: crate::db::describe(e),
+            message: crate::pg::describe(e),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::fmt::Write;
 use tokio_postgres::Client;
 
 use crate::db::DbError;
-use crate::scenario::FakeKind;
+use crate::values::FakeKind;
 
 /// One column as the catalog and the statistics describe it.
 #[derive(Debug, Default)]
@@ -312,7 +312,7 @@ fn generator(c: &ColumnStats, rows: u64) -> Option<Line> {
             }
             "text" => {
                 let kind = crate::seed::text_kind_for(&c.name);
-                let name = crate::scenario::FakeKind::ALL
+                let name = crate::values::FakeKind::ALL
                     .iter()
                     .find(|(_, k)| *k == kind)
                     .map_or("sentence", |(n, _)| n);
@@ -390,7 +390,7 @@ fn epoch(text: &str) -> Option<f64> {
         .or_else(|_| chrono::DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z"))
         .map(|d| d.to_utc())
         .ok()
-        .or_else(|| crate::seed::parse_instant(t))
+        .or_else(|| crate::values::parse_instant(t))
         .map(|d| d.timestamp() as f64)
 }
 

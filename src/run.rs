@@ -10,12 +10,13 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::RunClock;
 use crate::db::{self, BackendOptions, Server};
 use crate::error::Error;
+use crate::pg::quote_ident;
 use crate::report::{
     Environment, Outcome, Report, ScenarioInfo, SeedSummary, StepStatus, StrategyReport,
     StrategyStatus, Tool, Verdict,
 };
 use crate::scenario::Plan;
-use crate::seed::{self, quote_ident};
+use crate::seed;
 
 /// Where and how to run.
 #[derive(Debug, Clone)]
@@ -566,7 +567,7 @@ async fn drop_database(client: &tokio_postgres::Client, name: &str) -> Result<()
     for _ in 0..50 {
         match client.batch_execute(&sql).await {
             Ok(()) => return Ok(()),
-            Err(e) => last = db::describe(&e),
+            Err(e) => last = crate::pg::describe(&e),
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

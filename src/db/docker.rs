@@ -64,7 +64,7 @@ async fn cache_volume(
         .collect();
     // Volumes are machine-wide but the lock and the password live in the cache folder: one
     // volume per folder, so two folders never share (or fight over) a cluster.
-    let folder = crate::seed::fnv1a(&cache.dir.display().to_string()) as u32;
+    let folder = crate::values::fnv1a(&cache.dir.display().to_string()) as u32;
     let name = format!("rehearse-seed-{tag}-{}-{folder:08x}", cache.key);
     let Some(lock) = cache.lock(&name)? else {
         let note = format!(

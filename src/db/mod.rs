@@ -13,7 +13,6 @@ mod conninfo;
 pub mod docker;
 mod error;
 pub mod local;
-mod pgerror;
 mod url;
 pub use url::connect as connect_url;
 
@@ -24,7 +23,6 @@ use tokio_postgres::{Client, Config, NoTls};
 
 pub use conninfo::redacted;
 pub use error::DbError;
-pub use pgerror::{describe, describe_in, server_error};
 
 use crate::scenario::DatabasePlan;
 

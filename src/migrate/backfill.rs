@@ -10,9 +10,9 @@ use std::time::Duration;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
+use crate::pg::quote_ident;
 use crate::report::{BackfillReport, ServerError};
 use crate::scenario::BackfillSection;
-use crate::seed::quote_ident;
 use crate::traffic::Traffic;
 
 const MAX_PAUSE: Duration = Duration::from_secs(1);
@@ -26,7 +26,7 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> Result<BackfillReport, Option<ServerError>> {
     let key = quote_ident(&plan.key);
-    let server = |e: tokio_postgres::Error| Some(crate::db::server_error(&e, None));
+    let server = |e: tokio_postgres::Error| Some(crate::pg::ServerError::from_driver(&e, None));
     let range = client
         .query_one(
             &format!(

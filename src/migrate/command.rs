@@ -9,7 +9,7 @@ use std::process::Stdio;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::report::ServerError;
+use crate::pg::ServerError;
 
 const KEEP: usize = 16 * 1024;
 

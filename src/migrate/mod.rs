@@ -10,7 +10,6 @@
 mod backfill;
 mod command;
 mod observe;
-pub mod split;
 mod sql;
 
 pub use observe::leftovers;

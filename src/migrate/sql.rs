@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_util::sync::CancellationToken;
 
-use super::split::Statement;
 use crate::clock::RunClock;
+use crate::pg::split::Statement;
 use crate::report::{AttemptReport, LockTaken, ServerError};
 use crate::scenario::SqlStep;
 
@@ -152,7 +152,7 @@ fn record_failure(fail: Fail, outcome: &mut SqlOutcome) {
 
 /// The server's error, with its line counted in the step's whole SQL text.
 fn error_at(e: &tokio_postgres::Error, statement: &Statement) -> ServerError {
-    let mut error = crate::db::server_error(e, Some(&statement.text));
+    let mut error = crate::pg::ServerError::from_driver(e, Some(&statement.text));
     error.line = Some(error.line.unwrap_or(1) + statement.line - 1);
     error
 }

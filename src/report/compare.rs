@@ -65,7 +65,7 @@ impl CompareRow {
                 .map(|t| {
                     let mut by_class = BTreeMap::new();
                     for e in &t.errors {
-                        *by_class.entry(e.class.clone()).or_default() += e.count;
+                        *by_class.entry(e.class.name().to_owned()).or_default() += e.count;
                     }
                     by_class
                 })

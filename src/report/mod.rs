@@ -16,6 +16,8 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::pg::ServerError;
+
 pub use summary::write_summary;
 pub use traffic::{
     BackgroundReport, DelayedOps, ErrorReport, IntervalReport, LatencyStats, Percentiles,
@@ -491,26 +493,6 @@ pub enum StepStatus {
     Interrupted,
     /// It did not run.
     Skipped,
-}
-
-/// An error the server (or the driver) returned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ServerError {
-    /// SQLSTATE, e.g. `42P01`.
-    pub sqlstate: Option<String>,
-    /// `ERROR`, `FATAL`, …
-    pub severity: Option<String>,
-    /// The primary message.
-    pub message: String,
-    /// DETAIL.
-    pub detail: Option<String>,
-    /// HINT.
-    pub hint: Option<String>,
-    /// 1-based character position in the SQL sent.
-    pub position: Option<u32>,
-    /// 1-based line in the SQL sent.
-    pub line: Option<usize>,
 }
 
 /// The judgement against the budgets.

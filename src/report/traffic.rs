@@ -146,7 +146,7 @@ pub struct IntervalReport {
 pub struct ErrorReport {
     /// `lock_timeout`, `statement_timeout`, `deadlock`, `serialization`, `schema_mismatch`,
     /// `constraint`, `resources`, `connection`, `abandoned` or `other`.
-    pub class: String,
+    pub class: crate::pg::ErrorClass,
     /// SQLSTATE, when the server sent one.
     pub sqlstate: Option<String>,
     /// The query.

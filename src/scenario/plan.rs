@@ -10,9 +10,14 @@ use super::error::{Problem, ScenarioError};
 use super::file::{BackfillSection, CommandValue, MajorVersion, ScenarioFile, StepSection};
 use super::seed::{self, SeedPlan};
 use super::traffic::{self, TrafficPlan};
+use crate::pg::ErrorClass;
+use crate::pg::split::{self, Statement};
 
 /// The seed used when neither the scenario nor `--seed` gives one.
 pub const DEFAULT_SEED: u64 = 42;
+
+/// Checks a seed section against the schema SQL, without a database: every problem found.
+pub type SeedCheck = fn(&str, &SeedPlan) -> Vec<Problem>;
 
 /// What the command line may change in a scenario.
 #[derive(Debug, Clone, Default)]
@@ -119,7 +124,7 @@ pub struct SqlStep {
     /// The SQL and where it came from.
     pub source: SqlSource,
     /// The statements, split as psql would.
-    pub statements: Vec<crate::migrate::split::Statement>,
+    pub statements: Vec<Statement>,
     /// All statements in one transaction (else each on its own).
     pub transaction: bool,
     /// `lock_timeout`, if set.
@@ -185,14 +190,20 @@ pub struct Budgets {
     /// p99 during migration over baseline p99.
     pub p99_vs_baseline: Option<f64>,
     /// Application errors allowed per error class.
-    pub max_errors_by_class: Vec<(String, u64)>,
+    pub max_errors_by_class: Vec<(ErrorClass, u64)>,
     /// Longest ACCESS EXCLUSIVE hold of a step.
     pub max_exclusive_lock_hold: Option<Duration>,
 }
 
 impl Plan {
-    /// Reads, parses and validates a scenario file, applying `overrides`.
-    pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
+    /// Reads, parses and validates a scenario file, applying `overrides`. `check_seed` checks
+    /// the seed section against the schema SQL (the seeder's own check, passed in so the
+    /// scenario does not depend on the seeder); its problems are listed with the others.
+    pub fn load(
+        path: &Path,
+        overrides: &Overrides,
+        check_seed: SeedCheck,
+    ) -> Result<Plan, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
             path: path.to_owned(),
             source,
@@ -206,7 +217,7 @@ impl Plan {
             dir: path.parent().unwrap_or(Path::new(".")),
             problems: Vec::new(),
         }
-        .build(path, file, overrides)
+        .build(path, file, overrides, check_seed)
     }
 
     /// Total number of steps over all strategies.
@@ -228,6 +239,7 @@ impl Builder<'_> {
         path: &Path,
         file: ScenarioFile,
         overrides: &Overrides,
+        check_seed: SeedCheck,
     ) -> Result<Plan, ScenarioError> {
         let name = file.name.get_ref().trim().to_owned();
         if name.is_empty() {
@@ -242,22 +254,17 @@ impl Builder<'_> {
             .map(|t| self.collect(|report| traffic::plan(t, report)));
         if let Some(schema) = &schema {
             // The seed section against the tables the schema SQL creates (no database needed).
-            self.problems.extend(crate::seed::check(&schema.sql, &seed));
+            self.problems.extend(check_seed(&schema.sql, &seed));
         }
         let mut strategies = self.strategies(&file, traffic.as_ref());
-        let budgets = Budgets {
+        let mut budgets = Budgets {
             max_lock_wait: file.budgets.max_lock_wait,
             p99_during_migration: file.budgets.p99_during_migration,
             max_errors: file.budgets.max_errors,
             max_step_duration: file.budgets.max_step_duration,
             max_duration: file.budgets.max_duration,
             p99_vs_baseline: file.budgets.p99_vs_baseline,
-            max_errors_by_class: file
-                .budgets
-                .max_errors_by_class
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
+            max_errors_by_class: Vec::new(),
             max_exclusive_lock_hold: file.budgets.max_exclusive_lock_hold,
         };
         if let Some(r) = budgets.p99_vs_baseline
@@ -269,16 +276,14 @@ impl Builder<'_> {
                 format!("expected a ratio above 0, found {r}"),
             );
         }
-        for class in budgets.max_errors_by_class.iter().map(|(k, _)| k) {
-            if !crate::traffic::ErrorClass::NAMES.contains(&class.as_str()) {
-                self.problem::<()>(
+        for (class, limit) in &file.budgets.max_errors_by_class {
+            match class.parse::<ErrorClass>() {
+                Ok(c) => budgets.max_errors_by_class.push((c, *limit)),
+                Err(message) => self.problem::<()>(
                     None,
                     &format!("budgets.max-errors-by-class.{class}"),
-                    format!(
-                        "unknown error class; expected one of {}",
-                        crate::traffic::ErrorClass::NAMES.join(", ")
-                    ),
-                );
+                    message,
+                ),
             }
         }
 
@@ -711,13 +716,12 @@ impl Builder<'_> {
         step: &Spanned<StepSection>,
         key: &str,
     ) -> Option<SqlStep> {
-        use crate::migrate::split;
         let statements = split::split(&source.sql);
         if statements.is_empty() {
             self.problem(Some(step), key, "the step's SQL is empty".into());
             return None;
         }
-        let outside: Vec<&split::Statement> = statements
+        let outside: Vec<&Statement> = statements
             .iter()
             .filter(|s| split::needs_autocommit(&s.text))
             .collect();

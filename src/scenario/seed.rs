@@ -6,7 +6,8 @@
 //! schema; `seed::check` answers those against the schema SQL before any database work.
 
 use super::file::{ColumnSeedSection, SeedSection};
-use super::traffic::{Constant, FakeKind, KeyDistPlan, Report, constant, fake_kind, key_dist};
+use super::traffic::{Report, constant, fake_kind, key_dist};
+use crate::values::{Constant, FakeKind, KeyDistPlan};
 
 /// `[seed]`, validated and scaled.
 #[derive(Debug, Clone)]
@@ -300,7 +301,7 @@ fn instant(v: &toml::Value) -> Result<i64, String> {
         toml::Value::Datetime(d) => d.to_string(),
         other => return Err(format!("expected a date or date-time, found {other}")),
     };
-    crate::seed::parse_instant(&text)
+    crate::values::parse_instant(&text)
         .map(|d| d.timestamp())
         .ok_or_else(|| {
             format!(

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 pub use super::file::{Arrival, KeyDist};
 use super::file::{ParamSection, QuerySection, RateValue, TrafficSection};
+use crate::values::{Constant, FakeKind, KeyDistPlan};
 
 /// Default time-series resolution.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -91,90 +92,6 @@ pub enum ParamPlan {
     Range(f64, f64, bool),
     /// A constant.
     Value(Constant),
-}
-
-/// A key distribution with its parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum KeyDistPlan {
-    /// Every key equally likely.
-    Uniform,
-    /// P(rank k) ∝ 1/k^exponent, lowest keys first.
-    Zipf(f64),
-    /// `share` of draws go to the lowest `hot` fraction of keys.
-    Hot {
-        /// Fraction of keys.
-        hot: f64,
-        /// Fraction of draws.
-        share: f64,
-    },
-    /// Zipf over the keys from the highest down.
-    Latest(f64),
-}
-
-/// Fake value kinds for parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FakeKind {
-    /// full name
-    Name,
-    /// first name
-    FirstName,
-    /// last name
-    LastName,
-    /// e-mail address
-    Email,
-    /// user name
-    Username,
-    /// city
-    City,
-    /// country
-    Country,
-    /// phone number
-    Phone,
-    /// company
-    Company,
-    /// a word
-    Word,
-    /// a street address
-    Street,
-    /// a sentence
-    Sentence,
-    /// a paragraph
-    Paragraph,
-    /// a UUID
-    Uuid,
-}
-
-impl FakeKind {
-    /// Every kind with its scenario name.
-    pub const ALL: [(&'static str, FakeKind); 14] = [
-        ("name", FakeKind::Name),
-        ("first_name", FakeKind::FirstName),
-        ("last_name", FakeKind::LastName),
-        ("email", FakeKind::Email),
-        ("username", FakeKind::Username),
-        ("city", FakeKind::City),
-        ("country", FakeKind::Country),
-        ("phone", FakeKind::Phone),
-        ("company", FakeKind::Company),
-        ("street", FakeKind::Street),
-        ("word", FakeKind::Word),
-        ("sentence", FakeKind::Sentence),
-        ("paragraph", FakeKind::Paragraph),
-        ("uuid", FakeKind::Uuid),
-    ];
-}
-
-/// A constant parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Constant {
-    /// Text.
-    Text(String),
-    /// Integer.
-    Integer(i64),
-    /// Float.
-    Float(f64),
-    /// Boolean.
-    Bool(bool),
 }
 
 /// A session started at an offset into the traffic.

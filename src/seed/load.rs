@@ -23,12 +23,12 @@ use tokio_postgres::Client;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use super::SeedError;
-use super::catalog::{Deferred, DeferredKind, Table, quote_ident};
+use super::catalog::{Deferred, DeferredKind, Table};
 use super::generate::ColGen;
-use super::keys::load_key_pool;
 use super::resolve::TableGen;
+use crate::pg::quote_ident;
 use crate::report::{IndexBuild, TableSummary};
-use crate::traffic::Pick;
+use crate::values::{Pick, fnv1a, load_key_pool};
 
 /// Rows per RNG block: the unit of determinism.
 const BLOCK: u64 = 65_536;
@@ -308,7 +308,7 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
         let rows = tgen.rows;
         // Each table has its own RNG stream.
-        let seed = work.seed ^ super::fnv1a(&tgen.key);
+        let seed = work.seed ^ fnv1a(&tgen.key);
         let counter = Arc::clone(&work.progress[i]);
         let producer = std::thread::Builder::new()
             .name(format!("seed-{}", tgen.key))

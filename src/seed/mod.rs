@@ -10,12 +10,10 @@
 
 mod catalog;
 mod generate;
-mod keys;
 mod load;
 mod progress;
 mod resolve;
 mod shape;
-mod value;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -23,15 +21,12 @@ use std::time::Instant;
 
 use tokio_postgres::Client;
 
-pub use catalog::quote_ident;
-pub use generate::fake;
-pub use keys::{KeyPool, load_key_pool};
 pub use progress::LogWriter;
-pub use value::{Value, parse_instant};
 
 use crate::db::Server;
 use crate::report::SeedSummary;
 use crate::scenario::{Problem, SeedPlan, SqlSource};
+use crate::values::{fnv1a, fnv1a_from};
 
 /// Failures while creating the schema or filling it.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +95,7 @@ impl SeedError {
     fn server(what: impl Into<String>, e: &tokio_postgres::Error) -> SeedError {
         SeedError::Server {
             what: what.into(),
-            message: crate::db::describe(e),
+            message: crate::pg::describe(e),
             connection_lost: e.is_closed(),
         }
     }
@@ -113,7 +108,7 @@ pub async fn create_schema(client: &Client, schema: &SqlSource) -> Result<(), Se
         .await
         .map_err(|e| SeedError::Schema {
             origin: schema.origin.clone(),
-            message: crate::db::describe_in(&e, &schema.sql),
+            message: crate::pg::describe_in(&e, &schema.sql),
         })
 }
 
@@ -241,29 +236,15 @@ pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
             ));
         }
     }
-    // Two FNV-1a passes with different offsets: 128 bits, stable across builds and machines.
-    let fnv = |offset: u64| {
-        text.bytes()
-            .fold(offset, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-    };
+    // Two FNV-1a passes with different offsets: 96 bits, stable across builds and machines.
     format!(
         "{:016x}{:08x}",
-        fnv(0xcbf2_9ce4_8422_2325),
-        fnv(0x84222325cbf29ce4) as u32
+        fnv1a(&text),
+        fnv1a_from(0x8422_2325_cbf2_9ce4, &text) as u32
     )
 }
 
-/// FNV-1a of `text` (a stable hash: RNG streams per table, cache keys and names).
-pub fn fnv1a(text: &str) -> u64 {
-    fnv1a_from(0xcbf2_9ce4_8422_2325, text)
-}
-
-fn fnv1a_from(offset: u64, text: &str) -> u64 {
-    text.bytes()
-        .fold(offset, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-}
-
 /// The fake kind a text column's name suggests (words for status-like names).
-pub fn text_kind_for(column: &str) -> crate::scenario::FakeKind {
-    resolve::text_kind(&column.to_ascii_lowercase()).unwrap_or(crate::scenario::FakeKind::Word)
+pub fn text_kind_for(column: &str) -> crate::values::FakeKind {
+    resolve::text_kind(&column.to_ascii_lowercase()).unwrap_or(crate::values::FakeKind::Word)
 }

@@ -9,12 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::generate::{ColGen, Permutation};
-use super::keys::KeyPool;
 use super::shape::{ColType, ColumnShape, Fill, Shapes, TableShape, normalize};
-use crate::scenario::{
-    ColumnPlan, Constant, FakeKind, GenPlan, KeyDistPlan, Problem, SeedPlan, TablePlan,
-};
-use crate::traffic::Pick;
+use crate::scenario::{ColumnPlan, GenPlan, Problem, SeedPlan, TablePlan};
+use crate::values::{Constant, FakeKind, KeyDistPlan, KeyPool, Pick};
 
 /// A table ready to generate.
 #[derive(Debug, Clone)]
@@ -461,7 +458,7 @@ impl Resolver<'_> {
                     (
                         Constant::Text(t),
                         ColType::Timestamp | ColType::TimestampTz | ColType::Date,
-                    ) => super::value::parse_instant(t).is_some(),
+                    ) => crate::values::parse_instant(t).is_some(),
                     (Constant::Text(t), ColType::Uuid) => t.parse::<uuid::Uuid>().is_ok(),
                     (Constant::Text(t), ColType::Json | ColType::Jsonb) => {
                         serde_json::from_str::<serde_json::Value>(t).is_ok()
@@ -482,7 +479,7 @@ impl Resolver<'_> {
                     return Err(cannot());
                 }
                 too_few(1)?;
-                ColGen::Const(crate::traffic::constant_value(c))
+                ColGen::Const(c.to_value())
             }
         };
         Ok(Some(generator))
@@ -836,7 +833,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let plan = Plan::load(&path, &Overrides::default()).map_err(|e| {
+        let plan = Plan::load(&path, &Overrides::default(), super::super::check).map_err(|e| {
             vec![Problem {
                 line: None,
                 key: String::new(),

@@ -248,7 +248,7 @@ pub fn from_sql(sql: &str) -> Shapes {
     };
     let mut enums = BTreeMap::new();
     let mut statements = Vec::new();
-    for statement in crate::migrate::split::split(sql) {
+    for statement in crate::pg::split::split(sql) {
         match Parser::parse_sql(&PostgreSqlDialect {}, &statement.text) {
             Ok(parsed) => statements.extend(parsed),
             Err(_) => shapes.complete = false,

@@ -108,7 +108,7 @@ async fn session(
             let _ = cancel.cancel_query(NoTls).await;
             report.error = Some("still running when traffic stopped; cancelled".into());
         }
-        Err(e) => report.error = Some(crate::db::describe(&e)),
+        Err(e) => report.error = Some(crate::pg::describe(&e)),
     }
     report
 }

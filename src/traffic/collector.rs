@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::sqlstate::ErrorClass;
+use crate::pg::ErrorClass;
 use crate::report::{
     DelayedOps, ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport, QueryStats,
 };
@@ -442,7 +442,7 @@ impl Collector {
             .errors
             .into_iter()
             .map(|((class, sqlstate, q), acc)| ErrorReport {
-                class: class.name().into(),
+                class,
                 sqlstate,
                 query: self
                     .query_names
@@ -524,7 +524,7 @@ mod tests {
         assert!(out.phases[1].all.latency.max_ms >= 2499.0);
         assert_eq!(out.phases[1].end_s, Some(3.7));
         assert_eq!(out.during_migration.unwrap().errors, 1);
-        assert_eq!(out.errors[0].class, "lock_timeout");
+        assert_eq!(out.errors[0].class, ErrorClass::LockTimeout);
         assert_eq!((out.succeeded, out.failed), (2, 1));
         // Intervals 0..=4, the stall's completions in interval 3, none in 1 and 2.
         let completed: Vec<u64> = out.series.iter().map(|i| i.completed).collect();

@@ -14,7 +14,6 @@ mod collector;
 mod params;
 mod pool;
 mod schedule;
-mod sqlstate;
 mod worker;
 
 use std::collections::BTreeSet;
@@ -28,13 +27,10 @@ use crate::clock::RunClock;
 use crate::db::{DbError, Server};
 use crate::report::TrafficReport;
 use crate::scenario::{ParamPlan, Rate, TrafficPlan};
-use crate::seed::load_key_pool;
+use crate::values::{Pick, load_key_pool};
 use collector::{Collector, Event};
 use params::ParamSource;
 use schedule::{Mix, Shared};
-
-pub use params::{Pick, constant as constant_value};
-pub use sqlstate::ErrorClass;
 
 /// How long queued and running operations may take to finish once traffic stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -365,7 +361,7 @@ async fn resolve_params(
                     };
                     let pool = load_key_pool(client, table, column)
                         .await
-                        .map_err(|e| fail(crate::db::describe(&e)))?
+                        .map_err(|e| fail(crate::pg::describe(&e)))?
                         .ok_or_else(|| {
                             fail(format!(
                                 "{table} has no rows to draw from (give it rows in [seed.tables])"
@@ -378,7 +374,7 @@ async fn resolve_params(
                 }
                 ParamPlan::Fake(kind) => ParamSource::Fake(*kind),
                 ParamPlan::Range(lo, hi, int) => ParamSource::Range(*lo, *hi, *int),
-                ParamPlan::Value(c) => ParamSource::Value(params::constant(c)),
+                ParamPlan::Value(c) => ParamSource::Value(c.to_value()),
             };
             sources.push(source);
         }
@@ -404,7 +400,7 @@ async fn check_queries(
                     query: query.name.clone(),
                     index,
                     version: plan.initial_app.clone(),
-                    message: crate::db::describe_in(&e, sql),
+                    message: crate::pg::describe_in(&e, sql),
                 })?;
             let needed = statement.params().len();
             let exact = !query.transaction && needed != query.params.len();

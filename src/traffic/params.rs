@@ -3,10 +3,8 @@
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Zipf};
 
-use crate::scenario::{Constant, FakeKind, KeyDistPlan};
-use crate::seed::{KeyPool, Value};
+use crate::values::{FakeKind, KeyPool, Pick, Value};
 
 /// A ready parameter generator.
 #[derive(Debug, Clone)]
@@ -24,57 +22,6 @@ pub enum ParamSource {
     Range(f64, f64, bool),
     /// A constant.
     Value(Value),
-}
-
-/// How to pick an index into `n` ordered keys.
-#[derive(Debug, Clone)]
-pub enum Pick {
-    /// Uniformly.
-    Uniform,
-    /// Zipf over ranks from the lowest key.
-    Zipf(Zipf<f64>),
-    /// Zipf over ranks from the highest key.
-    Latest(Zipf<f64>),
-    /// `share` of draws in the lowest `hot_len` keys.
-    Hot {
-        /// How many keys are hot.
-        hot_len: u64,
-        /// Fraction of draws that go to them.
-        share: f64,
-    },
-}
-
-impl Pick {
-    /// The picker for `n` keys.
-    pub fn new(dist: KeyDistPlan, n: u64) -> Pick {
-        let zipf = |s: f64| Zipf::new(n.max(1) as f64, s).expect("n ≥ 1 and s > 0");
-        match dist {
-            KeyDistPlan::Uniform => Pick::Uniform,
-            KeyDistPlan::Zipf(s) => Pick::Zipf(zipf(s)),
-            KeyDistPlan::Latest(s) => Pick::Latest(zipf(s)),
-            KeyDistPlan::Hot { hot, share } => Pick::Hot {
-                hot_len: ((n as f64 * hot).ceil() as u64).clamp(1, n.max(1)),
-                share,
-            },
-        }
-    }
-
-    /// An index into `n` ordered keys (`n` ≥ 1).
-    pub fn index(&self, n: u64, rng: &mut ChaCha8Rng) -> u64 {
-        let i = match self {
-            Pick::Uniform => rng.random_range(0..n),
-            Pick::Zipf(z) => z.sample(rng) as u64 - 1,
-            Pick::Latest(z) => n - z.sample(rng) as u64,
-            Pick::Hot { hot_len, share } => {
-                if *hot_len >= n || rng.random_bool(*share) {
-                    rng.random_range(0..*hot_len)
-                } else {
-                    rng.random_range(*hot_len..n)
-                }
-            }
-        };
-        i.min(n - 1)
-    }
 }
 
 impl ParamSource {
@@ -96,26 +43,17 @@ impl ParamSource {
     }
 }
 
-/// A constant as a value.
-pub fn constant(c: &Constant) -> Value {
-    match c {
-        Constant::Text(s) => Value::Text(s.clone()),
-        Constant::Integer(i) => Value::I64(*i),
-        Constant::Float(f) => Value::F64(*f),
-        Constant::Bool(b) => Value::Bool(*b),
-    }
-}
-
 fn fake_value(kind: FakeKind, rng: &mut ChaCha8Rng) -> Value {
     match kind {
         FakeKind::Uuid => Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid()),
-        kind => Value::Text(crate::seed::fake(kind, rng)),
+        kind => Value::Text(crate::values::fake(kind, rng)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::KeyDistPlan;
     use rand::SeedableRng;
 
     fn draws(dist: KeyDistPlan) -> Vec<u64> {

@@ -17,10 +17,10 @@ use tokio_postgres::{Client, Config, Statement};
 use super::collector::{Event, Failure, Sample};
 use super::params::ParamSource;
 use super::schedule::{Mix, Op, Shared};
-use super::sqlstate::ErrorClass;
 use crate::clock::RunClock;
+use crate::pg::ErrorClass;
 use crate::scenario::QueryPlan;
-use crate::seed::Value;
+use crate::values::Value;
 
 /// What every worker shares.
 pub struct Context {
@@ -290,7 +290,7 @@ fn failure(e: &Execute) -> Failure {
             Failure {
                 class: ErrorClass::of(sqlstate.as_deref(), db.is_closed()),
                 sqlstate,
-                message: crate::db::describe(db),
+                message: crate::pg::describe(db),
             }
         }
         Execute::Params { needed, given } => Failure {

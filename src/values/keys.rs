@@ -4,8 +4,8 @@ use rand::RngExt;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
-use super::catalog::quote_ident;
 use super::value::Value;
+use crate::pg::quote_ident;
 
 /// Keys to draw from: an integer range (no copy of the keys) or a sample of them.
 #[derive(Debug, Clone)]

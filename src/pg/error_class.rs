@@ -1,7 +1,18 @@
-//! Error classes of application operations, by SQLSTATE (see DESIGN.md, "Errors").
+//! Error classes by SQLSTATE (see DESIGN.md, "Errors", and
+//! <https://www.postgresql.org/docs/current/errcodes-appendix.html>): what kind of failure an
+//! application operation met, and whether a failure is the environment's or the scenario's.
 
-/// What kind of failure an application operation met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What kind of failure an operation met.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// 55P03: lock_timeout.
     LockTimeout,
@@ -48,19 +59,25 @@ impl ErrorClass {
         }
     }
 
-    /// Every class's name.
-    pub const NAMES: [&'static str; 10] = [
-        "lock_timeout",
-        "statement_timeout",
-        "deadlock",
-        "serialization",
-        "schema_mismatch",
-        "constraint",
-        "resources",
-        "connection",
-        "abandoned",
-        "other",
+    /// Every class.
+    pub const ALL: [ErrorClass; 10] = [
+        ErrorClass::LockTimeout,
+        ErrorClass::StatementTimeout,
+        ErrorClass::Deadlock,
+        ErrorClass::Serialization,
+        ErrorClass::SchemaMismatch,
+        ErrorClass::Constraint,
+        ErrorClass::Resources,
+        ErrorClass::Connection,
+        ErrorClass::Abandoned,
+        ErrorClass::Other,
     ];
+
+    /// Whether a failure of this class is the environment's (the server ran out of something or
+    /// went away) rather than the scenario's.
+    pub fn is_environment(self) -> bool {
+        matches!(self, ErrorClass::Resources | ErrorClass::Connection)
+    }
 
     /// The name used in reports and budgets.
     pub fn name(self) -> &'static str {
@@ -76,6 +93,26 @@ impl ErrorClass {
             ErrorClass::Abandoned => "abandoned",
             ErrorClass::Other => "other",
         }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ErrorClass {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ErrorClass::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.name()).collect();
+                format!("unknown error class; expected one of {}", names.join(", "))
+            })
     }
 }
 
@@ -97,5 +134,9 @@ mod tests {
         assert_eq!(class("08006"), "connection");
         assert_eq!(class("XX000"), "other");
         assert_eq!(ErrorClass::of(None, true).name(), "connection");
+        for c in ErrorClass::ALL {
+            assert_eq!(c.name().parse::<ErrorClass>(), Ok(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+        }
     }
 }

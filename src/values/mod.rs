@@ -1,0 +1,19 @@
+//! Values shared by seeding, traffic and profiling, below all three so none imports another:
+//! generated values and their encoding ([`Value`]), key pools read from seeded tables
+//! ([`KeyPool`]), how keys are picked ([`Pick`]), fake values ([`FakeKind`]), constants
+//! ([`Constant`]), dates as scenarios write them ([`parse_instant`]) and a stable hash
+//! ([`fnv1a`]).
+
+mod constant;
+mod fake;
+mod hash;
+mod keys;
+mod pick;
+mod value;
+
+pub use constant::Constant;
+pub use fake::{FakeKind, fake};
+pub use hash::{fnv1a, fnv1a_from};
+pub use keys::{KeyPool, load_key_pool};
+pub use pick::{KeyDistPlan, Pick};
+pub use value::{Value, base_type, parse_instant};
