@@ -1,16 +1,15 @@
 //! The command line: clap definitions, and each command's glue from arguments to the library.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{BackendKind, BackendOptions, CacheSpot};
+use crate::db::BackendKind;
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED, EXIT_USAGE, Error};
-use crate::report::{Outcome, Report};
-use crate::run::{RunOptions, SeedOptions, default_out, run};
-use crate::scenario::{Overrides, Plan};
+use crate::report::Report;
+use crate::run::{CacheMode, Settings, load_plan};
+use crate::scenario::Overrides;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -170,6 +169,56 @@ pub struct RunArgs {
     /// Do not keep the seeded database for later runs, nor reuse one.
     #[arg(long, conflicts_with = "fresh")]
     pub no_cache: bool,
+    /// Run without the lock sampler (for the sampler's overhead benchmark only).
+    #[arg(long, hide = true)]
+    pub no_lock_sampler: bool,
+}
+
+impl RunArgs {
+    /// What the command line may change in the scenario.
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            scale: self.scale,
+            seed: self.seed,
+            strategy: self.strategy.clone(),
+        }
+    }
+
+    /// The flags, validated: refuses combinations that cannot work before anything starts.
+    fn settings(&self) -> Result<Settings, Error> {
+        if self.backend == BackendKind::Url && self.database_url.is_none() {
+            return Err(Error::Usage(
+                "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
+            ));
+        }
+        if matches!(self.backend, BackendKind::Local | BackendKind::Docker)
+            && self.database_url.is_some()
+        {
+            return Err(Error::Usage(format!(
+                "--database-url names an existing server, but --backend {} starts one; use \
+                 --backend url (or auto) with --database-url, or drop it",
+                self.backend.name()
+            )));
+        }
+        Ok(Settings {
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            image: self.image.clone(),
+            pg_bin: self.pg_bin.clone(),
+            allow_existing_tables: self.allow_existing_tables,
+            out: self.out.clone(),
+            seed_jobs: self
+                .seed_jobs
+                .map_or_else(default_seed_jobs, |n| n as usize),
+            cache: match (self.fresh, self.no_cache) {
+                (true, _) => CacheMode::Fresh,
+                (_, true) => CacheMode::Off,
+                _ => CacheMode::Use,
+            },
+            cache_dir: crate::db::cache::default_dir(),
+            lock_sampler: !self.no_lock_sampler,
+        })
+    }
 }
 
 fn positive_scale(s: &str) -> Result<f64, String> {
@@ -186,13 +235,13 @@ fn positive_scale(s: &str) -> Result<f64, String> {
 /// Runs a parsed command and returns the process exit code. Errors are printed here, once.
 pub async fn execute(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Run(args) => run_command(args, false).await,
-        Command::Compare(args) => run_command(args, true).await,
+        Command::Run(args) => run_or_compare(&args, false).await,
+        Command::Compare(args) => run_or_compare(&args, true).await,
         Command::Estimate {
             run,
             scales,
             target,
-        } => estimate_command(run, scales, target).await,
+        } => estimate(&run, &scales, target).await,
         Command::Diff {
             base,
             new,
@@ -230,7 +279,7 @@ pub async fn execute(cli: Cli) -> i32 {
 fn validate(paths: &[PathBuf]) -> i32 {
     let mut code = EXIT_PASSED;
     for path in paths {
-        match Plan::load(path, &Overrides::default(), crate::seed::check) {
+        match load_plan(path, &Overrides::default()) {
             Ok(plan) => println!(
                 "ok: {} ({} strateg{}, {} step{})",
                 path.display(),
@@ -253,7 +302,7 @@ fn validate(paths: &[PathBuf]) -> i32 {
 }
 
 async fn cache(action: CacheAction) -> Result<i32, Error> {
-    let dir = cache_dir();
+    let dir = crate::db::cache::default_dir();
     match action {
         CacheAction::List => {
             let entries = crate::db::cache::list(&dir)?;
@@ -306,7 +355,8 @@ fn diff(
     floor: std::time::Duration,
     md: bool,
 ) -> Result<i32, Error> {
-    let (base, new) = (Report::read(base)?, Report::read(new)?);
+    let read = crate::assemble::read_report;
+    let (base, new) = (read(base)?, read(new)?);
     let d = crate::diff::diff(&base, &new, crate::diff::Thresholds { ratio, floor });
     print!("{}", if md { d.markdown() } else { d.text() });
     Ok(if d.regressed() {
@@ -321,7 +371,7 @@ fn render(
     format: crate::report::render::Format,
     out: Option<&std::path::Path>,
 ) -> Result<i32, Error> {
-    let report = Report::read(path)?;
+    let report = crate::assemble::read_report(path)?;
     let text = crate::report::render::render(&report, format);
     match out {
         Some(file) => std::fs::write(file, text).map_err(|source| Error::Output {
@@ -354,176 +404,41 @@ async fn profile(
     Ok(EXIT_PASSED)
 }
 
-/// Refuses backend flags that cannot work together, before anything starts.
-fn check_backend(args: &RunArgs) -> Result<(), Error> {
-    if args.backend == BackendKind::Url && args.database_url.is_none() {
-        return Err(Error::Usage(
-            "--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Where and how to run a plan, from the command line.
-fn run_options(args: &RunArgs, plan: &Plan, out: PathBuf) -> RunOptions {
-    RunOptions {
-        backend: BackendOptions {
-            kind: args.backend,
-            database_url: args.database_url.clone(),
-            image: args.image.clone(),
-            pg_bin: args.pg_bin.clone(),
-            allow_existing_tables: args.allow_existing_tables,
-            log_path: PathBuf::new(),
-            run_id: String::new(),
-            cache: (!args.no_cache).then(|| CacheSpot {
-                key: crate::seed::cache_key(&plan.schema.sql, &plan.seed),
-                dir: cache_dir(),
-                fresh: args.fresh,
-            }),
-        },
-        out,
-        seed: SeedOptions {
-            jobs: args
-                .seed_jobs
-                .map_or_else(default_seed_jobs, |n| n as usize),
-            fresh: args.fresh,
-        },
-    }
-}
-
-async fn estimate_command(args: RunArgs, scales: Vec<f64>, target: f64) -> Result<i32, Error> {
-    if args.scale.is_some() {
-        return Err(Error::Usage(
-            "estimate takes --scales (the runs) and --target (the prediction), not --scale".into(),
-        ));
-    }
-    crate::estimate::check_scales(&scales, target).map_err(Error::Usage)?;
-    check_backend(&args)?;
-    let cancel = CancellationToken::new();
-    tokio::spawn(watch_signals(cancel.clone()));
-    let mut reports = Vec::new();
-    let mut out_dir = None;
-    for scale in &scales {
-        let overrides = Overrides {
-            scale: Some(*scale),
-            seed: args.seed,
-            strategy: args.strategy.clone(),
-        };
-        let plan = Plan::load(&args.scenario, &overrides, crate::seed::check)?;
-        let base = args.out.clone().unwrap_or_else(|| default_out(&plan));
-        let options = run_options(&args, &plan, base.join(format!("scale-{scale}")));
-        eprintln!("estimate: rehearsing at scale {scale}");
-        let result = run(&plan, options, cancel.clone()).await;
-        if let Some(e) = result.error {
-            return Err(e);
-        }
-        if result.report.outcome == Outcome::Interrupted {
-            return Ok(EXIT_INTERRUPTED);
-        }
-        out_dir = Some(base);
-        reports.push((*scale, result.report));
-    }
-    let estimate = crate::estimate::estimate(&reports, target);
-    let text = estimate.text();
-    print!("{text}");
-    if let Some(dir) = out_dir {
-        let json = dir.join("estimate.json");
-        let md = dir.join("estimate.md");
-        std::fs::write(
-            &json,
-            serde_json::to_string_pretty(&estimate).expect("serializes"),
-        )
-        .and_then(|()| std::fs::write(&md, format!("```text\n{text}```\n")))
-        .map_err(|source| Error::Output {
-            path: dir.clone(),
-            source,
-        })?;
-        println!(
-            "  estimate {} (and estimate.md; each scale's report in scale-*/)",
-            json.display()
-        );
-    }
-    Ok(EXIT_PASSED)
-}
-
-async fn run_command(args: RunArgs, compare: bool) -> Result<i32, Error> {
-    let overrides = Overrides {
-        scale: args.scale,
-        seed: args.seed,
-        strategy: args.strategy.clone(),
-    };
-    let plan = Plan::load(&args.scenario, &overrides, crate::seed::check)?;
-    if compare && args.strategy.is_some() {
-        return Err(Error::Usage(
-            "compare rehearses every strategy; --strategy picks one (use `run` for that)".into(),
-        ));
-    }
-    if compare && plan.strategies.len() < 2 {
-        return Err(Error::Usage(format!(
-            "compare needs a scenario with two or more strategies; {} has {}",
-            args.scenario.display(),
-            plan.strategies.len()
-        )));
-    }
-    check_backend(&args)?;
-    let options = run_options(
-        &args,
-        &plan,
-        args.out.clone().unwrap_or_else(|| default_out(&plan)),
-    );
-
-    let cancel = CancellationToken::new();
-    tokio::spawn(watch_signals(cancel.clone()));
-    let result = run(&plan, options, cancel).await;
-
-    let mut stdout = std::io::stdout().lock();
-    let _ = crate::report::write_summary(&result.report, &mut stdout);
-    if compare {
-        let _ = writeln!(
-            stdout,
-            "\n  side by side (identical data, same traffic schedule):"
-        );
-        let _ = write!(
-            stdout,
-            "{}",
-            crate::report::compare::text_table(&crate::report::compare::rows(&result.report))
-        );
-    }
-    let _ = writeln!(
-        stdout,
-        "  report   {} (and report.html, report.md, junit.xml beside it)",
-        result.report_path.display()
-    );
-    drop(stdout);
-    if let Some(e) = result.error {
-        return Err(e);
-    }
-    Ok(match result.report.outcome {
-        Outcome::Passed => EXIT_PASSED,
-        Outcome::Interrupted => EXIT_INTERRUPTED,
-        Outcome::Failed | Outcome::Error => EXIT_FAILED,
-    })
-}
-
-/// Where seeded clusters are kept: `REHEARSE_CACHE_DIR`, else the user's cache folder; as root,
-/// `/var/cache/rehearse` (the `postgres` user that runs local clusters cannot enter `/root`).
-fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("REHEARSE_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if nix::unistd::Uid::effective().is_root() {
-        return PathBuf::from("/var/cache/rehearse");
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("rehearse")
-}
-
 /// One loading connection per CPU (at least 2: one generates while the other's backend works).
 fn default_seed_jobs() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
+/// A run's cancellation: fired by the first SIGINT or SIGTERM.
+fn signals() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_signals(cancel.clone()));
+    cancel
+}
+
+async fn estimate(args: &RunArgs, scales: &[f64], target: f64) -> Result<i32, Error> {
+    let settings = args.settings()?;
+    crate::run::estimate::estimate(
+        &args.scenario,
+        &args.overrides(),
+        &settings,
+        scales,
+        target,
+        signals(),
+    )
+    .await
+}
+
+async fn run_or_compare(args: &RunArgs, compare: bool) -> Result<i32, Error> {
+    let settings = args.settings()?;
+    crate::run::command::run_or_compare(
+        &args.scenario,
+        &args.overrides(),
+        &settings,
+        compare,
+        signals(),
+    )
+    .await
 }
 
 /// First SIGINT/SIGTERM: stop the run in order (cleanup, report). Second: exit at once.

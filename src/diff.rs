@@ -7,9 +7,8 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::report::compare::CompareRow;
-use crate::report::render::{bytes, seconds};
-use crate::report::{Report, StepStatus};
+use crate::report::render::{bytes, errors_text, millis, seconds};
+use crate::report::{Report, StepStatus, StrategyStatus};
 
 /// How much worse counts as a regression.
 #[derive(Debug, Clone, Copy)]
@@ -154,7 +153,7 @@ pub fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
                 .push(format!("strategy `{}` is new: nothing to compare", ns.name));
             continue;
         };
-        let (br, nr) = (CompareRow::of(bs), CompareRow::of(ns));
+        let (bf, nf) = (&bs.figures, &ns.figures);
         let mut change = |subject: &str, figure: &str, b: String, n: String, regression: bool| {
             d.changes.push(Change {
                 subject: subject.into(),
@@ -165,39 +164,45 @@ pub fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
             })
         };
         let name = ns.name.as_str();
-        if br.status != nr.status {
+        if bs.status != ns.status {
             change(
                 name,
                 "status",
-                br.status.clone(),
-                nr.status.clone(),
-                nr.status != "succeeded",
+                bs.status.name().into(),
+                ns.status.name().into(),
+                ns.status != StrategyStatus::Succeeded,
             );
         }
-        if let (Some(b), Some(n)) = (br.duration_s, nr.duration_s) {
+        if let (Some(b), Some(n)) = (bs.duration_s, ns.duration_s) {
             change(name, "duration", seconds(b), seconds(n), grew(b, n));
         }
-        if let (Some(b), Some(n)) = (br.longest_stall_s, nr.longest_stall_s) {
+        if let (Some(b), Some(n)) = (bf.longest_stall_s, nf.longest_stall_s) {
             change(name, "longest stall", seconds(b), seconds(n), grew(b, n));
         }
-        if let (Some(b), Some(n)) = (br.p99_during_ms, nr.p99_during_ms) {
+        if let (Some(b), Some(n)) = (bf.p99_during_ms, nf.p99_during_ms) {
             change(
                 name,
                 "p99 during migration",
-                seconds(b / 1000.0),
-                seconds(n / 1000.0),
+                millis(b),
+                millis(n),
                 grew(b / 1000.0, n / 1000.0),
             );
         }
-        if br.errors != nr.errors {
-            let worse = nr
-                .errors
+        if bf.errors_by_class != nf.errors_by_class {
+            let worse = nf
+                .errors_by_class
                 .iter()
-                .any(|(class, n)| *n > br.errors.get(class).copied().unwrap_or(0));
-            change(name, "errors", br.errors_text(), nr.errors_text(), worse);
+                .any(|(class, n)| *n > bf.errors_by_class.get(class).copied().unwrap_or(0));
+            change(
+                name,
+                "errors",
+                errors_text(&bf.errors_by_class),
+                errors_text(&nf.errors_by_class),
+                worse,
+            );
         }
-        if br.wal_bytes > 0 || nr.wal_bytes > 0 {
-            let (b, n) = (br.wal_bytes as f64, nr.wal_bytes as f64);
+        if bf.wal_bytes > 0 || nf.wal_bytes > 0 {
+            let (b, n) = (bf.wal_bytes as f64, nf.wal_bytes as f64);
             // WAL is bytes, not seconds: twice the ratio and 1 MB is the floor.
             let worse = n > b * t.ratio.max(2.0) && n - b > 1e6;
             change(name, "WAL", bytes(b), bytes(n), worse);
@@ -213,8 +218,8 @@ pub fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
                 change(
                     &subject,
                     "status",
-                    format!("{:?}", bstep.status).to_lowercase(),
-                    format!("{:?}", nstep.status).to_lowercase(),
+                    bstep.status.name().into(),
+                    nstep.status.name().into(),
                     nstep.status == StepStatus::Failed,
                 );
             }

@@ -1,9 +1,10 @@
-//! The top-level error and the exit codes users depend on (see README, "Exit codes").
+//! The top-level error and the exit codes users depend on (see README, "Exit codes"): one
+//! function ([`exit_code`]) decides a command's code from how it ended.
 
 use std::path::PathBuf;
 
 use crate::db::DbError;
-use crate::report::ReadError;
+use crate::report::{Outcome, ReadError};
 use crate::scenario::ScenarioError;
 use crate::seed::SeedError;
 use crate::traffic::TrafficError;
@@ -51,14 +52,6 @@ pub enum Error {
     /// The user interrupted the command (Ctrl-C or SIGTERM).
     #[error("interrupted")]
     Interrupted,
-    /// A statement rehearse itself runs (scratch databases) failed.
-    #[error("failed to {what}: {message}")]
-    Server {
-        /// Which operation.
-        what: String,
-        /// The server's message.
-        message: String,
-    },
 }
 
 impl Error {
@@ -67,21 +60,25 @@ impl Error {
         match self {
             Error::Scenario(_) | Error::Usage(_) | Error::Report(_) => EXIT_USAGE,
             Error::Seed(SeedError::Server {
-                connection_lost: true,
-                ..
-            }) => EXIT_ENVIRONMENT,
+                environment: true, ..
+            })
+            | Error::Seed(SeedError::Db(_)) => EXIT_ENVIRONMENT,
             Error::Seed(_) => EXIT_USAGE,
             Error::Traffic(TrafficError::Connect(_)) => EXIT_ENVIRONMENT,
             Error::Traffic(_) => EXIT_USAGE,
-            Error::Db(_) | Error::Output { .. } | Error::Server { .. } => EXIT_ENVIRONMENT,
+            Error::Db(_) | Error::Output { .. } => EXIT_ENVIRONMENT,
             Error::Interrupted => EXIT_INTERRUPTED,
         }
     }
+}
 
-    pub(crate) fn server(what: impl Into<String>, e: &tokio_postgres::Error) -> Error {
-        Error::Server {
-            what: what.into(),
-            message: crate::pg::describe(e),
-        }
+/// The exit code of a command that ran a rehearsal: the error's, if it could not complete,
+/// else the report's outcome's.
+pub fn exit_code(outcome: Option<Outcome>, error: Option<&Error>) -> i32 {
+    match (error, outcome) {
+        (Some(e), _) => e.exit_code(),
+        (None, Some(Outcome::Passed) | None) => EXIT_PASSED,
+        (None, Some(Outcome::Interrupted)) => EXIT_INTERRUPTED,
+        (None, Some(Outcome::Failed | Outcome::Error)) => EXIT_FAILED,
     }
 }

@@ -14,8 +14,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::pg::RelKind;
 use crate::report::render::seconds;
 use crate::report::{Report, StepReport, StepStatus};
+use crate::scenario::StepKind;
 
 /// Durations below this at the largest scale are noise, not a trend.
 const TOO_FAST_S: f64 = 0.02;
@@ -209,16 +211,16 @@ fn rows_involved(report: &Report, step: &StepReport) -> (u64, Vec<String>) {
     let mut touched: BTreeSet<&str> = step
         .locks
         .iter()
-        .filter(|l| l.kind == "table")
+        .filter(|l| l.kind == RelKind::Table)
         .map(|l| l.relation.as_str())
         .collect();
     touched.extend(
         step.rewrites
             .iter()
-            .filter(|r| r.kind == "table")
+            .filter(|r| r.kind == RelKind::Table)
             .map(|r| r.relation.as_str()),
     );
-    if step.kind == "backfill" {
+    if step.kind == StepKind::Backfill {
         // "UPDATE <table> SET …"
         touched.extend(step.source.split_whitespace().nth(1));
     }
@@ -272,7 +274,7 @@ pub fn estimate(reports: &[(f64, Report)], target: f64) -> Estimate {
                     )),
                 }
             }
-            if step.kind == "pause" || step.kind == "deploy" {
+            if matches!(step.kind, StepKind::Pause | StepKind::Deploy) {
                 continue;
             }
             out.steps.push(step_estimate(
@@ -370,6 +372,11 @@ fn step_estimate(
 }
 
 impl Estimate {
+    /// The text in a Markdown code block (`estimate.md`).
+    pub fn markdown(&self) -> String {
+        format!("```text\n{}```\n", self.text())
+    }
+
     /// The estimate as a table for the terminal (and, indented, Markdown).
     pub fn text(&self) -> String {
         let mut out = String::new();

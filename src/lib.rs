@@ -7,6 +7,7 @@
 //! parts together and owns ordering and shutdown. [`profile`] writes a seed section shaped like
 //! a real database from its planner statistics.
 
+pub mod assemble;
 pub mod cli;
 pub mod clock;
 pub mod db;

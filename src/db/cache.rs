@@ -8,6 +8,22 @@ use std::path::{Path, PathBuf};
 
 use super::{CacheSpot, DbError};
 
+/// Where seeded clusters are kept: `REHEARSE_CACHE_DIR`, else the user's cache folder; as root,
+/// `/var/cache/rehearse` (the `postgres` user that runs local clusters cannot enter `/root`).
+pub fn default_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("REHEARSE_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if nix::unistd::Uid::effective().is_root() {
+        return PathBuf::from("/var/cache/rehearse");
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("rehearse")
+}
+
 /// One cache entry.
 #[derive(Debug, Clone)]
 pub struct Entry {

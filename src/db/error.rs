@@ -124,6 +124,15 @@ pub enum DbError {
         /// The server's error.
         source: tokio_postgres::Error,
     },
+    /// A statement rehearse itself runs on the server (creating or dropping a scratch
+    /// database, reading the version) failed.
+    #[error("failed to {what}: {message}")]
+    Statement {
+        /// Which operation.
+        what: String,
+        /// The server's message.
+        message: String,
+    },
     /// `auto` found neither a usable container nor local binaries.
     #[error(
         "failed to find a Postgres to rehearse on.\n  docker: {docker}\n  local: {local}\n\

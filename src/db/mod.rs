@@ -12,7 +12,9 @@ pub mod cache;
 mod conninfo;
 pub mod docker;
 mod error;
+mod facts;
 pub mod local;
+mod scratch;
 mod url;
 pub use url::connect as connect_url;
 
@@ -23,6 +25,8 @@ use tokio_postgres::{Client, Config, NoTls};
 
 pub use conninfo::redacted;
 pub use error::DbError;
+pub use facts::ServerFacts;
+pub use scratch::{Scratch, drop_database, sweep_leftovers};
 
 use crate::scenario::DatabasePlan;
 

@@ -10,8 +10,9 @@ use std::time::Duration;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
+use super::record::BackfillRecord;
+use crate::pg::ServerError;
 use crate::pg::quote_ident;
-use crate::report::{BackfillReport, ServerError};
 use crate::scenario::BackfillSection;
 use crate::traffic::Traffic;
 
@@ -24,9 +25,9 @@ pub async fn run(
     traffic: Option<&Traffic>,
     app_wait_us: Option<&std::sync::atomic::AtomicU64>,
     cancel: &CancellationToken,
-) -> Result<BackfillReport, Option<ServerError>> {
+) -> Result<BackfillRecord, Option<ServerError>> {
     let key = quote_ident(&plan.key);
-    let server = |e: tokio_postgres::Error| Some(crate::pg::ServerError::from_driver(&e, None));
+    let server = |e: tokio_postgres::Error| Some(ServerError::from_driver(&e, None));
     let range = client
         .query_one(
             &format!(
@@ -37,7 +38,7 @@ pub async fn run(
         )
         .await
         .map_err(server)?;
-    let mut report = BackfillReport::default();
+    let mut report = BackfillRecord::default();
     let (Some(lo), Some(hi)) = (
         range.get::<_, Option<i64>>(0),
         range.get::<_, Option<i64>>(1),

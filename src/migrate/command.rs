@@ -32,7 +32,7 @@ pub async fn run(
 ) -> CommandOutcome {
     let failure = |message: String| CommandOutcome {
         output: String::new(),
-        failure: Some(error(message)),
+        failure: Some(ServerError::message(message)),
         interrupted: false,
     };
     let mut command = tokio::process::Command::new(&argv[0]);
@@ -78,26 +78,20 @@ pub async fn run(
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .to_owned();
-            Some(error(format!("{} exited with {s}: {last}", argv[0])))
+            Some(ServerError::message(format!(
+                "{} exited with {s}: {last}",
+                argv[0]
+            )))
         }
-        Err(e) => Some(error(format!("failed to wait for {}: {e}", argv[0]))),
+        Err(e) => Some(ServerError::message(format!(
+            "failed to wait for {}: {e}",
+            argv[0]
+        ))),
     };
     CommandOutcome {
         output,
         failure,
         interrupted: false,
-    }
-}
-
-fn error(message: String) -> ServerError {
-    ServerError {
-        sqlstate: None,
-        severity: None,
-        message,
-        detail: None,
-        hint: None,
-        position: None,
-        line: None,
     }
 }
 

@@ -10,9 +10,13 @@
 mod backfill;
 mod command;
 mod observe;
+mod record;
 mod sql;
 
 pub use observe::leftovers;
+pub use record::{
+    Attempt, BackfillRecord, HeldLock, LeftoverRecord, Rewritten, StepOutcome, StepRecord,
+};
 
 use std::time::Duration;
 
@@ -20,7 +24,6 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
-use crate::report::{StepReport, StepStatus};
 use crate::scenario::{StepAction, StrategyPlan};
 use crate::traffic::Traffic;
 
@@ -46,9 +49,9 @@ pub struct StepContext<'a> {
 }
 
 /// Runs `strategy`'s steps on `client`, reading the catalog before and after each on `observer`,
-/// and returns one report per step (skipped ones included). Step `i` (0-based) is traffic
+/// and returns one record per step (those that did not run included). Step `i` (0-based) is traffic
 /// phase `i + 1`.
-pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<StepReport> {
+pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<StepRecord> {
     let StepContext {
         client,
         observer,
@@ -64,15 +67,15 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
             flag.store(on, std::sync::atomic::Ordering::Relaxed);
         }
     };
-    let mut reports: Vec<StepReport> = strategy
+    let mut reports: Vec<StepRecord> = strategy
         .steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            StepReport::not_run(
+            StepRecord::not_run(
                 i + 1,
                 step.name.clone(),
-                step.action.kind().into(),
+                step.action.kind(),
                 step.action.source(),
             )
         })
@@ -93,23 +96,11 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
             StepAction::Sql(sql) => {
                 let done = sql::run(client, sql, clock, cancel).await;
                 report.rows = Some(done.rows);
-                report.lock_timeout_s = done
-                    .attempts
-                    .iter()
-                    .filter(|a| {
-                        a.error
-                            .as_ref()
-                            .is_some_and(|e| e.sqlstate.as_deref() == Some("55P03"))
-                    })
-                    .fold(0.0, |total, a| total + a.duration_s);
                 report.attempts = done.attempts;
                 report.locks = done.locks;
                 match (done.interrupted, done.failure) {
                     (true, _) => None,
-                    (false, Some((error, statement))) => {
-                        report.statement = Some(statement);
-                        Some(Err(error))
-                    }
+                    (false, Some((error, statement))) => Some(Err((error, Some(statement)))),
                     (false, None) => Some(Ok(())),
                 }
             }
@@ -127,7 +118,7 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
                         report.backfill = Some(done);
                         Some(Ok(()))
                     }
-                    Err(Some(e)) => Some(Err(e)),
+                    Err(Some(e)) => Some(Err((e, None))),
                     Err(None) => None,
                 }
             }
@@ -136,7 +127,7 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
                 report.output = Some(done.output);
                 match (done.interrupted, done.failure) {
                     (true, _) => None,
-                    (false, Some(e)) => Some(Err(e)),
+                    (false, Some(e)) => Some(Err((e, None))),
                     (false, None) => Some(Ok(())),
                 }
             }
@@ -147,19 +138,18 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
             (report.rewrites, report.wal_bytes) = observe::changes(observer, &before).await;
         }
         match outcome {
-            Some(Ok(())) => report.status = StepStatus::Succeeded,
-            Some(Err(error)) => {
+            Some(Ok(())) => report.outcome = StepOutcome::Succeeded,
+            Some(Err((error, statement))) => {
                 tracing::warn!(
                     "strategy {}: step {} failed: {error}",
                     strategy.name,
                     step.name
                 );
-                report.status = StepStatus::Failed;
-                report.error = Some(error);
+                report.outcome = StepOutcome::Failed { error, statement };
                 break;
             }
             None => {
-                report.status = StepStatus::Interrupted;
+                report.outcome = StepOutcome::Interrupted;
                 break;
             }
         }

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use tokio_postgres::Client;
 
-use crate::report::{Leftover, Rewrite};
+use super::record::{LeftoverRecord, Rewritten};
+use crate::pg::{LeftoverKind, RelKind};
 
 /// A catalog snapshot taken before a step.
 #[derive(Debug, Default)]
@@ -47,16 +48,16 @@ pub async fn snapshot(client: &Client) -> Snapshot {
 }
 
 /// What changed since `before`: rewritten relations and WAL bytes.
-pub async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewrite>, Option<u64>) {
+pub async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewritten>, Option<u64>) {
     let after = snapshot(client).await;
     let rewrites = after
         .relations
         .iter()
         .filter_map(|(oid, (name, kind, filenode))| {
             let (_, _, old) = before.relations.get(oid)?;
-            (old != filenode).then(|| Rewrite {
+            (old != filenode).then(|| Rewritten {
                 relation: name.clone(),
-                kind: kind_name(kind).into(),
+                kind: RelKind::from_relkind(kind),
             })
         })
         .collect();
@@ -75,7 +76,7 @@ pub async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewrite>, Optio
 }
 
 /// Indexes left invalid and constraints left NOT VALID.
-pub async fn leftovers(client: &Client) -> Vec<Leftover> {
+pub async fn leftovers(client: &Client) -> Vec<LeftoverRecord> {
     let mut found = Vec::new();
     if let Ok(rows) = client
         .query(
@@ -88,8 +89,8 @@ pub async fn leftovers(client: &Client) -> Vec<Leftover> {
         )
         .await
     {
-        found.extend(rows.iter().map(|r| Leftover {
-            kind: "invalid_index".into(),
+        found.extend(rows.iter().map(|r| LeftoverRecord {
+            kind: LeftoverKind::InvalidIndex,
             name: r.get(0),
             relation: r.get(1),
         }));
@@ -102,19 +103,11 @@ pub async fn leftovers(client: &Client) -> Vec<Leftover> {
         )
         .await
     {
-        found.extend(rows.iter().map(|r| Leftover {
-            kind: "not_valid_constraint".into(),
+        found.extend(rows.iter().map(|r| LeftoverRecord {
+            kind: LeftoverKind::NotValidConstraint,
             name: r.get(0),
             relation: r.get(1),
         }));
     }
     found
-}
-
-fn kind_name(relkind: &str) -> &'static str {
-    match relkind {
-        "i" => "index",
-        "m" => "materialized view",
-        _ => "table",
-    }
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tokio_util::sync::CancellationToken;
 
+use super::record::{Attempt, HeldLock};
 use crate::clock::RunClock;
 use crate::pg::split::Statement;
-use crate::report::{AttemptReport, LockTaken, ServerError};
+use crate::pg::{LockMode, RelKind, ServerError};
 use crate::scenario::SqlStep;
 
 /// The longest pause between retries.
@@ -24,9 +25,9 @@ pub struct SqlOutcome {
     /// Rows affected, over all statements of the successful attempt.
     pub rows: u64,
     /// Every attempt.
-    pub attempts: Vec<AttemptReport>,
+    pub attempts: Vec<Attempt>,
     /// Locks held at the end of the step's transaction (transactional steps only).
-    pub locks: Vec<LockTaken>,
+    pub locks: Vec<HeldLock>,
     /// Why it failed, with the statement.
     pub failure: Option<(ServerError, String)>,
     /// Whether it was interrupted.
@@ -99,7 +100,7 @@ async fn attempt_with_retries(
                 .await
                 .map(|rows| (rows, Vec::new()))
         };
-        let mut report = AttemptReport {
+        let mut report = Attempt {
             start_s: span.start().as_secs_f64(),
             duration_s: span.elapsed().as_secs_f64(),
             error: None,
@@ -152,7 +153,7 @@ fn record_failure(fail: Fail, outcome: &mut SqlOutcome) {
 
 /// The server's error, with its line counted in the step's whole SQL text.
 fn error_at(e: &tokio_postgres::Error, statement: &Statement) -> ServerError {
-    let mut error = crate::pg::ServerError::from_driver(e, Some(&statement.text));
+    let mut error = ServerError::from_driver(e, Some(&statement.text));
     error.line = Some(error.line.unwrap_or(1) + statement.line - 1);
     error
 }
@@ -194,7 +195,7 @@ async fn run_transaction(
     step: &SqlStep,
     statements: &[&Statement],
     cancel: &CancellationToken,
-) -> Result<(u64, Vec<LockTaken>), Fail> {
+) -> Result<(u64, Vec<HeldLock>), Fail> {
     let begin = Statement {
         text: "BEGIN".into(),
         line: 1,
@@ -256,7 +257,7 @@ async fn execute(
 }
 
 /// The relation locks this session holds now, on user relations, strongest first.
-async fn held_locks(client: &Client) -> Vec<LockTaken> {
+async fn held_locks(client: &Client) -> Vec<HeldLock> {
     let rows = client
         .query(
             "SELECT c.oid::regclass::text, c.relkind::text, l.mode
@@ -272,15 +273,12 @@ async fn held_locks(client: &Client) -> Vec<LockTaken> {
         .await
         .unwrap_or_default();
     rows.iter()
-        .map(|r| LockTaken {
-            relation: r.get(0),
-            kind: match r.get::<_, &str>(1) {
-                "i" | "I" => "index".into(),
-                "r" | "p" => "table".into(),
-                "S" => "sequence".into(),
-                other => other.into(),
-            },
-            mode: r.get(2),
+        .filter_map(|r| {
+            Some(HeldLock {
+                relation: r.get(0),
+                kind: RelKind::from_relkind(r.get(1)),
+                mode: r.get::<_, &str>(2).parse::<LockMode>().ok()?,
+            })
         })
         .collect()
 }

@@ -4,9 +4,10 @@
 //! the queue). `pg_blocking_pids` takes the lock manager's shared state briefly, so it is called
 //! only for sessions whose `wait_event_type = 'Lock'`. The poll runs every 100 ms, and every
 //! 20 ms while someone waits. Consecutive sightings of one wait (same pid, lock, relation) become
-//! one [`LockWait`] with its start, end and blockers; its start comes from `pg_locks.waitstart`
+//! one [`Sighting`] with its start, end and blockers; its start comes from `pg_locks.waitstart`
 //! where the server has it (PG 14+), so a wait's duration is exact at the start and within one
-//! poll at the end.
+//! poll at the end. A session `pg_stat_activity` shows waiting whose ungranted `pg_locks` row is
+//! gone by the time it is read (the wait just ended) is no wait to record: it is skipped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use std::time::Duration;
 use tokio_postgres::{Client, Config};
 use tokio_util::sync::CancellationToken;
 
+use super::record::{ProgressPhase, Session, Sighting};
 use crate::clock::RunClock;
-use crate::report::{IndexPhase, LockWait, SessionRef, StepLockSummary};
+use crate::pg::{LockMode, LockType, SessionRole};
 
 const IDLE_POLL: Duration = Duration::from_millis(100);
 const BUSY_POLL: Duration = Duration::from_millis(20);
@@ -30,7 +32,7 @@ pub struct Sampler {
     /// backfill throttles).
     pub app_wait_us: Arc<AtomicU64>,
     stop: CancellationToken,
-    thread: std::thread::JoinHandle<(Vec<LockWait>, Vec<IndexPhase>)>,
+    thread: std::thread::JoinHandle<(Vec<Sighting>, Vec<ProgressPhase>)>,
 }
 
 /// Cheap: reads only the backend status array. `pg_locks` (below) reads the whole lock table
@@ -45,7 +47,7 @@ const WAITERS: &str = "
            l.locktype, l.mode, l.relation::regclass::text,
            extract(epoch FROM now() - (to_jsonb(l) ->> 'waitstart')::timestamptz)::float8
       FROM pg_stat_activity a
-      LEFT JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
+      JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
      WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
        AND a.pid <> pg_backend_pid()";
 
@@ -62,7 +64,7 @@ const PROGRESS: &str = "
      WHERE p.datname = current_database()";
 
 struct Open {
-    wait: LockWait,
+    wait: Sighting,
     last_seen_s: f64,
 }
 
@@ -111,7 +113,7 @@ impl Sampler {
 
     /// Stops sampling and returns every wait seen, in order of start, and the index-build
     /// phases seen.
-    pub async fn stop(self) -> (Vec<LockWait>, Vec<IndexPhase>) {
+    pub async fn stop(self) -> (Vec<Sighting>, Vec<ProgressPhase>) {
         self.stop.cancel();
         let thread = self.thread;
         tokio::task::spawn_blocking(move || thread.join().unwrap_or_default())
@@ -126,11 +128,11 @@ async fn run(
     stop: CancellationToken,
     step_running: Arc<AtomicBool>,
     app_wait_us: Arc<AtomicU64>,
-) -> (Vec<LockWait>, Vec<IndexPhase>) {
-    let mut phases: Vec<IndexPhase> = Vec::new();
-    let mut open: BTreeMap<(i32, String, String, String), Open> = BTreeMap::new();
-    let mut done: Vec<LockWait> = Vec::new();
-    let mut names: BTreeMap<i32, SessionRef> = BTreeMap::new();
+) -> (Vec<Sighting>, Vec<ProgressPhase>) {
+    let mut phases: Vec<ProgressPhase> = Vec::new();
+    let mut open: BTreeMap<(i32, LockType, LockMode, Option<String>), Open> = BTreeMap::new();
+    let mut done: Vec<Sighting> = Vec::new();
+    let mut names: BTreeMap<i32, Session> = BTreeMap::new();
     loop {
         let now_s = clock.offset().as_secs_f64();
         let waiting = client
@@ -169,36 +171,39 @@ async fn run(
             let pid: i32 = r.get(0);
             let app: Option<String> = r.get(1);
             let query: Option<String> = r.get(2);
-            let key = (
-                pid,
-                r.get::<_, Option<String>>(4).unwrap_or_default(),
-                r.get::<_, Option<String>>(5).unwrap_or_default(),
-                r.get::<_, Option<String>>(6).unwrap_or_default(),
-            );
+            // A lock type or mode the server names in a way this version does not know is no
+            // wait to record (nor is a row without them).
+            let (Some(locktype), Some(mode)) = (
+                r.get::<_, Option<&str>>(4)
+                    .and_then(|t| t.parse::<LockType>().ok()),
+                r.get::<_, Option<&str>>(5)
+                    .and_then(|m| m.parse::<LockMode>().ok()),
+            ) else {
+                continue;
+            };
+            let relation: Option<String> = r.get(6);
+            let key = (pid, locktype, mode, relation.clone());
             let waited_s: Option<f64> = r.get(7);
-            let blocked_by: Vec<SessionRef> = r
+            let blocked_by: Vec<Session> = r
                 .get::<_, Vec<i32>>(3)
                 .into_iter()
                 .map(|b| {
-                    names.get(&b).cloned().unwrap_or(SessionRef {
+                    names.get(&b).cloned().unwrap_or(Session {
                         pid: b,
-                        role: "other".into(),
+                        role: SessionRole::Other,
                         name: None,
                         query: None,
                     })
                 })
                 .collect();
             let entry = open.entry(key.clone()).or_insert_with(|| Open {
-                wait: LockWait {
+                wait: Sighting {
                     waiter: session(pid, app.clone(), query.clone()),
-                    locktype: key.1.clone(),
-                    mode: key.2.clone(),
-                    relation: (!key.3.is_empty()).then(|| key.3.clone()),
+                    locktype,
+                    mode,
+                    relation,
                     start_s: waited_s.map_or(now_s, |w| (now_s - w).max(0.0)),
                     end_s: now_s,
-                    duration_s: 0.0,
-                    logged_duration_s: None,
-                    sampled_duration_s: None,
                     blocked_by: Vec::new(),
                     samples: 0,
                 },
@@ -215,7 +220,7 @@ async fn run(
         }
         let longest = open
             .values()
-            .filter(|o| o.wait.waiter.role == "traffic")
+            .filter(|o| o.wait.waiter.role == SessionRole::Traffic)
             .map(|o| ((now_s - o.wait.start_s).max(0.0) * 1e6) as u64)
             .max()
             .unwrap_or(0);
@@ -243,10 +248,9 @@ async fn run(
                         p.blocks_done = r.get(4);
                         p.tuples_done = r.get(6);
                     }
-                    _ => phases.push(IndexPhase {
+                    _ => phases.push(ProgressPhase {
                         pid,
-                        role: super::role_of(&r.get::<_, Option<String>>(1).unwrap_or_default())
-                            .into(),
+                        role: SessionRole::of(&r.get::<_, Option<String>>(1).unwrap_or_default()),
                         index: r.get(3),
                         phase,
                         first_s: now_s,
@@ -276,62 +280,22 @@ async fn run(
 }
 
 /// A wait last seen at `last_seen_s` ended somewhere before `gone_s`: take the midpoint.
-fn finish(o: Open, gone_s: f64) -> LockWait {
+fn finish(o: Open, gone_s: f64) -> Sighting {
     let mut wait = o.wait;
-    wait.end_s = (o.last_seen_s + gone_s) / 2.0;
-    wait.duration_s = (wait.end_s - wait.start_s).max(0.0);
+    wait.end_s = ((o.last_seen_s + gone_s) / 2.0).max(wait.start_s);
     wait
 }
 
-fn session(pid: i32, app: Option<String>, query: Option<String>) -> SessionRef {
+fn session(pid: i32, app: Option<String>, query: Option<String>) -> Session {
     let app = app.unwrap_or_default();
     let name = app
-        .strip_prefix(super::BACKGROUND)
+        .strip_prefix(SessionRole::BACKGROUND_PREFIX)
         .map(str::to_owned)
         .or_else(|| (!app.is_empty()).then(|| app.clone()));
-    SessionRef {
+    Session {
         pid,
-        role: super::role_of(&app).into(),
+        role: SessionRole::of(&app),
         name,
         query,
-    }
-}
-
-/// Summarises the waits that started during a step (`start_s..end_s`): how long the migration
-/// waited, behind whom, and how the application queued behind it.
-pub fn step_waits(waits: &[LockWait], start_s: f64, end_s: f64) -> StepLockSummary {
-    let during: Vec<&LockWait> = waits
-        .iter()
-        .filter(|w| w.start_s < end_s && w.end_s > start_s)
-        .collect();
-    let migration: Vec<&&LockWait> = during
-        .iter()
-        .filter(|w| w.waiter.role == "migration")
-        .collect();
-    let migration_pids: Vec<i32> = migration.iter().map(|w| w.waiter.pid).collect();
-    let app: Vec<&&LockWait> = during
-        .iter()
-        .filter(|w| w.waiter.role == "traffic")
-        .collect();
-    let behind_migration: Vec<&&&LockWait> = app
-        .iter()
-        .filter(|w| w.blocked_by.iter().any(|b| migration_pids.contains(&b.pid)))
-        .collect();
-    let longest = migration
-        .iter()
-        .max_by(|a, b| a.duration_s.total_cmp(&b.duration_s));
-    StepLockSummary {
-        migration_wait_s: migration.iter().fold(0.0, |t, w| t + w.duration_s),
-        migration_waited_for: longest.map(|w| {
-            format!(
-                "{} on {}",
-                w.mode,
-                w.relation.as_deref().unwrap_or(&w.locktype)
-            )
-        }),
-        blockers: longest.map(|w| w.blocked_by.clone()).unwrap_or_default(),
-        app_waits: app.len() as u64,
-        app_waits_behind_migration: behind_migration.len() as u64,
-        longest_app_wait_s: app.iter().map(|w| w.duration_s).fold(0.0, f64::max),
     }
 }

@@ -1,57 +1,236 @@
 //! Lock waits from the server log. With `log_lock_waits = on`, a session that waits longer than
-//! `deadlock_timeout` logs "still waiting for …" and, once it gets the lock, "acquired … after
-//! N ms": an exact duration for every wait longer than the threshold (rehearse sets 100 ms), which
-//! the sampler can only bound to within a poll. Lines carry `log_line_prefix = '%m [%p] '` and
-//! `log_timezone = 'UTC'`, both set by rehearse on the servers it starts.
+//! `deadlock_timeout` logs "still waiting for …", and once the wait ends, "acquired … after N
+//! ms" (or "failed to acquire", or the deadlock detector's lines); a wait its statement's
+//! cancellation ends (lock_timeout, statement_timeout, a cancel request) logs no end line, only
+//! the ERROR that cancelled it, whose time ends the wait. That gives an exact duration for every
+//! wait longer than the threshold (rehearse sets 100 ms), which the sampler can only bound to
+//! within a poll.
+//!
+//! Lines carry `log_line_prefix = '%m [%p] '` and `log_timezone = 'UTC'`, both set by rehearse
+//! on the servers it starts. The lock is described as `DescribeLockTag()` in the server's
+//! `lmgr.c` writes it ("relation 16390 of database 5", "tuple (0,1) of relation …", "transaction
+//! 812", "virtual transaction 3/12", "advisory lock [5,0,42,1]", …); a message raised while the
+//! statement was being parsed ends in "at character N". The same forms hold on every supported
+//! major (13 to 18), as the fixtures in `tests/fixtures/serverlog/` show.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-/// One "acquired … after N ms" line.
+use crate::pg::{LockMode, LockType};
+
+/// A completed wait, as the log tells it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoggedWait {
-    /// When the lock was acquired.
+pub struct ParsedWait {
+    /// When the wait ended.
     pub at: DateTime<Utc>,
     /// The waiting backend.
     pub pid: i32,
-    /// Lock mode, e.g. `AccessExclusiveLock`.
-    pub mode: String,
-    /// What was locked, as the log says it (`relation 16390 of database 5`, `transaction 812`…).
-    pub object: String,
-    /// The relation's oid, for relation locks.
+    /// Lock mode.
+    pub mode: LockMode,
+    /// What kind of object.
+    pub locktype: LockType,
+    /// The relation's oid, for relation, extend, page and tuple locks.
     pub relation_oid: Option<u32>,
+    /// The database's oid, when the lock names one.
+    pub database_oid: Option<u32>,
     /// How long it waited, seconds.
     pub waited_s: f64,
+    /// Whether it got the lock (else its statement was cancelled or it failed).
+    pub acquired: bool,
 }
 
-/// Every completed wait in `log` (the text of a server log).
-pub fn parse(log: &str) -> Vec<LoggedWait> {
-    log.lines().filter_map(parse_line).collect()
+/// A lock as `DescribeLockTag()` names it.
+#[derive(Debug, Clone, PartialEq)]
+struct LockTag {
+    locktype: LockType,
+    relation_oid: Option<u32>,
+    database_oid: Option<u32>,
 }
 
-fn parse_line(line: &str) -> Option<LoggedWait> {
-    // 2026-11-21 05:05:48.343 UTC [1234] LOG:  process 1234 acquired AccessShareLock on relation 16390 of database 5 after 2503.092 ms
+/// A wait logged as "still waiting" and not ended yet.
+struct Waiting {
+    /// When that line was written.
+    since: DateTime<Utc>,
+    mode: LockMode,
+    tag: LockTag,
+    /// How long it had waited then, seconds.
+    after_s: f64,
+}
+
+/// One log line that matters here.
+#[derive(Debug, Clone, PartialEq)]
+enum Line {
+    /// "process P still waiting for MODE on TAG after N ms".
+    Waiting {
+        mode: LockMode,
+        tag: LockTag,
+        after_s: f64,
+    },
+    /// "process P acquired|failed to acquire|detected deadlock while waiting for MODE on TAG
+    /// after N ms".
+    Ended {
+        mode: LockMode,
+        tag: LockTag,
+        after_s: f64,
+        acquired: bool,
+    },
+    /// An ERROR of the backend (the statement that was waiting, if any, ended here).
+    Error,
+}
+
+/// Every completed wait in `log` (the text of a server log), in log order.
+pub fn parse(log: &str) -> Vec<ParsedWait> {
+    let mut waits = Vec::new();
+    // Per backend: the waits it logged as "still waiting" and has not ended yet.
+    let mut open: BTreeMap<i32, Vec<Waiting>> = BTreeMap::new();
+    for (at, pid, line) in log.lines().filter_map(parse_line) {
+        match line {
+            Line::Waiting { mode, tag, after_s } => {
+                open.entry(pid).or_default().push(Waiting {
+                    since: at,
+                    mode,
+                    tag,
+                    after_s,
+                });
+            }
+            Line::Ended {
+                mode,
+                tag,
+                after_s,
+                acquired,
+            } => {
+                if let Some(list) = open.get_mut(&pid) {
+                    list.retain(|w| !(w.mode == mode && w.tag == tag));
+                }
+                waits.push(wait(at, pid, mode, tag, after_s, acquired));
+            }
+            Line::Error => {
+                // A statement cancelled while waiting logs no end line: the ERROR ends it.
+                for w in open.remove(&pid).unwrap_or_default() {
+                    let more = (at - w.since).num_microseconds().unwrap_or(0) as f64 / 1e6;
+                    waits.push(wait(
+                        at,
+                        pid,
+                        w.mode,
+                        w.tag,
+                        w.after_s + more.max(0.0),
+                        false,
+                    ));
+                }
+            }
+        }
+    }
+    waits
+}
+
+fn wait(
+    at: DateTime<Utc>,
+    pid: i32,
+    mode: LockMode,
+    tag: LockTag,
+    waited_s: f64,
+    acquired: bool,
+) -> ParsedWait {
+    ParsedWait {
+        at,
+        pid,
+        mode,
+        locktype: tag.locktype,
+        relation_oid: tag.relation_oid,
+        database_oid: tag.database_oid,
+        waited_s,
+        acquired,
+    }
+}
+
+fn parse_line(line: &str) -> Option<(DateTime<Utc>, i32, Line)> {
+    // 2026-11-21 05:05:48.343 UTC [1234] LOG:  process 1234 acquired AccessShareLock on …
     let (stamp, rest) = line.split_once(" UTC [")?;
     let at = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.3f")
         .ok()?
         .and_utc();
-    let message = rest.split_once("LOG:")?.1.trim();
-    let rest = message.strip_prefix("process ")?;
-    let (pid, rest) = rest.split_once(" acquired ")?;
+    let (pid, rest) = rest.split_once("] ")?;
     let pid: i32 = pid.parse().ok()?;
-    let (mode, rest) = rest.split_once(" on ")?;
-    let (object, rest) = rest.rsplit_once(" after ")?;
-    let waited_ms: f64 = rest.strip_suffix(" ms")?.parse().ok()?;
-    let relation_oid = object
-        .strip_prefix("relation ")
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|oid| oid.parse().ok());
-    Some(LoggedWait {
-        at,
-        pid,
-        mode: mode.to_owned(),
-        object: object.to_owned(),
+    if rest.starts_with("ERROR:") || rest.starts_with("FATAL:") {
+        return Some((at, pid, Line::Error));
+    }
+    let message = rest.strip_prefix("LOG:")?.trim();
+    let message = message.strip_prefix("process ")?;
+    let (_, message) = message.split_once(' ')?;
+    let (ended, acquired, message) = if let Some(m) = message.strip_prefix("still waiting for ") {
+        (false, false, m)
+    } else if let Some(m) = message.strip_prefix("acquired ") {
+        (true, true, m)
+    } else if let Some(m) = message.strip_prefix("failed to acquire ") {
+        (true, false, m)
+    } else if let Some(m) = message.strip_prefix("detected deadlock while waiting for ") {
+        (true, false, m)
+    } else {
+        return None;
+    };
+    let (mode, message) = message.split_once(" on ")?;
+    let mode: LockMode = mode.parse().ok()?;
+    // "… after 1665.192 ms", possibly followed by " at character 22".
+    let message = match message.rfind(" at character ") {
+        Some(i) if message[i + 14..].chars().all(|c| c.is_ascii_digit()) => &message[..i],
+        _ => message,
+    };
+    let (tag, after) = message.rsplit_once(" after ")?;
+    let after_s = after.strip_suffix(" ms")?.parse::<f64>().ok()? / 1000.0;
+    let tag = lock_tag(tag)?;
+    let line = if ended {
+        Line::Ended {
+            mode,
+            tag,
+            after_s,
+            acquired,
+        }
+    } else {
+        Line::Waiting { mode, tag, after_s }
+    };
+    Some((at, pid, line))
+}
+
+/// Reads a lock description as `DescribeLockTag()` writes it.
+fn lock_tag(text: &str) -> Option<LockTag> {
+    let numbers: Vec<u32> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let n = |i: usize| numbers.get(i).copied();
+    let (locktype, relation_oid, database_oid) = if text.starts_with("relation ") {
+        (LockType::Relation, n(0), n(1))
+    } else if text.starts_with("extension of relation ") {
+        (LockType::Extend, n(0), n(1))
+    } else if text.starts_with("page ") {
+        (LockType::Page, n(1), n(2))
+    } else if text.starts_with("tuple (") {
+        (LockType::Tuple, n(2), n(3))
+    } else if text.starts_with("transaction ") {
+        (LockType::Transactionid, None, None)
+    } else if text.starts_with("virtual transaction ") {
+        (LockType::Virtualxid, None, None)
+    } else if text.starts_with("speculative token ") {
+        (LockType::Spectoken, None, None)
+    } else if text.starts_with("object ") {
+        (LockType::Object, None, n(2))
+    } else if text.starts_with("advisory lock ") {
+        (LockType::Advisory, None, n(0))
+    } else if text.starts_with("user lock ") {
+        (LockType::Userlock, None, n(0))
+    } else if text.starts_with("pg_database.datfrozenxid") {
+        (LockType::Frozenid, None, n(0))
+    } else if text.starts_with("remote transaction ") {
+        (LockType::Applytransaction, None, n(2))
+    } else {
+        return None;
+    };
+    Some(LockTag {
+        locktype,
         relation_oid,
-        waited_s: waited_ms / 1000.0,
+        database_oid,
     })
 }
 
@@ -71,10 +250,84 @@ mod tests {
         let waits = parse(log);
         assert_eq!(waits.len(), 2);
         assert_eq!(waits[0].pid, 7580);
-        assert_eq!(waits[0].mode, "AccessShareLock");
+        assert_eq!(waits[0].mode, LockMode::AccessShareLock);
         assert_eq!(waits[0].relation_oid, Some(16390));
+        assert_eq!(waits[0].database_oid, Some(5));
         assert!((waits[0].waited_s - 2.503092).abs() < 1e-9);
-        assert_eq!(waits[1].object, "transaction 812");
+        assert!(waits[0].acquired);
+        assert_eq!(waits[1].locktype, LockType::Transactionid);
         assert_eq!(waits[1].relation_oid, None);
+    }
+
+    #[test]
+    fn the_at_character_suffix_and_every_lock_tag_parse() {
+        let line = |tag: &str, suffix: &str| {
+            format!(
+                "2026-11-21 05:06:03.503 UTC [7] LOG:  process 7 acquired ExclusiveLock on {tag} after 1665.192 ms{suffix}\n"
+            )
+        };
+        let cases = [
+            (
+                "relation 16390 of database 5",
+                LockType::Relation,
+                Some(16390),
+            ),
+            (
+                "extension of relation 16390 of database 5",
+                LockType::Extend,
+                Some(16390),
+            ),
+            (
+                "page 3 of relation 16390 of database 5",
+                LockType::Page,
+                Some(16390),
+            ),
+            (
+                "tuple (0,1) of relation 16390 of database 5",
+                LockType::Tuple,
+                Some(16390),
+            ),
+            ("transaction 812", LockType::Transactionid, None),
+            ("virtual transaction 3/12", LockType::Virtualxid, None),
+            (
+                "speculative token 4 of transaction 812",
+                LockType::Spectoken,
+                None,
+            ),
+            (
+                "object 16400 of class 1259 of database 5",
+                LockType::Object,
+                None,
+            ),
+            ("advisory lock [5,0,42,1]", LockType::Advisory, None),
+        ];
+        for (tag, locktype, oid) in cases {
+            for suffix in ["", " at character 22"] {
+                let waits = parse(&line(tag, suffix));
+                assert_eq!(waits.len(), 1, "{tag}{suffix}");
+                assert_eq!(waits[0].locktype, locktype, "{tag}");
+                assert_eq!(waits[0].relation_oid, oid, "{tag}");
+                assert!((waits[0].waited_s - 1.665192).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn a_wait_cancelled_by_lock_timeout_ends_at_its_error() {
+        let log = "\
+2026-11-21 05:06:01.100 UTC [9] LOG:  process 9 still waiting for AccessExclusiveLock on relation 16390 of database 5 after 100.000 ms
+2026-11-21 05:06:01.100 UTC [9] DETAIL:  Process holding the lock: 8. Wait queue: 9.
+2026-11-21 05:06:01.400 UTC [9] ERROR:  canceling statement due to lock timeout
+2026-11-21 05:06:01.400 UTC [9] STATEMENT:  ALTER TABLE users ADD COLUMN x int
+";
+        let waits = parse(log);
+        assert_eq!(waits.len(), 1);
+        assert!(!waits[0].acquired);
+        assert_eq!(waits[0].mode, LockMode::AccessExclusiveLock);
+        assert!(
+            (waits[0].waited_s - 0.4).abs() < 1e-9,
+            "{}",
+            waits[0].waited_s
+        );
     }
 }

@@ -20,4 +20,4 @@ pub use error_class::ErrorClass;
 pub use ident::quote_ident;
 pub use lock::{LockMode, LockType};
 pub use role::SessionRole;
-pub use server_error::{ServerError, describe, describe_in};
+pub use server_error::{ServerError, describe, describe_in, is_environment_failure};

@@ -80,6 +80,35 @@ impl ServerError {
     }
 }
 
+/// Whether a failure is the environment's rather than the scenario's: the connection broke or
+/// could not be made, the server ran out of something (53xxx: disk, memory, connections), was
+/// shut down or restarted (57P0x), or failed at the system level (58xxx, XX000). A failure of
+/// the scenario's own SQL or data (syntax, constraints, types) is not.
+pub fn is_environment_failure(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            ["08", "53", "57P", "58", "XX"]
+                .iter()
+                .any(|prefix| code.starts_with(prefix))
+        }
+        // No SQLSTATE: the driver failed; an I/O error underneath means the connection.
+        None => {
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                if cause.is::<std::io::Error>() {
+                    return true;
+                }
+                source = cause.source();
+            }
+            false
+        }
+    }
+}
+
 /// The driver's message with its cause: `error connecting to server: Connection refused (os
 /// error 111)` rather than the bare `error connecting to server`.
 fn driver_message(e: &tokio_postgres::Error) -> String {

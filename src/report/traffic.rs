@@ -3,6 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::pg::ErrorClass;
+use crate::scenario::PhaseKind;
+
 /// What the replayed application traffic observed during one strategy.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -36,25 +39,12 @@ pub struct TrafficReport {
     pub phases: Vec<PhaseReport>,
     /// Operations whose intended start fell while a migration step ran, all steps together.
     pub during_migration: Option<LatencyStats>,
-    /// Of those, the ones the migration delayed: slower than twice the baseline's p99.
-    #[serde(default)]
-    pub delayed: Option<DelayedOps>,
     /// The time series.
     pub series: Vec<IntervalReport>,
     /// Errors by class, SQLSTATE and query.
     pub errors: Vec<ErrorReport>,
     /// Background sessions.
     pub background: Vec<BackgroundReport>,
-}
-
-/// Operations due while steps ran that took longer than a threshold.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DelayedOps {
-    /// Twice the baseline's p99, at least 10 ms.
-    pub threshold_ms: f64,
-    /// Operations slower than that.
-    pub count: u64,
 }
 
 /// Percentiles of a distribution, milliseconds.
@@ -95,8 +85,8 @@ pub struct LatencyStats {
 pub struct PhaseReport {
     /// `baseline`, a step's name, or `recovery`.
     pub name: String,
-    /// `baseline`, `step` or `recovery`.
-    pub kind: String,
+    /// Baseline, step or recovery.
+    pub kind: PhaseKind,
     /// Offset of its start from the run's start, seconds.
     pub start_s: Option<f64>,
     /// Offset of its end, seconds.
@@ -144,9 +134,8 @@ pub struct IntervalReport {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorReport {
-    /// `lock_timeout`, `statement_timeout`, `deadlock`, `serialization`, `schema_mismatch`,
-    /// `constraint`, `resources`, `connection`, `abandoned` or `other`.
-    pub class: crate::pg::ErrorClass,
+    /// The class, by SQLSTATE.
+    pub class: ErrorClass,
     /// SQLSTATE, when the server sent one.
     pub sqlstate: Option<String>,
     /// The query.

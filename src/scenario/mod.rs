@@ -14,8 +14,8 @@ mod traffic;
 pub use error::{Problem, ScenarioError, list as list_problems};
 pub use file::BackfillSection;
 pub use plan::{
-    Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, Plan, SeedCheck,
-    SqlSource, SqlStep, StepAction, StepPlan, StrategyPlan,
+    Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, PhaseKind, Plan,
+    SeedCheck, SqlSource, SqlStep, StepAction, StepKind, StepPlan, StrategyPlan,
 };
 pub use seed::{ColumnPlan, GenPlan, SeedPlan, TablePlan, scale_rows};
 pub use traffic::{Arrival, BackgroundPlan, ParamPlan, QueryPlan, Rate, TrafficPlan, weight_for};

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::error::{Problem, ScenarioError};
@@ -140,15 +142,77 @@ pub struct SqlStep {
 /// Default pause before the first retry after a lock timeout.
 pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
-impl StepAction {
-    /// `sql`, `deploy` or `pause`.
-    pub fn kind(&self) -> &'static str {
+/// What kind of step a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// SQL statements.
+    Sql,
+    /// An application deploy.
+    Deploy,
+    /// A pause, traffic running.
+    Pause,
+    /// An external command.
+    Command,
+    /// A batched backfill.
+    Backfill,
+}
+
+impl StepKind {
+    /// The name reports use: `sql`, `deploy`, …
+    pub fn name(self) -> &'static str {
         match self {
-            StepAction::Sql(_) => "sql",
-            StepAction::Deploy { .. } => "deploy",
-            StepAction::Pause(_) => "pause",
-            StepAction::Command { .. } => "command",
-            StepAction::Backfill(_) => "backfill",
+            StepKind::Sql => "sql",
+            StepKind::Deploy => "deploy",
+            StepKind::Pause => "pause",
+            StepKind::Command => "command",
+            StepKind::Backfill => "backfill",
+        }
+    }
+
+    /// Whether the step changes the database itself (SQL, a migration tool, a backfill), so
+    /// the catalog is read before and after it.
+    pub fn touches_database(self) -> bool {
+        matches!(self, StepKind::Sql | StepKind::Command | StepKind::Backfill)
+    }
+}
+
+/// What a phase of a strategy's traffic is: the baseline before the first step, a step, or the
+/// recovery after the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseKind {
+    /// Traffic before the first step.
+    Baseline,
+    /// Traffic while a step runs.
+    Step,
+    /// Traffic after the last step.
+    Recovery,
+}
+
+impl StrategyPlan {
+    /// The strategy's traffic phases in order, named: the baseline, one per step, the recovery.
+    /// Step `i` (0-based) is phase `i + 1`.
+    pub fn phases(&self) -> Vec<(String, PhaseKind)> {
+        std::iter::once(("baseline".to_owned(), PhaseKind::Baseline))
+            .chain(self.steps.iter().map(|s| (s.name.clone(), PhaseKind::Step)))
+            .chain(std::iter::once((
+                "recovery".to_owned(),
+                PhaseKind::Recovery,
+            )))
+            .collect()
+    }
+}
+
+impl StepAction {
+    /// What kind of step it is.
+    pub fn kind(&self) -> StepKind {
+        match self {
+            StepAction::Sql(_) => StepKind::Sql,
+            StepAction::Deploy { .. } => StepKind::Deploy,
+            StepAction::Pause(_) => StepKind::Pause,
+            StepAction::Command { .. } => StepKind::Command,
+            StepAction::Backfill(_) => StepKind::Backfill,
         }
     }
 

@@ -25,9 +25,9 @@ use tokio_postgres::types::{IsNull, ToSql, Type};
 use super::SeedError;
 use super::catalog::{Deferred, DeferredKind, Table};
 use super::generate::ColGen;
+use super::record::{Build, BuildKind, TableLoad};
 use super::resolve::TableGen;
 use crate::pg::quote_ident;
-use crate::report::{IndexBuild, TableSummary};
 use crate::values::{Pick, fnv1a, load_key_pool};
 
 /// Rows per RNG block: the unit of determinism.
@@ -52,9 +52,9 @@ pub struct Work {
 /// What the loader measured.
 pub struct Outcome {
     /// Per table, in load order.
-    pub tables: Vec<TableSummary>,
+    pub tables: Vec<TableLoad>,
     /// Every index and constraint build.
-    pub builds: Vec<IndexBuild>,
+    pub builds: Vec<Build>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -172,7 +172,7 @@ pub async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome, SeedE
                 return Err(SeedError::Server {
                     what: "run a seeding task".into(),
                     message: e.to_string(),
-                    connection_lost: false,
+                    environment: false,
                 });
             }
         }
@@ -184,18 +184,17 @@ pub async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome, SeedE
 
     let mut builds = Vec::new();
     for (i, d) in work.deferred.iter().enumerate() {
-        builds.push(IndexBuild {
+        builds.push(Build {
             name: d.name.clone(),
             table: work
                 .catalog
                 .get(&d.table)
                 .map_or(d.table.clone(), |t| t.qualified.clone()),
             kind: match d.kind {
-                DeferredKind::Key => "key",
-                DeferredKind::Index => "index",
-                DeferredKind::ForeignKey { .. } => "foreign key",
-            }
-            .into(),
+                DeferredKind::Key => BuildKind::Key,
+                DeferredKind::Index => BuildKind::Index,
+                DeferredKind::ForeignKey { .. } => BuildKind::ForeignKey,
+            },
             seconds: finished.get(&Task::Build(i)).copied().unwrap_or_default(),
         });
     }
@@ -210,13 +209,13 @@ pub async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome, SeedE
             .filter(|(_, d)| d.table == t.key && !matches!(d.kind, DeferredKind::ForeignKey { .. }))
             .map(|(k, _)| finished.get(&Task::Build(k)).copied().unwrap_or_default())
             .sum();
-        tables.push(TableSummary {
+        tables.push(TableLoad {
             table: qualified,
             rows: t.rows,
             bytes: 0,
-            seconds: finished.get(&Task::Load(i)).copied().unwrap_or_default(),
-            index_seconds,
-            analyze_seconds: finished.get(&Task::Analyze(i)).copied().unwrap_or_default(),
+            load_s: finished.get(&Task::Load(i)).copied().unwrap_or_default(),
+            index_s: index_seconds,
+            analyze_s: finished.get(&Task::Analyze(i)).copied().unwrap_or_default(),
         });
     }
     Ok(Outcome { tables, builds })
@@ -316,7 +315,7 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
             .map_err(|e| SeedError::Server {
                 what: "start a generator thread".into(),
                 message: e.to_string(),
-                connection_lost: false,
+                environment: false,
             })?;
         while let Some(chunk) = rx.recv().await {
             sink.send(chunk)
@@ -330,7 +329,7 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
             return Err(SeedError::Server {
                 what: what(),
                 message,
-                connection_lost: false,
+                environment: false,
             });
         }
         sink.as_mut()

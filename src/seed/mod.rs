@@ -12,8 +12,10 @@ mod catalog;
 mod generate;
 mod load;
 mod progress;
+mod record;
 mod resolve;
 mod shape;
+mod template;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -22,9 +24,10 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 pub use progress::LogWriter;
+pub use record::{Build, BuildKind, Seeded, TableLoad};
+pub use template::{Seeding, Template};
 
 use crate::db::Server;
-use crate::report::SeedSummary;
 use crate::scenario::{Problem, SeedPlan, SqlSource};
 use crate::values::{fnv1a, fnv1a_from};
 
@@ -79,6 +82,9 @@ pub enum SeedError {
     /// Seeded tables reference each other in a cycle.
     #[error("failed to order tables for seeding: foreign keys form a cycle among {0}")]
     Cycle(String),
+    /// The server could not be reached, or a scratch database not made.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
     /// The server rejected rows or a catalog query.
     #[error("failed to {what}: {message}")]
     Server {
@@ -86,8 +92,9 @@ pub enum SeedError {
         what: String,
         /// The server's message.
         message: String,
-        /// Whether the connection was lost (an environment failure rather than a scenario one).
-        connection_lost: bool,
+        /// Whether the failure is the environment's (connection lost, disk full, server shut
+        /// down) rather than the scenario's.
+        environment: bool,
     },
 }
 
@@ -96,7 +103,7 @@ impl SeedError {
         SeedError::Server {
             what: what.into(),
             message: crate::pg::describe(e),
-            connection_lost: e.is_closed(),
+            environment: crate::pg::is_environment_failure(e),
         }
     }
 }
@@ -128,7 +135,7 @@ pub async fn fill(
     dbname: &str,
     plan: &SeedPlan,
     jobs: usize,
-) -> Result<SeedSummary, SeedError> {
+) -> Result<Seeded, SeedError> {
     let started = Instant::now();
     let connect = || async {
         let client = server
@@ -137,7 +144,7 @@ pub async fn fill(
             .map_err(|e| SeedError::Server {
                 what: "connect for seeding".into(),
                 message: e.to_string(),
-                connection_lost: true,
+                environment: true,
             })?;
         // Session settings only: a commit need not wait for the WAL flush while seeding.
         client
@@ -207,14 +214,17 @@ pub async fn fill(
     }
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!("seeded in {seconds:.1} s");
-    Ok(SeedSummary::new(
-        plan.seed,
-        plan.scale,
-        jobs as u32,
-        outcome.tables,
-        outcome.builds,
+    Ok(Seeded {
+        seed: plan.seed,
+        scale: plan.scale,
+        jobs: jobs as u32,
+        start_s: None,
         seconds,
-    ))
+        tables: outcome.tables,
+        builds: outcome.builds,
+        cache_key: None,
+        cached: false,
+    })
 }
 
 /// The seed cache key: what the seeded data depends on (the schema SQL, every table's rows and

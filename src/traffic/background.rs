@@ -7,14 +7,14 @@ use tokio::task::JoinSet;
 use tokio_postgres::{Config, NoTls};
 use tokio_util::sync::CancellationToken;
 
+use super::record::BackgroundRun;
 use crate::clock::RunClock;
-use crate::report::BackgroundReport;
 use crate::scenario::BackgroundPlan;
 
 /// The running background sessions.
 pub struct Sessions {
     stop: CancellationToken,
-    tasks: JoinSet<(usize, BackgroundReport)>,
+    tasks: JoinSet<(usize, BackgroundRun)>,
 }
 
 impl Sessions {
@@ -31,7 +31,11 @@ impl Sessions {
         for (i, plan) in plans.iter().enumerate() {
             let (mut config, target, plan, stop) =
                 (config.clone(), target.clone(), plan.clone(), stop.clone());
-            config.application_name(format!("{}{}", crate::observe::BACKGROUND, plan.name));
+            config.application_name(format!(
+                "{}{}",
+                crate::pg::SessionRole::BACKGROUND_PREFIX,
+                plan.name
+            ));
             tasks.spawn(async move {
                 let report = session(config, target, plan, clock, origin, stop).await;
                 (i, report)
@@ -41,7 +45,7 @@ impl Sessions {
     }
 
     /// Stops sessions still running (cancelling their statement) and returns their reports.
-    pub async fn stop(mut self) -> Vec<BackgroundReport> {
+    pub async fn stop(mut self) -> Vec<BackgroundRun> {
         self.stop.cancel();
         let mut reports = Vec::new();
         while let Some(done) = self.tasks.join_next().await {
@@ -61,8 +65,8 @@ async fn session(
     clock: RunClock,
     origin: Duration,
     stop: CancellationToken,
-) -> BackgroundReport {
-    let mut report = BackgroundReport {
+) -> BackgroundRun {
+    let mut report = BackgroundRun {
         name: plan.name.clone(),
         start_s: None,
         end_s: None,

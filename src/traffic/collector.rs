@@ -1,16 +1,16 @@
 //! The one owner of every traffic measurement. Workers send a [`Sample`] per operation; the
 //! collector keeps HdrHistograms per (phase, query), the time series and the error classes, so no
 //! histogram is ever shared between tasks. Memory does not grow with the number of operations:
-//! only with phases × queries and with the number of intervals.
+//! only with phases × queries and with the number of intervals. It computes nothing for the
+//! report: [`Collector::finish`] hands its books to the assembler.
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
+use super::record::{Book, ErrorTally, IntervalRecord, PhaseBook, histogram};
 use crate::pg::ErrorClass;
-use crate::report::{
-    DelayedOps, ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport, QueryStats,
-};
+use crate::scenario::PhaseKind;
 
 /// What workers and the run tell the collector.
 #[derive(Debug)]
@@ -65,83 +65,33 @@ pub struct Failure {
     pub message: String,
 }
 
-/// What the collector returns when the channel closes.
+/// What the collector recorded, when the channel closes.
 pub struct Collected {
-    /// Every operation.
-    pub overall: LatencyStats,
-    /// Per phase.
-    pub phases: Vec<PhaseReport>,
-    /// Every step phase together.
-    pub during_migration: Option<LatencyStats>,
-    /// Operations due during steps that were slow against the baseline.
-    pub delayed: Option<DelayedOps>,
-    /// Time series.
-    pub series: Vec<IntervalReport>,
+    /// Per phase, per query.
+    pub phases: Vec<PhaseBook>,
+    /// The time series.
+    pub series: Vec<IntervalRecord>,
     /// Errors.
-    pub errors: Vec<ErrorReport>,
-    /// Lateness percentiles.
-    pub lateness: Percentiles,
-    /// Counts.
+    pub errors: Vec<ErrorTally>,
+    /// Lateness, µs.
+    pub lateness: Histogram<u64>,
+    /// Operations that succeeded.
     pub succeeded: u64,
-    /// Counts.
+    /// Operations that failed.
     pub failed: u64,
     /// Re-prepared statements.
     pub reprepared: u64,
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 1 hour at 3 significant digits; values beyond are clamped.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }
 
 fn record(h: &mut Histogram<u64>, us: u64) {
     h.saturating_record(us.max(1));
 }
 
-fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    Percentiles {
-        p50_ms: ms(h.value_at_quantile(0.5)),
-        p90_ms: ms(h.value_at_quantile(0.9)),
-        p99_ms: ms(h.value_at_quantile(0.99)),
-        p999_ms: ms(h.value_at_quantile(0.999)),
-        max_ms: ms(h.max()),
-        mean_ms: h.mean() / 1000.0,
-    }
-}
-
-#[derive(Clone)]
-struct Book {
-    latency: Histogram<u64>,
-    service: Histogram<u64>,
-    errors: u64,
-}
-
 impl Book {
-    fn new() -> Book {
-        Book {
-            latency: histogram(),
-            service: histogram(),
-            errors: 0,
-        }
-    }
-
     fn add(&mut self, s: &Sample) {
         record(&mut self.latency, s.done_us.saturating_sub(s.intended_us));
         record(&mut self.service, s.done_us.saturating_sub(s.sent_us));
-        self.errors += s.failure.is_some() as u64;
-    }
-
-    fn stats(&self) -> LatencyStats {
-        LatencyStats {
-            count: self.latency.len(),
-            errors: self.errors,
-            latency: percentiles(&self.latency),
-            service: percentiles(&self.service),
-        }
+        self.errors += u64::from(s.failure.is_some());
     }
 }
 
@@ -165,16 +115,15 @@ pub struct Collector {
     /// p99 latency (µs) of the last closed interval that had completions, for throttles.
     recent_p99_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
     query_names: Vec<String>,
-    phase_names: Vec<(String, &'static str)>,
+    phase_names: Vec<(String, PhaseKind)>,
     phase_starts: Vec<Option<u64>>,
     books: Vec<Vec<Book>>,
-    migration: Book,
     lateness: Histogram<u64>,
     interval_us: u64,
     start_us: u64,
     open: BTreeMap<u64, Interval>,
     next_closed: u64,
-    series: Vec<IntervalReport>,
+    series: Vec<IntervalRecord>,
     errors: BTreeMap<(ErrorClass, Option<String>, u16), ErrorAcc>,
     succeeded: u64,
     failed: u64,
@@ -186,7 +135,7 @@ impl Collector {
     /// from `start_us`.
     pub fn new(
         query_names: Vec<String>,
-        phase_names: Vec<(String, &'static str)>,
+        phase_names: Vec<(String, PhaseKind)>,
         interval_us: u64,
         start_us: u64,
         recent_p99_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -198,7 +147,6 @@ impl Collector {
             query_names,
             phase_starts: vec![None; phases],
             phase_names,
-            migration: Book::new(),
             lateness: histogram(),
             interval_us,
             start_us,
@@ -255,10 +203,6 @@ impl Collector {
     fn sample(&mut self, s: Sample) {
         let phase = (s.phase as usize).min(self.books.len() - 1);
         self.books[phase][s.query as usize].add(&s);
-        let kind = self.phase_names[phase].1;
-        if kind == "step" {
-            self.migration.add(&s);
-        }
         record(&mut self.lateness, s.sent_us.saturating_sub(s.intended_us));
         self.reprepared += s.reprepared as u64;
         let i = self.interval_of(s.done_us).max(self.next_closed);
@@ -319,16 +263,15 @@ impl Collector {
     fn close_until(&mut self, last: u64) {
         while self.next_closed < last {
             let i = self.next_closed;
-            let interval = self.open.remove(&i);
-            let t_s = (self.start_us + i * self.interval_us) as f64 / 1e6;
-            let report = match interval {
-                None => IntervalReport {
-                    t_s,
+            let start_us = self.start_us + i * self.interval_us;
+            let record = match self.open.remove(&i) {
+                None => IntervalRecord {
+                    start_us,
                     completed: 0,
                     errors: 0,
-                    p50_ms: None,
-                    p99_ms: None,
-                    max_ms: None,
+                    p50_us: None,
+                    p99_us: None,
+                    max_us: None,
                     in_flight: 0,
                     queued: 0,
                 },
@@ -340,25 +283,25 @@ impl Collector {
                             std::sync::atomic::Ordering::Relaxed,
                         );
                     }
-                    let ms = |us: u64| some.then_some(us as f64 / 1000.0);
-                    IntervalReport {
-                        t_s,
+                    let us = |v: u64| some.then_some(v);
+                    IntervalRecord {
+                        start_us,
                         completed: iv.completed,
                         errors: iv.errors,
-                        p50_ms: ms(iv.latency.value_at_quantile(0.5)),
-                        p99_ms: ms(iv.latency.value_at_quantile(0.99)),
-                        max_ms: ms(iv.latency.max()),
+                        p50_us: us(iv.latency.value_at_quantile(0.5)),
+                        p99_us: us(iv.latency.value_at_quantile(0.99)),
+                        max_us: us(iv.latency.max()),
                         in_flight: iv.in_flight,
                         queued: iv.queued,
                     }
                 }
             };
-            self.series.push(report);
+            self.series.push(record);
             self.next_closed += 1;
         }
     }
 
-    /// Closes every interval and builds the results; `end_us` is when traffic stopped.
+    /// Closes every interval and hands over the books; `end_us` is when traffic stopped.
     pub fn finish(mut self, end_us: u64) -> Collected {
         let last = self
             .open
@@ -368,101 +311,45 @@ impl Collector {
             .unwrap_or(0)
             .max(self.interval_of(end_us.saturating_sub(1)));
         self.close_until(last + 1);
-        let ends: Vec<Option<u64>> = (0..self.phase_starts.len())
-            .map(|i| {
-                self.phase_starts[i + 1..]
-                    .iter()
-                    .flatten()
-                    .next()
-                    .copied()
-                    .or(Some(end_us))
-            })
-            .collect();
-        let s = |us: u64| us as f64 / 1e6;
-        let mut overall = Book::new();
-        // Delayed: slower than twice the baseline's p99 (and than 10 ms, so a sub-millisecond
-        // baseline does not make every ordinary operation "delayed").
-        let baseline = self
+        let starts = self.phase_starts.clone();
+        let phases = self
             .phase_names
-            .iter()
-            .position(|(_, kind)| *kind == "baseline")
-            .map(|p| {
-                let mut h = histogram();
-                for b in &self.books[p] {
-                    h.add(&b.latency).expect("same bounds");
-                }
-                h
-            })
-            .filter(|h| !h.is_empty());
-        let delayed = match (&baseline, self.migration.latency.is_empty()) {
-            (Some(base), false) => {
-                let threshold_us = (2 * base.value_at_quantile(0.99)).max(10_000);
-                let latency = &self.migration.latency;
-                Some(DelayedOps {
-                    threshold_ms: threshold_us as f64 / 1000.0,
-                    count: latency.count_between(threshold_us, latency.max().max(threshold_us)),
-                })
-            }
-            _ => None,
-        };
-        let phases: Vec<PhaseReport> = self
-            .phase_names
-            .iter()
+            .into_iter()
+            .zip(self.books)
             .enumerate()
-            .map(|(p, (name, kind))| {
-                let mut all = Book::new();
-                let queries = self.books[p]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, b)| !b.latency.is_empty())
-                    .map(|(q, b)| {
-                        all.latency.add(&b.latency).expect("same bounds");
-                        all.service.add(&b.service).expect("same bounds");
-                        all.errors += b.errors;
-                        overall.latency.add(&b.latency).expect("same bounds");
-                        overall.service.add(&b.service).expect("same bounds");
-                        overall.errors += b.errors;
-                        QueryStats {
-                            query: self.query_names[q].clone(),
-                            stats: b.stats(),
-                        }
-                    })
-                    .collect();
-                PhaseReport {
-                    name: name.clone(),
-                    kind: (*kind).to_owned(),
-                    start_s: self.phase_starts[p].map(s),
-                    end_s: self.phase_starts[p].and(ends[p]).map(s),
-                    all: all.stats(),
-                    queries,
+            .map(|(p, ((name, kind), books))| {
+                // A phase ends where the next one that began begins, else when traffic stopped.
+                let end_us = starts[p]
+                    .and(starts[p + 1..].iter().flatten().next().copied())
+                    .or(starts[p].map(|_| end_us));
+                PhaseBook {
+                    name,
+                    kind,
+                    start_us: starts[p],
+                    end_us,
+                    queries: self.query_names.iter().cloned().zip(books).collect(),
                 }
             })
             .collect();
+        let query_names = self.query_names;
         let errors = self
             .errors
             .into_iter()
-            .map(|((class, sqlstate, q), acc)| ErrorReport {
+            .map(|((class, sqlstate, q), acc)| ErrorTally {
                 class,
                 sqlstate,
-                query: self
-                    .query_names
-                    .get(q as usize)
-                    .cloned()
-                    .unwrap_or_else(|| "*".into()),
+                query: query_names.get(q as usize).cloned(),
                 count: acc.count,
-                first_s: s(acc.first_us),
-                last_s: s(acc.last_us),
+                first_us: acc.first_us,
+                last_us: acc.last_us,
                 example: acc.example,
             })
             .collect();
         Collected {
-            overall: overall.stats(),
             phases,
-            during_migration: (!self.migration.latency.is_empty()).then(|| self.migration.stats()),
-            delayed,
             series: self.series,
             errors,
-            lateness: percentiles(&self.lateness),
+            lateness: self.lateness,
             succeeded: self.succeeded,
             failed: self.failed,
             reprepared: self.reprepared,
@@ -497,9 +384,9 @@ mod tests {
         let mut c = Collector::new(
             vec!["q".into()],
             vec![
-                ("baseline".into(), "baseline"),
-                ("alter".into(), "step"),
-                ("recovery".into(), "recovery"),
+                ("baseline".into(), PhaseKind::Baseline),
+                ("alter".into(), PhaseKind::Step),
+                ("recovery".into(), PhaseKind::Recovery),
             ],
             1_000_000,
             0,
@@ -519,11 +406,11 @@ mod tests {
             at_us: 3_700_000,
         });
         let out = c.finish(5_000_000);
-        assert_eq!(out.phases[0].all.count, 1);
-        assert_eq!(out.phases[1].all.count, 2);
-        assert!(out.phases[1].all.latency.max_ms >= 2499.0);
-        assert_eq!(out.phases[1].end_s, Some(3.7));
-        assert_eq!(out.during_migration.unwrap().errors, 1);
+        let count = |p: usize| out.phases[p].queries[0].1.count();
+        assert_eq!((count(0), count(1)), (1, 2));
+        assert!(out.phases[1].queries[0].1.latency.max() >= 2_499_000);
+        assert_eq!(out.phases[1].end_us, Some(3_700_000));
+        assert_eq!(out.phases[1].queries[0].1.errors, 1);
         assert_eq!(out.errors[0].class, ErrorClass::LockTimeout);
         assert_eq!((out.succeeded, out.failed), (2, 1));
         // Intervals 0..=4, the stall's completions in interval 3, none in 1 and 2.

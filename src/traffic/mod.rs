@@ -6,13 +6,14 @@
 //! connects the pool, and starts the scheduler, the workers, the collector and the background
 //! sessions. [`Traffic::set_phase`] and [`Traffic::deploy`] are called by the migration;
 //! [`Traffic::stop`] stops scheduling, lets queued operations finish (or abandons them after a
-//! timeout, counted), and returns the report. Latency is completion − intended start; service
+//! timeout, counted), and returns what it recorded. Latency is completion − intended start; service
 //! time is completion − actual send.
 
 mod background;
 mod collector;
 mod params;
 mod pool;
+mod record;
 mod schedule;
 mod worker;
 
@@ -25,12 +26,15 @@ use tokio::sync::mpsc;
 
 use crate::clock::RunClock;
 use crate::db::{DbError, Server};
-use crate::report::TrafficReport;
-use crate::scenario::{ParamPlan, Rate, TrafficPlan};
+use crate::scenario::{ParamPlan, PhaseKind, Rate, TrafficPlan};
 use crate::values::{Pick, load_key_pool};
 use collector::{Collector, Event};
 use params::ParamSource;
 use schedule::{Mix, Shared};
+
+pub use record::{
+    BackgroundRun, Book, ErrorTally, IntervalRecord, PhaseBook, TrafficRecord, histogram,
+};
 
 /// How long queued and running operations may take to finish once traffic stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,7 +116,7 @@ pub async fn start(
     server: &Server,
     dbname: &str,
     plan: &TrafficPlan,
-    phases: Vec<(String, &'static str)>,
+    phases: Vec<(String, PhaseKind)>,
     clock: RunClock,
     seed: u64,
 ) -> Result<Traffic, TrafficError> {
@@ -136,7 +140,7 @@ pub async fn start(
         .unwrap_or(0);
     let shared = Arc::new(Shared::new(plan.connections, versions.clone(), initial));
     let ctx = Arc::new(worker::Context {
-        config: server.config_as(dbname, crate::observe::TRAFFIC),
+        config: server.config_as(dbname, crate::pg::SessionRole::TRAFFIC_APP),
         target: server.target.clone(),
         queries: plan.queries.clone(),
         params,
@@ -206,7 +210,7 @@ pub async fn start(
         plan.interval.min(Duration::from_millis(100)),
     ));
     let background = background::Sessions::start(
-        server.config_as(dbname, crate::observe::BACKGROUND),
+        server.config_as(dbname, crate::pg::SessionRole::BACKGROUND_PREFIX),
         server.target.clone(),
         &plan.background,
         clock,
@@ -253,8 +257,9 @@ impl Traffic {
         self.shared.deploy(index, now, over.as_micros() as u64);
     }
 
-    /// Stops scheduling, lets started operations finish (up to a timeout), and reports.
-    pub async fn stop(mut self) -> TrafficReport {
+    /// Stops scheduling, lets started operations finish (up to a timeout), and returns what
+    /// was recorded.
+    pub async fn stop(mut self) -> TrafficRecord {
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(scheduler) = self.scheduler.take() {
             let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
@@ -286,29 +291,18 @@ impl Traffic {
         let abandoned = scheduled.saturating_sub(collector.recorded());
         collector.abandon(abandoned, end_us);
         let c = collector.finish(end_us);
-        let recorded = c.succeeded + c.failed;
-        TrafficReport {
-            rate: match plan.rate {
-                Rate::PerSecond(r) => Some(r),
-                Rate::Max => None,
-            },
+        TrafficRecord {
+            rate: plan.rate,
+            arrival: plan.arrival,
             connections: plan.connections,
-            arrival: match plan.rate {
-                Rate::Max => "max".into(),
-                Rate::PerSecond(_) => format!("{:?}", plan.arrival).to_lowercase(),
-            },
-            interval_s: plan.interval.as_secs_f64(),
+            interval: plan.interval,
             scheduled,
-            recorded,
             succeeded: c.succeeded,
             failed: c.failed,
             abandoned,
             reprepared: c.reprepared,
             lateness: c.lateness,
-            overall: c.overall,
             phases: c.phases,
-            during_migration: c.during_migration,
-            delayed: c.delayed,
             series: c.series,
             errors: c.errors,
             background,

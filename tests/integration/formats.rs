@@ -75,7 +75,7 @@ fn every_format_is_written_and_the_html_renders_in_a_browser() {
     let checks = report["verdict"]["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 6, "{checks:?}");
     // The plain ALTER queues behind the reader and every read of `users` behind it.
-    let delayed = &report["strategies"][0]["traffic"]["delayed"];
+    let delayed = &report["strategies"][0]["figures"]["delayed"];
     assert!(delayed["count"].as_u64().unwrap() > 10, "{delayed}");
     assert!(
         delayed["threshold_ms"].as_f64().unwrap() >= 10.0,
@@ -179,13 +179,13 @@ fn every_format_is_written_and_the_html_renders_in_a_browser() {
 fn render_refuses_other_versions_and_broken_files_clearly() {
     let sandbox = Sandbox::new();
     sandbox.write(
-        "v2.json",
-        r#"{"schema_version": 2, "tool": {"name": "rehearse", "version": "0.3.0"}}"#,
+        "v3.json",
+        r#"{"schema_version": 3, "tool": {"name": "rehearse", "version": "0.3.0"}}"#,
     );
-    let out = sandbox.run(&["render", "v2.json"]);
+    let out = sandbox.run(&["render", "v3.json"]);
     assert_exit(&out, 2);
     assert!(
-        stderr(&out).contains("schema_version 2"),
+        stderr(&out).contains("schema_version 3"),
         "{}",
         stderr(&out)
     );

@@ -22,7 +22,7 @@ fn a_run_reports_steps_with_durations_and_cleans_up() {
 
     let report = sandbox.report();
     assert_eq!(report["outcome"], "passed");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["environment"]["backend"], "local");
     assert_eq!(report["environment"]["seed"], 7);
     assert_eq!(report["environment"]["settings"]["log_lock_waits"], "on");

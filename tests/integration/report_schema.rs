@@ -28,14 +28,19 @@ fn committed_schema_matches_the_code() {
 fn reports_of_another_version_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
+    let render = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+            .arg("render")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
     std::fs::write(&path, r#"{"schema_version": 99}"#).unwrap();
-    let err = rehearse::report::Report::read(&path)
-        .unwrap_err()
-        .to_string();
+    let err = render();
     assert!(err.contains("schema_version 99"), "{err}");
     std::fs::write(&path, r#"{"schema_version": 1, "tool": "#).unwrap();
-    let err = rehearse::report::Report::read(&path)
-        .unwrap_err()
-        .to_string();
+    let err = render();
     assert!(err.contains("failed to parse report"), "{err}");
 }

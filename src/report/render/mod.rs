@@ -1,14 +1,25 @@
-//! The report's other formats, each a template over [`Report`]: `report.html` (self-contained,
-//! with charts), `report.md` (pull-request comments, CI job summaries) and `junit.xml` (one
-//! test case per budget). `rehearse render` re-renders an old `report.json` with them.
+//! The report's other formats, each a view over [`Report`]: `report.html` (self-contained, with
+//! charts), `report.md` (pull-request comments, CI job summaries) and `junit.xml` (one test case
+//! per budget), all templates; the terminal summary and the side-by-side table as text.
+//! Renderers read the report and its stored figures; they compute nothing the verdict or
+//! another format needs. `rehearse render` re-renders an old `report.json` with them.
+
+mod charts;
+mod compare;
+mod summary;
+mod units;
 
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use super::compare::CompareRow;
-use super::{Report, StrategyReport, charts};
+use super::{Report, StrategyReport};
+use crate::pg::{LockMode, RelKind};
+
+pub use compare::{compare_table, errors_text};
+pub use summary::write_summary;
+pub use units::{bytes, millis, seconds};
 
 /// The formats a report renders to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,11 +30,13 @@ pub enum Format {
     Md,
     /// `junit.xml`: one test case per budget.
     Junit,
+    /// The summary `rehearse run` prints.
+    Text,
 }
 
 impl Format {
-    /// Every format, in the order runs write them.
-    pub const ALL: [Format; 3] = [Format::Html, Format::Md, Format::Junit];
+    /// Every format a run writes, in order.
+    pub const FILES: [Format; 3] = [Format::Html, Format::Md, Format::Junit];
 
     /// The file a run writes it to.
     pub fn file_name(self) -> &'static str {
@@ -31,6 +44,7 @@ impl Format {
             Format::Html => "report.html",
             Format::Md => "report.md",
             Format::Junit => "junit.xml",
+            Format::Text => "summary.txt",
         }
     }
 }
@@ -49,35 +63,19 @@ fn environment() -> Environment<'static> {
     env.add_template("junit.xml", JUNIT)
         .expect("valid template");
     env.add_filter("dur", |s: Option<f64>| s.map_or("–".into(), seconds));
-    env.add_filter("ms", |ms: Option<f64>| {
-        ms.map_or("–".into(), |m| seconds(m / 1000.0))
-    });
+    env.add_filter("ms", |ms: Option<f64>| ms.map_or("–".into(), millis));
     env.add_filter("bytes", |b: Option<f64>| b.map_or("–".into(), bytes));
-    env.add_filter("md", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    env.add_filter("md", markdown_text);
     env
 }
 
-/// A duration as people read it: `850 µs`, `12.3 ms`, `2.07 s`, `3 min 12 s`.
-pub fn seconds(s: f64) -> String {
-    if s < 0.001 {
-        format!("{:.0} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.1} ms", s * 1000.0)
-    } else if s < 120.0 {
-        format!("{s:.2} s")
-    } else {
-        format!("{} min {:.0} s", (s / 60.0).floor(), s % 60.0)
-    }
-}
-
-/// Bytes in kB/MB/GB (powers of 1000).
-pub fn bytes(b: f64) -> String {
-    match b {
-        b if b < 1e3 => format!("{b:.0} B"),
-        b if b < 1e6 => format!("{:.1} kB", b / 1e3),
-        b if b < 1e9 => format!("{:.1} MB", b / 1e6),
-        b => format!("{:.2} GB", b / 1e9),
-    }
+/// Text safe inside a Markdown table cell: no HTML (GitHub renders tags), no cell breaks.
+fn markdown_text(s: String) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
 }
 
 /// A strategy with what its templates show beside the report's data.
@@ -85,17 +83,17 @@ pub fn bytes(b: f64) -> String {
 struct StrategyView<'a> {
     #[serde(flatten)]
     data: &'a StrategyReport,
-    row: CompareRow,
     steps: Vec<StepView>,
     charts: Vec<Value>,
 }
 
+/// A step as the tables show it.
 #[derive(Serialize)]
 struct StepView {
     index: usize,
     name: String,
     kind: String,
-    status: String,
+    status: &'static str,
     duration_s: Option<f64>,
     locks: String,
     rewrite: String,
@@ -109,18 +107,19 @@ fn step_views(s: &StrategyReport) -> Vec<StepView> {
     s.steps
         .iter()
         .map(|st| {
+            // Index locks follow their table's; only exclusive ones say something more.
             let mut locks: Vec<String> = st
                 .locks
                 .iter()
-                .filter(|l| l.kind != "index" || l.mode == "AccessExclusiveLock")
-                .map(|l| format!("{} on {}", l.mode.trim_end_matches("Lock"), l.relation))
+                .filter(|l| l.kind != RelKind::Index || l.mode == LockMode::AccessExclusiveLock)
+                .map(|l| format!("{} on {}", l.mode.short(), l.relation))
                 .collect();
             locks.dedup();
             StepView {
                 index: st.index,
                 name: st.name.clone(),
-                kind: st.kind.clone(),
-                status: format!("{:?}", st.status).to_lowercase(),
+                kind: st.kind.name().to_owned(),
+                status: st.status.name(),
                 duration_s: st.duration_s,
                 locks: locks.join(", "),
                 rewrite: if st.rewrites.is_empty() {
@@ -139,7 +138,7 @@ fn step_views(s: &StrategyReport) -> Vec<StepView> {
                     .as_ref()
                     .map(|l| l.migration_wait_s)
                     .filter(|w| *w > 0.0),
-                error: st.error.as_ref().map(|e| e.to_string()),
+                error: st.error.as_ref().map(ToString::to_string),
             }
         })
         .collect()
@@ -162,7 +161,6 @@ fn view(report: &Report, with_charts: bool) -> Value {
             }
             StrategyView {
                 data: s,
-                row: CompareRow::of(s),
                 steps: step_views(s),
                 charts,
             }
@@ -175,9 +173,8 @@ fn view(report: &Report, with_charts: bool) -> Value {
     context! {
         report => Value::from_serialize(report),
         strategies => Value::from_serialize(&strategies),
-        compare => Value::from_serialize(strategies.iter().map(|s| &s.row).collect::<Vec<_>>()),
         overlay => overlay,
-        outcome => format!("{:?}", report.outcome).to_uppercase(),
+        outcome => report.outcome.shout(),
     }
 }
 
@@ -187,6 +184,11 @@ pub fn render(report: &Report, format: Format) -> String {
 }
 
 fn render_with(env: &Environment<'_>, report: &Report, format: Format) -> String {
+    if format == Format::Text {
+        let mut out = Vec::new();
+        write_summary(report, &mut out).expect("writing to memory");
+        return String::from_utf8(out).expect("the summary is UTF-8");
+    }
     let template = env
         .get_template(format.file_name())
         .expect("templates are added above");
@@ -195,29 +197,18 @@ fn render_with(env: &Environment<'_>, report: &Report, format: Format) -> String
         .unwrap_or_else(|e| panic!("the {} template failed: {e:#}", format.file_name()))
 }
 
-/// Writes every format next to `report.json`; returns the files written.
+/// Writes every file format next to `report.json`; returns the files written. A file that
+/// cannot be written completely is removed rather than left half-written.
 pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let env = environment();
     let mut written = Vec::new();
-    for format in Format::ALL {
+    for format in Format::FILES {
         let path = dir.join(format.file_name());
-        std::fs::write(&path, render_with(&env, report, format))?;
+        if let Err(e) = std::fs::write(&path, render_with(&env, report, format)) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         written.push(path);
     }
     Ok(written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_and_sizes_read_well() {
-        assert_eq!(seconds(0.000_5), "500 µs");
-        assert_eq!(seconds(0.0123), "12.3 ms");
-        assert_eq!(seconds(2.071), "2.07 s");
-        assert_eq!(seconds(192.0), "3 min 12 s");
-        assert_eq!(bytes(59_500.0), "59.5 kB");
-        assert_eq!(bytes(4.57e9), "4.57 GB");
-    }
 }

@@ -1,8 +1,11 @@
-//! The terminal summary printed at the end of a run.
+//! The terminal summary printed at the end of a run (and by `rehearse render --format text`).
 
 use std::io::{self, Write};
 
-use super::{Outcome, Report, StepStatus};
+use super::units::{bytes, millis, seconds};
+use crate::pg::SessionRole;
+use crate::report::{Report, StepLockSummary, StepStatus, StrategyStatus, TrafficReport};
+use crate::scenario::StepKind;
 
 /// Writes a short, human summary of `report`.
 pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
@@ -70,7 +73,7 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                     seconds(step.lock_timeout_s)
                 )?;
             }
-            if step.kind == "sql" {
+            if step.kind == StepKind::Sql {
                 let rewrites: Vec<&str> =
                     step.rewrites.iter().map(|r| r.relation.as_str()).collect();
                 writeln!(
@@ -82,7 +85,8 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                         format!("rewrote {}", rewrites.join(", "))
                     },
                     step.rows.unwrap_or(0),
-                    step.wal_bytes.map(bytes).unwrap_or_else(|| "?".into())
+                    step.wal_bytes
+                        .map_or_else(|| "?".into(), |b| bytes(b as f64))
                 )?;
             }
             if !step.locks.is_empty() {
@@ -109,7 +113,7 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             writeln!(
                 out,
                 "    left behind: {} {} on {}",
-                left.kind.replace('_', " "),
+                left.kind.words(),
                 left.name,
                 left.relation
             )?;
@@ -142,16 +146,15 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
     if let Some(error) = &report.error {
         writeln!(out, "  error    {error}")?;
     }
-    let verdict = match report.outcome {
-        Outcome::Passed => "PASSED",
-        Outcome::Failed => "FAILED",
-        Outcome::Interrupted => "INTERRUPTED",
-        Outcome::Error => "ERROR",
-    };
-    writeln!(out, "  verdict  {verdict} ({:.1} s)", report.duration_s)
+    writeln!(
+        out,
+        "  verdict  {} ({:.1} s)",
+        report.outcome.shout(),
+        report.duration_s
+    )
 }
 
-fn write_traffic(t: &super::TrafficReport, out: &mut impl Write) -> io::Result<()> {
+fn write_traffic(t: &TrafficReport, out: &mut impl Write) -> io::Result<()> {
     let rate = t
         .rate
         .map(|r| format!("{r} ops/s {}", t.arrival))
@@ -205,13 +208,13 @@ fn write_traffic(t: &super::TrafficReport, out: &mut impl Write) -> io::Result<(
     Ok(())
 }
 
-fn write_lock_summary(l: &super::StepLockSummary, out: &mut impl Write) -> io::Result<()> {
+fn write_lock_summary(l: &StepLockSummary, out: &mut impl Write) -> io::Result<()> {
     if l.migration_wait_s > 0.0 {
         let behind: Vec<String> = l
             .blockers
             .iter()
             .map(|b| match &b.name {
-                Some(name) if b.role == "background" => {
+                Some(name) if b.role == SessionRole::Background => {
                     format!("pid {} (background {name})", b.pid)
                 }
                 _ => format!("pid {} ({})", b.pid, b.role),
@@ -241,36 +244,11 @@ fn write_lock_summary(l: &super::StepLockSummary, out: &mut impl Write) -> io::R
     Ok(())
 }
 
-fn bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
-}
-
-fn millis(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
-fn status_word(status: super::StrategyStatus) -> &'static str {
+fn status_word(status: StrategyStatus) -> &'static str {
     match status {
-        super::StrategyStatus::Succeeded => "succeeded",
-        super::StrategyStatus::Failed => "FAILED",
-        super::StrategyStatus::Interrupted => "interrupted",
-        super::StrategyStatus::NotRun => "not run",
-    }
-}
-
-fn seconds(s: f64) -> String {
-    if s < 1.0 {
-        format!("{:.1} ms", s * 1000.0)
-    } else {
-        format!("{s:.2} s")
+        StrategyStatus::Succeeded => "succeeded",
+        StrategyStatus::Failed => "FAILED",
+        StrategyStatus::Interrupted => "interrupted",
+        StrategyStatus::NotRun => "not run",
     }
 }

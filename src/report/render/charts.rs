@@ -4,7 +4,8 @@
 
 use plotters::prelude::*;
 
-use super::{StrategyReport, TrafficReport};
+use crate::pg::SessionRole;
+use crate::report::{StrategyReport, TrafficReport};
 
 const WIDTH: u32 = 960;
 const STEP_FILL: RGBAColor = RGBAColor(255, 160, 0, 0.18);
@@ -177,9 +178,9 @@ pub fn lock_waits(s: &StrategyReport) -> Option<String> {
         shade_steps(&mut chart, &steps(s), 0.0, rows as f64)?;
         for (row, w) in waits.iter().enumerate() {
             let y = (rows - row) as f64 - 0.5;
-            let color = match w.waiter.role.as_str() {
-                "migration" => PALETTE[1],
-                "traffic" => PALETTE[0],
+            let color = match w.waiter.role {
+                SessionRole::Migration => PALETTE[1],
+                SessionRole::Traffic => PALETTE[0],
                 _ => PALETTE[3],
             };
             chart.draw_series(std::iter::once(Rectangle::new(
@@ -199,7 +200,7 @@ pub fn lock_waits(s: &StrategyReport) -> Option<String> {
                 w.waiter.role,
                 w.waiter.pid,
                 w.mode,
-                w.relation.as_deref().unwrap_or(&w.locktype),
+                w.relation.as_deref().unwrap_or(w.locktype.name()),
                 w.duration_s,
                 if behind.is_empty() {
                     "?".into()

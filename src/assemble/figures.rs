@@ -1,0 +1,79 @@
+//! The derived figures, computed once from a strategy's report data: what every format's
+//! side-by-side table and the verdict read.
+
+use std::collections::BTreeMap;
+
+use crate::pg::{LockMode, SessionRole};
+use crate::report::{DelayedOps, StepReport, StrategyFigures, StrategyReport};
+use crate::scenario::PhaseKind;
+
+/// A strategy's figures. `delayed` comes from the traffic's latency books (see
+/// `traffic::traffic`), which the report does not keep.
+pub fn strategy_figures(s: &StrategyReport, delayed: Option<DelayedOps>) -> StrategyFigures {
+    let traffic = s.traffic.as_ref();
+    let longest = s
+        .lock_waits
+        .iter()
+        .filter(|w| w.waiter.role == SessionRole::Traffic)
+        .max_by(|a, b| a.duration_s.total_cmp(&b.duration_s));
+    let during = traffic.and_then(|t| t.during_migration.as_ref());
+    let mut errors_by_class = BTreeMap::new();
+    for e in traffic.iter().flat_map(|t| &t.errors) {
+        *errors_by_class.entry(e.class).or_default() += e.count;
+    }
+    StrategyFigures {
+        longest_stall_s: traffic.map(|_| longest.map_or(0.0, |w| w.duration_s)),
+        longest_stall_on: longest.map(|w| {
+            format!(
+                "{} on {}",
+                w.mode,
+                w.relation.as_deref().unwrap_or(w.locktype.name())
+            )
+        }),
+        max_during_ms: during.map(|d| d.latency.max_ms),
+        p99_during_ms: during.map(|d| d.latency.p99_ms),
+        p99_baseline_ms: traffic.and_then(|t| {
+            t.phases
+                .iter()
+                .find(|p| p.kind == PhaseKind::Baseline)
+                .filter(|p| p.all.count > 0)
+                .map(|p| p.all.latency.p99_ms)
+        }),
+        delayed,
+        errors: traffic.map_or(0, |t| t.failed),
+        errors_by_class,
+        wal_bytes: s.steps.iter().filter_map(|st| st.wal_bytes).sum(),
+        rewrites: s
+            .steps
+            .iter()
+            .flat_map(|st| st.rewrites.iter().map(|r| r.relation.clone()))
+            .collect(),
+        exclusive_hold_s: s
+            .steps
+            .iter()
+            .filter_map(|st| st.exclusive_hold_s)
+            .reduce(f64::max),
+    }
+}
+
+/// How long a step held an ACCESS EXCLUSIVE lock, at most: a transactional step that held one
+/// at commit took it after its own lock wait and kept it to the end of its last attempt.
+pub fn exclusive_hold_s(step: &StepReport) -> Option<f64> {
+    if !step
+        .locks
+        .iter()
+        .any(|l| l.mode == LockMode::AccessExclusiveLock)
+    {
+        return None;
+    }
+    let attempt = step
+        .attempts
+        .last()
+        .map(|a| a.duration_s)
+        .or(step.duration_s)?;
+    let waited = step
+        .lock_summary
+        .as_ref()
+        .map_or(0.0, |l| l.migration_wait_s);
+    Some((attempt - waited).max(0.0))
+}

@@ -1,0 +1,271 @@
+//! The assembler: the one place that turns what a run observed into the [`Report`].
+//!
+//! Observers record (the traffic's latency books, the steps' outcomes, the sampler's lock
+//! sightings and index phases, the server log's waits, the catalog's leftovers, the seeding's
+//! figures, the server's facts), all on the run's clock; [`assemble`] joins them by time,
+//! computes every derived figure once ([`figures`]), asks the verdict, and decides the outcome.
+//! No other code constructs the report's types. Reports of version 1 are read and upgraded here
+//! too ([`read_report`]), with the same figure code.
+
+mod figures;
+mod locks;
+mod seed;
+mod steps;
+mod traffic;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::db::ServerFacts;
+use crate::migrate::{LeftoverRecord, StepRecord};
+use crate::observe::{LoggedWait, ProgressPhase, Sighting};
+use crate::report::{
+    Environment, Leftover, Outcome, ReadError, Report, SCHEMA_VERSION, ScenarioInfo,
+    StrategyFigures, StrategyReport, StrategyStatus, Tool,
+};
+use crate::scenario::{Plan, StrategyPlan};
+use crate::seed::Seeded;
+use crate::traffic::TrafficRecord;
+
+pub use figures::{exclusive_hold_s, strategy_figures};
+
+/// Everything a run observed, as the observers recorded it.
+#[derive(Default)]
+pub struct Observations {
+    /// Identifies the run.
+    pub run_id: String,
+    /// Wall-clock start.
+    pub started_at: DateTime<Utc>,
+    /// Seconds from start to end.
+    pub duration_s: f64,
+    /// The server, once it answered.
+    pub server: Option<ServerFacts>,
+    /// The seeding (or the cached template's), once done.
+    pub seed: Option<Seeded>,
+    /// The strategies that started, in scenario order.
+    pub strategies: Vec<StrategyRun>,
+    /// Why the run could not complete, if it could not.
+    pub error: Option<String>,
+    /// Whether the user interrupted the run.
+    pub interrupted: bool,
+}
+
+/// What one strategy's rehearsal recorded.
+#[derive(Default)]
+pub struct StrategyRun {
+    /// The scratch database it ran in.
+    pub database: String,
+    /// Every step, run or not.
+    pub steps: Vec<StepRecord>,
+    /// The traffic, when the scenario has some.
+    pub traffic: Option<TrafficRecord>,
+    /// Whether the lock sampler ran.
+    pub sampled: bool,
+    /// Lock waits the sampler saw.
+    pub sightings: Vec<Sighting>,
+    /// Index-build phases the sampler saw.
+    pub progress: Vec<ProgressPhase>,
+    /// Lock waits the server logged.
+    pub logged: Vec<LoggedWait>,
+    /// What the steps left behind.
+    pub leftovers: Vec<LeftoverRecord>,
+    /// Whether the run was interrupted before the strategy finished.
+    pub interrupted: bool,
+}
+
+/// Turns a run's observations into its report (verdict and outcome included).
+pub fn assemble(plan: &Plan, observed: Observations) -> Report {
+    let mut runs = observed.strategies.into_iter();
+    let strategies: Vec<StrategyReport> = plan
+        .strategies
+        .iter()
+        .map(|s| match runs.next() {
+            Some(run) => strategy(s, run),
+            None => not_run(s),
+        })
+        .collect();
+    let verdict = crate::verdict::judge(&strategies, &plan.budgets, observed.interrupted);
+    let outcome = if observed.interrupted {
+        Outcome::Interrupted
+    } else if observed.error.is_some() {
+        Outcome::Error
+    } else if verdict.passed {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    };
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run_id: observed.run_id,
+        scenario: ScenarioInfo {
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            path: plan.path.display().to_string(),
+        },
+        started_at: observed.started_at.to_rfc3339(),
+        duration_s: observed.duration_s,
+        outcome,
+        // An interruption is not an error to report; the outcome says it.
+        error: observed.error.filter(|_| !observed.interrupted),
+        environment: environment(plan, observed.server),
+        seed: observed.seed.map(seed::summary),
+        strategies,
+        verdict,
+    }
+}
+
+fn environment(plan: &Plan, server: Option<ServerFacts>) -> Environment {
+    let base = Environment {
+        scale: plan.seed.scale,
+        seed: plan.seed.seed,
+        ..Environment::default()
+    };
+    let Some(f) = server else {
+        return base;
+    };
+    Environment {
+        backend: Some(f.backend),
+        target: Some(f.target),
+        image: f.image,
+        binaries: f.binaries,
+        server_version: Some(f.version),
+        server_version_num: Some(f.version_num),
+        settings: f.settings,
+        settings_applied: f.settings_applied,
+        server_log: f.log,
+        notes: f.notes,
+        ..base
+    }
+}
+
+fn strategy(plan: &StrategyPlan, run: StrategyRun) -> StrategyReport {
+    let lock_waits = locks::lock_waits(&run.sightings, &run.logged);
+    let steps: Vec<_> = run
+        .steps
+        .iter()
+        .map(|s| steps::step(s, run.sampled.then_some(&lock_waits[..]), &run.progress))
+        .collect();
+    let (traffic, delayed) = match &run.traffic {
+        Some(t) => {
+            let (report, delayed) = traffic::traffic(t);
+            (Some(report), delayed)
+        }
+        None => (None, None),
+    };
+    let start_s = steps.first().and_then(|s| s.start_s);
+    let end_s = steps
+        .iter()
+        .filter_map(|s| Some(s.start_s? + s.duration_s?))
+        .next_back();
+    let mut report = StrategyReport {
+        name: plan.name.clone(),
+        description: plan.description.clone(),
+        database: run.database,
+        start_s,
+        duration_s: end_s.zip(start_s).map(|(end, start)| end - start),
+        status: steps::strategy_status(&steps, run.interrupted),
+        steps,
+        traffic,
+        leftovers: run
+            .leftovers
+            .into_iter()
+            .map(|l| Leftover {
+                kind: l.kind,
+                name: l.name,
+                relation: l.relation,
+            })
+            .collect(),
+        lock_waits,
+        figures: StrategyFigures::default(),
+    };
+    report.figures = strategy_figures(&report, delayed);
+    report
+}
+
+fn not_run(plan: &StrategyPlan) -> StrategyReport {
+    StrategyReport {
+        name: plan.name.clone(),
+        description: plan.description.clone(),
+        database: String::new(),
+        start_s: None,
+        duration_s: None,
+        status: StrategyStatus::NotRun,
+        steps: plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                steps::step(
+                    &StepRecord::not_run(i + 1, s.name.clone(), s.action.kind(), s.action.source()),
+                    None,
+                    &[],
+                )
+            })
+            .collect(),
+        traffic: None,
+        leftovers: Vec::new(),
+        lock_waits: Vec::new(),
+        figures: StrategyFigures::default(),
+    }
+}
+
+/// Reads a report: this version as is, version 1 upgraded (its derived figures computed by the
+/// same code as a new run's).
+pub fn read_report(path: &Path) -> Result<Report, ReadError> {
+    let mut value = Report::read_json(path)?;
+    if value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+        != Some(1)
+    {
+        return Report::from_json(path, value);
+    }
+    let mut delayed = Vec::new();
+    for s in value
+        .get_mut("strategies")
+        .and_then(|s| s.as_array_mut())
+        .into_iter()
+        .flatten()
+    {
+        let d = s
+            .pointer_mut("/traffic")
+            .and_then(|t| t.as_object_mut())
+            .and_then(|t| t.remove("delayed"))
+            .and_then(|d| serde_json::from_value(d).ok());
+        delayed.push(d);
+        if let Some(waits) = s.get_mut("lock_waits").and_then(|w| w.as_array_mut()) {
+            // Version 1 could record a sighting whose lock was gone when read: no wait.
+            waits.retain(|w| w["mode"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        if let Some(obj) = s.as_object_mut() {
+            obj.insert(
+                "figures".into(),
+                serde_json::to_value(StrategyFigures::default()).expect("serializes"),
+            );
+        }
+        for step in s
+            .get_mut("steps")
+            .and_then(|s| s.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(obj) = step.as_object_mut() {
+                obj.insert("exclusive_hold_s".into(), serde_json::Value::Null);
+            }
+        }
+    }
+    value["schema_version"] = SCHEMA_VERSION.into();
+    let mut report = Report::from_json(path, value)?;
+    for (s, delayed) in report.strategies.iter_mut().zip(delayed) {
+        for step in &mut s.steps {
+            step.exclusive_hold_s = exclusive_hold_s(step);
+        }
+        s.figures = strategy_figures(s, delayed);
+    }
+    Ok(report)
+}
