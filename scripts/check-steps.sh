@@ -95,9 +95,10 @@ for round in $(seq "$ROUNDS"); do
 	order="on off"
 	[ $((round % 2)) = 0 ] && order="off on"
 	for mode in $order; do
-		if [ $mode = off ]; then export REHEARSE_NO_LOCK_SAMPLER=1; else unset REHEARSE_NO_LOCK_SAMPLER; fi
+		sampler=()
+		if [ $mode = off ]; then sampler=(--no-lock-sampler); fi
 		"$REHEARSE" run bench/select-only.toml --backend url --database-url "$(cluster_url postgres)" \
-			--out "$work/ab-$mode-$round" >/dev/null 2>&1
+			"${sampler[@]}" --out "$work/ab-$mode-$round" >/dev/null 2>&1
 		ops=$(python3 -c "
 import json; p = json.load(open('$work/ab-$mode-$round/report.json'))['strategies'][0]['traffic']['phases'][0]
 print(f'{p[\"all\"][\"count\"] / (p[\"end_s\"] - p[\"start_s\"]):.1f}')")
@@ -105,7 +106,6 @@ print(f'{p[\"all\"][\"count\"] / (p[\"end_s\"] - p[\"start_s\"]):.1f}')")
 	done
 	printf '   round %d: with sampler %10s ops/s   without %10s ops/s\n' "$round" "${with[-1]}" "${without[-1]}"
 done
-unset REHEARSE_NO_LOCK_SAMPLER
 python3 - "${with[*]}" "${without[*]}" <<'PY'
 import statistics, sys
 a = statistics.median(float(x) for x in sys.argv[1].split())

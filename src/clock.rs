@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 /// The clock a whole run shares: the instant it started, and the wall-clock time at that instant.
 #[derive(Debug, Clone, Copy)]
-pub struct RunClock {
+pub(crate) struct RunClock {
     start: Instant,
     wall_start: chrono::DateTime<chrono::Utc>,
 }
 
 impl RunClock {
     /// Starts a clock now.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         RunClock {
             start: Instant::now(),
             wall_start: chrono::Utc::now(),
@@ -23,17 +23,17 @@ impl RunClock {
     }
 
     /// Time elapsed since the run started.
-    pub fn offset(&self) -> Duration {
+    pub(crate) fn offset(&self) -> Duration {
         self.start.elapsed()
     }
 
     /// The wall-clock time at which the run started (for the report only).
-    pub fn wall_start(&self) -> chrono::DateTime<chrono::Utc> {
+    pub(crate) fn wall_start(&self) -> chrono::DateTime<chrono::Utc> {
         self.wall_start
     }
 
     /// Starts timing a span of work (a step, a seed phase) on this clock.
-    pub fn span(&self) -> Span {
+    pub(crate) fn span(&self) -> Span {
         Span {
             start: self.offset(),
             begun: Instant::now(),
@@ -43,19 +43,19 @@ impl RunClock {
 
 /// A span of work being timed: where it began on the run's clock, and a monotonic start.
 #[derive(Debug, Clone, Copy)]
-pub struct Span {
+pub(crate) struct Span {
     start: Duration,
     begun: Instant,
 }
 
 impl Span {
     /// Offset of the span's start from the run's start.
-    pub fn start(&self) -> Duration {
+    pub(crate) fn start(&self) -> Duration {
         self.start
     }
 
     /// Time elapsed since the span began.
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.begun.elapsed()
     }
 }

@@ -12,7 +12,7 @@ use crate::report::{Report, StepStatus, StrategyStatus};
 
 /// How much worse counts as a regression.
 #[derive(Debug, Clone, Copy)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     /// Ratio new / base above which a duration or latency regressed (e.g. 1.5).
     pub ratio: f64,
     /// Smallest increase of a duration or latency that counts.
@@ -21,7 +21,7 @@ pub struct Thresholds {
 
 /// One figure compared.
 #[derive(Debug, Clone)]
-pub struct Change {
+pub(crate) struct Change {
     /// `strategy`, `strategy / step`.
     pub subject: String,
     /// What was compared.
@@ -36,7 +36,7 @@ pub struct Change {
 
 /// The comparison of two reports.
 #[derive(Debug, Default)]
-pub struct Diff {
+pub(crate) struct Diff {
     /// Every figure compared.
     pub changes: Vec<Change>,
     /// What could not be compared, said plainly.
@@ -45,12 +45,12 @@ pub struct Diff {
 
 impl Diff {
     /// Whether anything regressed.
-    pub fn regressed(&self) -> bool {
+    pub(crate) fn regressed(&self) -> bool {
         self.changes.iter().any(|c| c.regression)
     }
 
     /// The comparison as text: notes, then regressions, then other changes.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         for n in &self.notes {
             let _ = writeln!(out, "note: {n}");
@@ -96,7 +96,7 @@ impl Diff {
 
 impl Diff {
     /// The comparison as Markdown, for a pull-request or CI comment.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let mut out = String::new();
         let regressions = self.changes.iter().filter(|c| c.regression).count();
         let _ = writeln!(
@@ -131,7 +131,7 @@ impl Diff {
 }
 
 /// Compares `new` against `base`.
-pub fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
+pub(crate) fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
     let mut d = Diff::default();
     if base.scenario.name != new.scenario.name {
         d.notes.push(format!(
@@ -161,7 +161,7 @@ pub fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
                 base: b,
                 new: n,
                 regression,
-            })
+            });
         };
         let name = ns.name.as_str();
         if bs.status != ns.status {
@@ -228,7 +228,7 @@ pub fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
             }
             let rewrote = |s: &crate::report::StepReport| {
                 let mut r: Vec<&str> = s.rewrites.iter().map(|r| r.relation.as_str()).collect();
-                r.sort();
+                r.sort_unstable();
                 r.join(", ")
             };
             let (b, n) = (rewrote(bstep), rewrote(nstep));

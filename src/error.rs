@@ -58,15 +58,20 @@ impl Error {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Scenario(_) | Error::Usage(_) | Error::Report(_) => EXIT_USAGE,
-            Error::Seed(SeedError::Server {
-                environment: true, ..
-            })
-            | Error::Seed(SeedError::Db(_)) => EXIT_ENVIRONMENT,
-            Error::Seed(_) => EXIT_USAGE,
-            Error::Traffic(TrafficError::Connect(_)) => EXIT_ENVIRONMENT,
-            Error::Traffic(_) => EXIT_USAGE,
-            Error::Db(_) | Error::Output { .. } => EXIT_ENVIRONMENT,
+            Error::Seed(
+                SeedError::Server {
+                    environment: true, ..
+                }
+                | SeedError::Db(_),
+            )
+            | Error::Traffic(TrafficError::Connect(_))
+            | Error::Db(_)
+            | Error::Output { .. } => EXIT_ENVIRONMENT,
+            Error::Scenario(_)
+            | Error::Usage(_)
+            | Error::Report(_)
+            | Error::Seed(_)
+            | Error::Traffic(_) => EXIT_USAGE,
             Error::Interrupted => EXIT_INTERRUPTED,
         }
     }

@@ -25,7 +25,7 @@ const TOO_FAST_S: f64 = 0.02;
 /// The growth models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Model {
+pub(crate) enum Model {
     /// `a + b·n`
     Linear,
     /// `a + b·n·ln n`
@@ -43,7 +43,7 @@ impl Model {
 
 /// A least-squares fit.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Fit {
+pub(crate) struct Fit {
     /// Which model.
     pub model: Model,
     /// Intercept, seconds.
@@ -58,7 +58,7 @@ pub struct Fit {
 
 impl Fit {
     /// Fits `model` to (rows, seconds) points (at least two distinct row counts).
-    pub fn new(model: Model, points: &[(f64, f64)]) -> Option<Fit> {
+    pub(crate) fn new(model: Model, points: &[(f64, f64)]) -> Option<Fit> {
         let n = points.len() as f64;
         let xs: Vec<f64> = points.iter().map(|(r, _)| model.x(*r)).collect();
         let mx = xs.iter().sum::<f64>() / n;
@@ -91,7 +91,7 @@ impl Fit {
     }
 
     /// The fitted duration at `rows`.
-    pub fn predict(&self, rows: f64) -> f64 {
+    pub(crate) fn predict(&self, rows: f64) -> f64 {
         (self.a + self.b * self.model.x(rows)).max(0.0)
     }
 }
@@ -99,7 +99,7 @@ impl Fit {
 /// The model that predicts best for these points: with three or more, by leave-one-out
 /// prediction error (each point predicted from the others); with two, both fit exactly and the
 /// simpler (linear) one is kept.
-pub fn best_fit(points: &[(f64, f64)]) -> Option<Fit> {
+pub(crate) fn best_fit(points: &[(f64, f64)]) -> Option<Fit> {
     let linear = Fit::new(Model::Linear, points)?;
     if points.len() < 3 {
         return Some(linear);
@@ -129,7 +129,7 @@ pub fn best_fit(points: &[(f64, f64)]) -> Option<Fit> {
 
 /// One rehearsed point of a step.
 #[derive(Debug, Clone, Serialize)]
-pub struct Point {
+pub(crate) struct Point {
     /// The scale.
     pub scale: f64,
     /// Rows involved.
@@ -140,7 +140,7 @@ pub struct Point {
 
 /// A step's estimate.
 #[derive(Debug, Clone, Serialize)]
-pub struct StepEstimate {
+pub(crate) struct StepEstimate {
     /// Strategy.
     pub strategy: String,
     /// Step.
@@ -167,7 +167,7 @@ pub struct StepEstimate {
 
 /// The whole estimate.
 #[derive(Debug, Clone, Serialize)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     /// The scenario.
     pub scenario: String,
     /// Scales rehearsed.
@@ -181,7 +181,7 @@ pub struct Estimate {
 }
 
 /// Checks `--scales` and `--target` before any run.
-pub fn check_scales(scales: &[f64], target: f64) -> Result<(), String> {
+pub(crate) fn check_scales(scales: &[f64], target: f64) -> Result<(), String> {
     if scales.len() < 2 {
         return Err(format!(
             "estimate needs at least two scales to fit a trend, got {}",
@@ -191,10 +191,9 @@ pub fn check_scales(scales: &[f64], target: f64) -> Result<(), String> {
     if let Some(bad) = scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
         return Err(format!("scales must be above 0, found {bad}"));
     }
-    if let Some(w) = scales.windows(2).find(|w| w[1] <= w[0]) {
+    if let Some([a, b]) = scales.windows(2).find(|w| w[1] <= w[0]) {
         return Err(format!(
-            "scales must grow from one to the next, but {} is followed by {}",
-            w[0], w[1]
+            "scales must grow from one to the next, but {a} is followed by {b}"
         ));
     }
     if !(target.is_finite() && target > 0.0) {
@@ -239,7 +238,7 @@ fn rows_involved(report: &Report, step: &StepReport) -> (u64, Vec<String>) {
 }
 
 /// Fits every step of the reports (one per scale, in scale order) and predicts the target.
-pub fn estimate(reports: &[(f64, Report)], target: f64) -> Estimate {
+pub(crate) fn estimate(reports: &[(f64, Report)], target: f64) -> Estimate {
     let (_, first) = &reports[0];
     let mut out = Estimate {
         scenario: first.scenario.name.clone(),
@@ -373,12 +372,12 @@ fn step_estimate(
 
 impl Estimate {
     /// The text in a Markdown code block (`estimate.md`).
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         format!("```text\n{}```\n", self.text())
     }
 
     /// The estimate as a table for the terminal (and, indented, Markdown).
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -387,7 +386,7 @@ impl Estimate {
             self.target,
             self.scales
                 .iter()
-                .map(|s| s.to_string())
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
         );

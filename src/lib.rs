@@ -7,21 +7,25 @@
 //! parts together and owns ordering and shutdown. [`profile`] writes a seed section shaped like
 //! a real database from its planner statistics.
 
-pub mod assemble;
+mod assemble;
 pub mod cli;
-pub mod clock;
+mod clock;
 pub mod db;
-pub mod diff;
+mod diff;
 pub mod error;
-pub mod estimate;
-pub mod migrate;
-pub mod observe;
+mod estimate;
+#[cfg(test)]
+mod format_tests;
+mod migrate;
+mod observe;
 pub mod pg;
-pub mod profile;
+mod profile;
 pub mod report;
-pub mod run;
+mod run;
 pub mod scenario;
-pub mod seed;
-pub mod traffic;
-pub mod values;
-pub mod verdict;
+mod seed;
+mod traffic;
+mod values;
+mod verdict;
+
+pub use seed::LogWriter;

@@ -9,7 +9,7 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "rehearse=info,warn".into()),
         )
-        .with_writer(|| rehearse::seed::LogWriter)
+        .with_writer(|| rehearse::LogWriter)
         .with_target(false)
         .with_timer(tracing_subscriber::fmt::time::uptime())
         .init();

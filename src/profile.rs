@@ -37,7 +37,7 @@ struct ColumnStats {
 
 /// Profiles every ordinary and partitioned table of `schemas` and returns the seed section, as
 /// TOML with comments, and the notes on what could not be inferred.
-pub async fn profile(
+pub(crate) async fn profile(
     client: &Client,
     schemas: &[String],
 ) -> Result<(String, Vec<String>), DbError> {
@@ -104,7 +104,7 @@ pub async fn profile(
         for c in &columns {
             match generator(c, rows) {
                 Some(Line::Gen(spec)) => {
-                    lines.push(format!("{} = {{ {spec} }}", toml_key(&c.name)))
+                    lines.push(format!("{} = {{ {spec} }}", toml_key(&c.name)));
                 }
                 Some(Line::Comment(text)) => lines.push(format!("# {}: {text}", c.name)),
                 None => {}
@@ -207,7 +207,7 @@ async fn columns(client: &Client, oid: u32) -> Result<Vec<ColumnStats>, tokio_po
                     .collect(),
                 mcf: json_list(r.get(11))
                     .iter()
-                    .filter_map(|v| v.as_f64())
+                    .filter_map(serde_json::Value::as_f64)
                     .collect(),
                 bounds: json_list(r.get(12))
                     .into_iter()
@@ -312,7 +312,7 @@ fn generator(c: &ColumnStats, rows: u64) -> Option<Line> {
             }
             "text" => {
                 let kind = crate::seed::text_kind_for(&c.name);
-                let name = crate::values::FakeKind::ALL
+                let name = FakeKind::ALL
                     .iter()
                     .find(|(_, k)| *k == kind)
                     .map_or("sentence", |(n, _)| n);
@@ -322,7 +322,7 @@ fn generator(c: &ColumnStats, rows: u64) -> Option<Line> {
                     FakeKind::Sentence | FakeKind::Paragraph | FakeKind::Word
                 ) && c.avg_width > 0
                 {
-                    let w = c.avg_width as f64;
+                    let w = f64::from(c.avg_width);
                     parts.push(format!(
                         "length = [{}, {}]",
                         (w * 0.5).floor() as i64,
@@ -374,7 +374,7 @@ fn time_skew(bounds: &[String]) -> Option<f64> {
         return None;
     }
     let (lo, hi) = (secs[0], secs[secs.len() - 1]);
-    let mid = (lo + hi) / 2.0;
+    let mid = f64::midpoint(lo, hi);
     let later = secs.iter().filter(|s| **s > mid).count() as f64 / secs.len() as f64;
     if later <= 0.55 {
         return None;
@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn zipf_exponents_fit_skewed_frequencies() {
-        let freqs: Vec<f64> = (1..=20).map(|k| 0.2 / (k as f64).powf(1.3)).collect();
+        let freqs: Vec<f64> = (1..=20).map(|k| 0.2 / f64::from(k).powf(1.3)).collect();
         let e = zipf_exponent(&freqs, 10_000.0).unwrap();
         assert!((e - 1.3).abs() < 0.01, "{e}");
         assert_eq!(zipf_exponent(&[0.001, 0.001, 0.001], 1000.0), None);
@@ -441,7 +441,7 @@ mod tests {
         // Bounds of a u^3 skew toward the end of 1000 days: quantile q is at 1000·(1 − (1 − q)³).
         let bounds: Vec<String> = (0..=20)
             .map(|i| {
-                let q = i as f64 / 20.0;
+                let q = f64::from(i) / 20.0;
                 let days = 1000.0 * (1.0 - (1.0 - q).powi(3));
                 let t =
                     chrono::DateTime::from_timestamp(1_600_000_000 + (days * 86400.0) as i64, 0)

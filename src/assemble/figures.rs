@@ -9,7 +9,7 @@ use crate::scenario::PhaseKind;
 
 /// A strategy's figures. `delayed` comes from the traffic's latency books (see
 /// `traffic::traffic`), which the report does not keep.
-pub fn strategy_figures(s: &StrategyReport, delayed: Option<DelayedOps>) -> StrategyFigures {
+pub(crate) fn strategy_figures(s: &StrategyReport, delayed: Option<DelayedOps>) -> StrategyFigures {
     let traffic = s.traffic.as_ref();
     let longest = s
         .lock_waits
@@ -58,7 +58,7 @@ pub fn strategy_figures(s: &StrategyReport, delayed: Option<DelayedOps>) -> Stra
 
 /// How long a step held an ACCESS EXCLUSIVE lock, at most: a transactional step that held one
 /// at commit took it after its own lock wait and kept it to the end of its last attempt.
-pub fn exclusive_hold_s(step: &StepReport) -> Option<f64> {
+pub(crate) fn exclusive_hold_s(step: &StepReport) -> Option<f64> {
     if !step
         .locks
         .iter()

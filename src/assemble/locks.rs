@@ -8,7 +8,7 @@ use crate::report::{LockWait, SessionRef, StepLockSummary};
 /// Every wait of a strategy, in order of start: each sighting, taking the logged duration of
 /// the same backend and mode that ended within a second of it; each logged wait the sampler
 /// missed, added (with `samples = 0`).
-pub fn lock_waits(sightings: &[Sighting], logged: &[LoggedWait]) -> Vec<LockWait> {
+pub(super) fn lock_waits(sightings: &[Sighting], logged: &[LoggedWait]) -> Vec<LockWait> {
     let mut waits: Vec<LockWait> = sightings
         .iter()
         .map(|s| LockWait {
@@ -35,42 +35,39 @@ pub fn lock_waits(sightings: &[Sighting], logged: &[LoggedWait]) -> Vec<LockWait
                     .total_cmp(&(b.end_s - l.end_s).abs())
             })
             .filter(|w| (w.end_s - l.end_s).abs() < 1.0);
-        match matched {
-            Some(w) => {
-                w.sampled_duration_s = Some(w.duration_s);
-                w.logged_duration_s = Some(l.waited_s);
-                w.duration_s = l.waited_s;
-                w.start_s = l.end_s - l.waited_s;
-                w.end_s = l.end_s;
-            }
-            None => {
-                let waiter = sightings
-                    .iter()
-                    .flat_map(|s| std::iter::once(&s.waiter).chain(&s.blocked_by))
-                    .find(|s| s.pid == l.pid)
-                    .map_or(
-                        SessionRef {
-                            pid: l.pid,
-                            role: SessionRole::Other,
-                            name: None,
-                            query: None,
-                        },
-                        session,
-                    );
-                waits.push(LockWait {
-                    waiter,
-                    locktype: l.locktype,
-                    mode: l.mode,
-                    relation: l.relation.clone(),
-                    start_s: l.end_s - l.waited_s,
-                    end_s: l.end_s,
-                    duration_s: l.waited_s,
-                    logged_duration_s: Some(l.waited_s),
-                    sampled_duration_s: None,
-                    blocked_by: Vec::new(),
-                    samples: 0,
-                });
-            }
+        if let Some(w) = matched {
+            w.sampled_duration_s = Some(w.duration_s);
+            w.logged_duration_s = Some(l.waited_s);
+            w.duration_s = l.waited_s;
+            w.start_s = l.end_s - l.waited_s;
+            w.end_s = l.end_s;
+        } else {
+            let waiter = sightings
+                .iter()
+                .flat_map(|s| std::iter::once(&s.waiter).chain(&s.blocked_by))
+                .find(|s| s.pid == l.pid)
+                .map_or(
+                    SessionRef {
+                        pid: l.pid,
+                        role: SessionRole::Other,
+                        name: None,
+                        query: None,
+                    },
+                    session,
+                );
+            waits.push(LockWait {
+                waiter,
+                locktype: l.locktype,
+                mode: l.mode,
+                relation: l.relation.clone(),
+                start_s: l.end_s - l.waited_s,
+                end_s: l.end_s,
+                duration_s: l.waited_s,
+                logged_duration_s: Some(l.waited_s),
+                sampled_duration_s: None,
+                blocked_by: Vec::new(),
+                samples: 0,
+            });
         }
     }
     waits.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
@@ -91,7 +88,7 @@ fn session(s: &Session) -> SessionRef {
 /// migration when the migration's session is among those it waited for, as holder of the
 /// conflicting lock or as an earlier waiter in the queue, whether or not the migration itself
 /// waited.
-pub fn step_summary(waits: &[LockWait], start_s: f64, end_s: f64) -> StepLockSummary {
+pub(super) fn step_summary(waits: &[LockWait], start_s: f64, end_s: f64) -> StepLockSummary {
     let during: Vec<&LockWait> = waits
         .iter()
         .filter(|w| w.start_s < end_s && w.end_s > start_s)

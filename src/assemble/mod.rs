@@ -28,11 +28,11 @@ use crate::scenario::{Plan, StrategyPlan};
 use crate::seed::Seeded;
 use crate::traffic::TrafficRecord;
 
-pub use figures::{exclusive_hold_s, strategy_figures};
+pub(crate) use figures::{exclusive_hold_s, strategy_figures};
 
 /// Everything a run observed, as the observers recorded it.
 #[derive(Default)]
-pub struct Observations {
+pub(crate) struct Observations {
     /// Identifies the run.
     pub run_id: String,
     /// Wall-clock start.
@@ -53,7 +53,7 @@ pub struct Observations {
 
 /// What one strategy's rehearsal recorded.
 #[derive(Default)]
-pub struct StrategyRun {
+pub(crate) struct StrategyRun {
     /// The scratch database it ran in.
     pub database: String,
     /// Every step, run or not.
@@ -75,7 +75,7 @@ pub struct StrategyRun {
 }
 
 /// Turns a run's observations into its report (verdict and outcome included).
-pub fn assemble(plan: &Plan, observed: Observations) -> Report {
+pub(crate) fn assemble(plan: &Plan, observed: Observations) -> Report {
     let mut runs = observed.strategies.into_iter();
     let strategies: Vec<StrategyReport> = plan
         .strategies
@@ -216,7 +216,7 @@ fn not_run(plan: &StrategyPlan) -> StrategyReport {
 
 /// Reads a report: this version as is, version 1 upgraded (its derived figures computed by the
 /// same code as a new run's).
-pub fn read_report(path: &Path) -> Result<Report, ReadError> {
+pub(crate) fn read_report(path: &Path) -> Result<Report, ReadError> {
     let mut value = Report::read_json(path)?;
     if value
         .get("schema_version")

@@ -4,7 +4,7 @@ use crate::report::{IndexBuild, IndexBuildKind, SeedSummary, TableSummary};
 use crate::seed::{BuildKind, Seeded};
 
 /// The report's seed section.
-pub fn summary(s: Seeded) -> SeedSummary {
+pub(super) fn summary(s: Seeded) -> SeedSummary {
     let rows = s.tables.iter().map(|t| t.rows).sum();
     let bytes = s.tables.iter().map(|t| t.bytes).sum();
     let per_second = |x: u64| {

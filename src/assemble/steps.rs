@@ -10,7 +10,11 @@ use crate::report::{
 };
 
 /// A step's report. `waits` are the strategy's lock waits when the sampler ran.
-pub fn step(r: &StepRecord, waits: Option<&[LockWait]>, progress: &[ProgressPhase]) -> StepReport {
+pub(super) fn step(
+    r: &StepRecord,
+    waits: Option<&[LockWait]>,
+    progress: &[ProgressPhase],
+) -> StepReport {
     let (status, error, statement) = match &r.outcome {
         StepOutcome::Succeeded => (StepStatus::Succeeded, None, None),
         StepOutcome::Failed { error, statement } => {
@@ -113,7 +117,7 @@ fn index_phase(p: &ProgressPhase) -> IndexPhase {
 
 /// How a strategy ended: interrupted if the run was stopped before it finished (whatever its
 /// steps say), else failed if a step failed, else succeeded.
-pub fn strategy_status(steps: &[StepReport], interrupted: bool) -> StrategyStatus {
+pub(super) fn strategy_status(steps: &[StepReport], interrupted: bool) -> StrategyStatus {
     if interrupted || steps.iter().any(|s| s.status == StepStatus::Interrupted) {
         StrategyStatus::Interrupted
     } else if steps.iter().any(|s| s.status == StepStatus::Failed) {

@@ -16,7 +16,7 @@ const DELAYED_FACTOR: u64 = 2;
 const DELAYED_FLOOR_US: u64 = 10_000;
 
 /// The report's traffic section, and the operations the migration delayed.
-pub fn traffic(t: &TrafficRecord) -> (TrafficReport, Option<DelayedOps>) {
+pub(super) fn traffic(t: &TrafficRecord) -> (TrafficReport, Option<DelayedOps>) {
     let merged = |kind: Option<PhaseKind>| {
         let mut book = Book::new();
         for phase in t.phases.iter().filter(|p| kind.is_none_or(|k| p.kind == k)) {

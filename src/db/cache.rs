@@ -149,7 +149,5 @@ fn size(path: &Path) -> u64 {
     if !meta.is_dir() {
         return meta.len();
     }
-    std::fs::read_dir(path)
-        .map(|read| read.flatten().map(|e| size(&e.path())).sum())
-        .unwrap_or(0)
+    std::fs::read_dir(path).map_or(0, |read| read.flatten().map(|e| size(&e.path())).sum())
 }

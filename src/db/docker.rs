@@ -36,14 +36,15 @@ pub struct DockerServer {
     docker: Docker,
     run_id: String,
     /// The seed cache entry whose volume the container uses, held until it is removed.
-    _cache: Option<super::CacheLock>,
+    cache: Option<super::CacheLock>,
 }
 
 impl std::fmt::Debug for DockerServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DockerServer")
             .field("run_id", &self.run_id)
-            .finish()
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
     }
 }
 
@@ -178,10 +179,10 @@ pub async fn provision(
         container: Some(container),
         docker,
         run_id: options.run_id.clone(),
-        _cache: cache.map(|(lock, _)| lock),
+        cache: cache.map(|(lock, _)| lock),
     };
     let seed_cache = server
-        ._cache
+        .cache
         .as_ref()
         .and(options.cache.as_ref().map(|c| c.key.clone()));
     let container = server.container.as_ref().expect("just set");
@@ -197,8 +198,7 @@ pub async fn provision(
     let host = container
         .get_host()
         .await
-        .map(|h| h.to_string())
-        .unwrap_or_else(|_| "127.0.0.1".into());
+        .map_or_else(|_| "127.0.0.1".into(), |h| h.to_string());
     let host = if host == "localhost" {
         "127.0.0.1".to_owned()
     } else {
@@ -369,7 +369,7 @@ async fn available(docker: &Docker, image: &str) -> Result<(), String> {
 
 /// `repo/name:tag` → (`repo/name`, `tag`); no tag means `latest`.
 fn split_image(image: &str) -> (&str, &str) {
-    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
     match image[slash..].rfind(':') {
         Some(colon) => (&image[..slash + colon], &image[slash + colon + 1..]),
         None => (image, "latest"),

@@ -233,35 +233,31 @@ fn cluster_dir(
     notes: &mut Vec<String>,
 ) -> Result<ClusterDir, DbError> {
     if let Some(cache) = &options.cache {
-        match cache.lock(&format!("local-{major}-{}", cache.key))? {
-            Some(lock) => {
-                let io = |what, source| DbError::Io {
-                    what,
-                    path: lock.path.clone(),
-                    source,
-                };
-                if cache.fresh && lock.path.exists() {
-                    std::fs::remove_dir_all(&lock.path)
-                        .map_err(|e| io("discard the cached cluster", e))?;
-                }
-                if !lock.path.join("data/PG_VERSION").is_file() && lock.path.exists() {
-                    // A cluster that never finished initdb.
-                    std::fs::remove_dir_all(&lock.path)
-                        .map_err(|e| io("discard the unfinished cluster", e))?;
-                }
-                std::fs::create_dir_all(&lock.path)
-                    .map_err(|e| io("create the cached cluster folder", e))?;
-                return Ok(ClusterDir::Kept(lock));
+        if let Some(lock) = cache.lock(&format!("local-{major}-{}", cache.key))? {
+            let io = |what, source| DbError::Io {
+                what,
+                path: lock.path.clone(),
+                source,
+            };
+            if cache.fresh && lock.path.exists() {
+                std::fs::remove_dir_all(&lock.path)
+                    .map_err(|e| io("discard the cached cluster", e))?;
             }
-            None => {
-                let note = format!(
-                    "another run holds the seed cache entry {}; seeding a throwaway cluster",
-                    cache.key
-                );
-                tracing::warn!("{note}");
-                notes.push(note);
+            if !lock.path.join("data/PG_VERSION").is_file() && lock.path.exists() {
+                // A cluster that never finished initdb.
+                std::fs::remove_dir_all(&lock.path)
+                    .map_err(|e| io("discard the unfinished cluster", e))?;
             }
+            std::fs::create_dir_all(&lock.path)
+                .map_err(|e| io("create the cached cluster folder", e))?;
+            return Ok(ClusterDir::Kept(lock));
         }
+        let note = format!(
+            "another run holds the seed cache entry {}; seeding a throwaway cluster",
+            cache.key
+        );
+        tracing::warn!("{note}");
+        notes.push(note);
     }
     let dir = tempfile::Builder::new()
         .prefix("rehearse-cluster-")
@@ -344,13 +340,10 @@ fn check_binaries(dir: &Path) -> Result<Binaries, String> {
 
 /// `postgres (PostgreSQL) 15.18 (Debian …)` → 15.
 fn parse_major(version: &str) -> Option<u32> {
-    let number = version.split_whitespace().find(|w| {
-        w.chars()
-            .next()
-            .map(|c| c.is_ascii_digit())
-            .unwrap_or(false)
-    })?;
-    let digits: String = number.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let number = version
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let digits: String = number.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 

@@ -319,7 +319,7 @@ pub(crate) fn spawn_with_own_runtime<T: Send + 'static>(
 }
 
 /// Creates (truncating) the server log file, and the output folder it goes in.
-pub(crate) fn create_server_log(path: &std::path::Path) -> Result<std::fs::File, DbError> {
+pub(crate) fn create_server_log(path: &Path) -> Result<std::fs::File, DbError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| DbError::Io {
             what: "create the output folder",

@@ -10,7 +10,7 @@ use tokio_postgres::Config;
 use super::{BackendKind, BackendOptions, DbError, Server};
 
 /// Parses a URL into connection settings (the password never appears in errors).
-pub fn parse(url: &str) -> Result<Config, DbError> {
+pub(super) fn parse(url: &str) -> Result<Config, DbError> {
     let mut config: Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| DbError::BadUrl(strip_password(&e.to_string(), url)))?;
@@ -31,7 +31,7 @@ pub async fn connect(url: &str) -> Result<(tokio_postgres::Client, String), DbEr
 }
 
 /// Checks the server answers, looks unused, and lets us create databases.
-pub async fn provision(options: &BackendOptions) -> Result<Server, DbError> {
+pub(super) async fn provision(options: &BackendOptions) -> Result<Server, DbError> {
     let url = options.database_url.as_deref().ok_or_else(|| {
         DbError::BadUrl("--backend url needs --database-url postgresql://USER@HOST:PORT/DB".into())
     })?;

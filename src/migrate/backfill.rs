@@ -19,7 +19,7 @@ use crate::traffic::Traffic;
 const MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// Runs the backfill; `Err(None)` means interrupted.
-pub async fn run(
+pub(super) async fn run(
     client: &Client,
     plan: &BackfillSection,
     traffic: Option<&Traffic>,
@@ -67,7 +67,7 @@ pub async fn run(
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&start, &end];
         let rows = tokio::select! {
             r = client.execute(&update, &params) => r.map_err(server)?,
-            _ = cancel.cancelled() => {
+            () = cancel.cancelled() => {
                 let _ = client.cancel_token().cancel_query(tokio_postgres::NoTls).await;
                 return Err(None);
             }
@@ -76,7 +76,7 @@ pub async fn run(
         report.rows += rows;
         start = end;
         let done = ((start - lo) as f64 / (hi - lo + 1) as f64).min(1.0);
-        if done * 10.0 >= next_report as f64 {
+        if done * 10.0 >= f64::from(next_report) {
             tracing::info!(
                 "backfill {}: {:.0} % ({} rows in {} batches)",
                 plan.table,
@@ -92,7 +92,7 @@ pub async fn run(
         };
         let wait_hot = match (plan.max_lock_wait, app_wait_us) {
             (Some(limit), Some(gauge)) => {
-                gauge.load(std::sync::atomic::Ordering::Relaxed) as u128 > limit.as_micros()
+                u128::from(gauge.load(std::sync::atomic::Ordering::Relaxed)) > limit.as_micros()
             }
             _ => false,
         };

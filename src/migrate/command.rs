@@ -14,7 +14,7 @@ use crate::pg::ServerError;
 const KEEP: usize = 16 * 1024;
 
 /// What the command did.
-pub struct CommandOutcome {
+pub(super) struct CommandOutcome {
     /// Tails of stdout and stderr.
     pub output: String,
     /// Why it failed; `None` when it succeeded or was interrupted.
@@ -24,7 +24,7 @@ pub struct CommandOutcome {
 }
 
 /// Runs `argv` in `dir` with `env` added.
-pub async fn run(
+pub(super) async fn run(
     argv: &[String],
     dir: &Path,
     env: &[(String, String)],
@@ -64,7 +64,7 @@ pub async fn run(
     let finished = async { tokio::join!(read_all, child.wait()) };
     let ((out, err), status) = tokio::select! {
         done = finished => done,
-        _ = cancel.cancelled() => {
+        () = cancel.cancelled() => {
             return CommandOutcome { output: String::new(), failure: None, interrupted: true };
         }
     };

@@ -13,10 +13,8 @@ mod observe;
 mod record;
 mod sql;
 
-pub use observe::leftovers;
-pub use record::{
-    Attempt, BackfillRecord, HeldLock, LeftoverRecord, Rewritten, StepOutcome, StepRecord,
-};
+pub(crate) use observe::leftovers;
+pub(crate) use record::{LeftoverRecord, StepOutcome, StepRecord};
 
 use std::time::Duration;
 
@@ -29,7 +27,7 @@ use crate::traffic::Traffic;
 
 /// What running a strategy's steps needs.
 #[derive(Clone, Copy)]
-pub struct StepContext<'a> {
+pub(crate) struct StepContext<'a> {
     /// The dedicated connection the steps run on.
     pub client: &'a Client,
     /// A second connection that reads the catalog before and after each step.
@@ -51,7 +49,7 @@ pub struct StepContext<'a> {
 /// Runs `strategy`'s steps on `client`, reading the catalog before and after each on `observer`,
 /// and returns one record per step (those that did not run included). Step `i` (0-based) is traffic
 /// phase `i + 1`.
-pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<StepRecord> {
+pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<StepRecord> {
     let StepContext {
         client,
         observer,
@@ -158,9 +156,9 @@ pub async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) -> Vec<St
 }
 
 /// Waits `d`, or less if cancelled; true when the whole wait passed.
-pub async fn wait(d: Duration, cancel: &CancellationToken) -> bool {
+pub(crate) async fn wait(d: Duration, cancel: &CancellationToken) -> bool {
     tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = cancel.cancelled() => false,
+        () = tokio::time::sleep(d) => true,
+        () = cancel.cancelled() => false,
     }
 }

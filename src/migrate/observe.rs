@@ -13,7 +13,7 @@ use crate::pg::{LeftoverKind, RelKind};
 
 /// A catalog snapshot taken before a step.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub(super) struct Snapshot {
     /// oid → (name, kind, filenode).
     relations: BTreeMap<i64, (String, String, i64)>,
     /// Write-ahead log position.
@@ -29,7 +29,7 @@ const RELATIONS: &str = "
        AND pg_relation_filenode(c.oid) IS NOT NULL";
 
 /// Reads the relations' filenodes and the WAL position.
-pub async fn snapshot(client: &Client) -> Snapshot {
+pub(super) async fn snapshot(client: &Client) -> Snapshot {
     let relations = client
         .query(RELATIONS, &[])
         .await
@@ -48,7 +48,7 @@ pub async fn snapshot(client: &Client) -> Snapshot {
 }
 
 /// What changed since `before`: rewritten relations and WAL bytes.
-pub async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewritten>, Option<u64>) {
+pub(super) async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewritten>, Option<u64>) {
     let after = snapshot(client).await;
     let rewrites = after
         .relations
@@ -76,7 +76,7 @@ pub async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewritten>, Opt
 }
 
 /// Indexes left invalid and constraints left NOT VALID.
-pub async fn leftovers(client: &Client) -> Vec<LeftoverRecord> {
+pub(crate) async fn leftovers(client: &Client) -> Vec<LeftoverRecord> {
     let mut found = Vec::new();
     if let Ok(rows) = client
         .query(

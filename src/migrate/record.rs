@@ -7,7 +7,7 @@ use crate::scenario::StepKind;
 
 /// One step, run or not.
 #[derive(Debug, Clone)]
-pub struct StepRecord {
+pub(crate) struct StepRecord {
     /// 1-based position in the strategy.
     pub index: usize,
     /// Its name.
@@ -40,7 +40,12 @@ pub struct StepRecord {
 
 impl StepRecord {
     /// A step that has not run (yet).
-    pub fn not_run(index: usize, name: String, kind: StepKind, source: String) -> StepRecord {
+    pub(crate) fn not_run(
+        index: usize,
+        name: String,
+        kind: StepKind,
+        source: String,
+    ) -> StepRecord {
         StepRecord {
             index,
             name,
@@ -62,7 +67,7 @@ impl StepRecord {
 
 /// How a step ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StepOutcome {
+pub(crate) enum StepOutcome {
     /// It ran to completion.
     Succeeded,
     /// It failed: the server's (or the tool's) error, and the statement that failed.
@@ -80,7 +85,7 @@ pub enum StepOutcome {
 
 /// One attempt at a SQL step (or, outside a transaction, at one of its statements).
 #[derive(Debug, Clone)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// Its start, seconds on the run's clock.
     pub start_s: f64,
     /// Seconds it took.
@@ -91,7 +96,7 @@ pub struct Attempt {
 
 /// A relation lock a step's transaction held.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldLock {
+pub(crate) struct HeldLock {
     /// The relation.
     pub relation: String,
     /// Its kind.
@@ -102,7 +107,7 @@ pub struct HeldLock {
 
 /// A relation that got a new relfilenode under the same oid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rewritten {
+pub(crate) struct Rewritten {
     /// The relation.
     pub relation: String,
     /// Its kind.
@@ -111,7 +116,7 @@ pub struct Rewritten {
 
 /// What a batched backfill did.
 #[derive(Debug, Clone, Default)]
-pub struct BackfillRecord {
+pub(crate) struct BackfillRecord {
     /// Batches run.
     pub batches: u64,
     /// Rows updated.
@@ -124,7 +129,7 @@ pub struct BackfillRecord {
 
 /// Something the steps left that needs attention.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeftoverRecord {
+pub(crate) struct LeftoverRecord {
     /// What it is.
     pub kind: LeftoverKind,
     /// The index or constraint.

@@ -5,6 +5,7 @@
 //! transaction, the locks the step holds are read just before COMMIT: locks last until the
 //! transaction ends, so that is every lock its statements took.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
@@ -21,7 +22,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What running a SQL step did.
 #[derive(Debug, Default)]
-pub struct SqlOutcome {
+pub(super) struct SqlOutcome {
     /// Rows affected, over all statements of the successful attempt.
     pub rows: u64,
     /// Every attempt.
@@ -40,7 +41,7 @@ enum Fail {
 }
 
 /// Runs `step` on `client`.
-pub async fn run(
+pub(super) async fn run(
     client: &Client,
     step: &SqlStep,
     clock: &RunClock,
@@ -178,10 +179,10 @@ async fn set_timeouts(
 ) -> Result<(), Fail> {
     let mut sql = String::new();
     if let Some(t) = step.lock_timeout {
-        sql.push_str(&format!("{set} lock_timeout = '{}ms';", t.as_millis()));
+        let _ = write!(sql, "{set} lock_timeout = '{}ms';", t.as_millis());
     }
     if let Some(t) = step.statement_timeout {
-        sql.push_str(&format!("{set} statement_timeout = '{}ms';", t.as_millis()));
+        let _ = write!(sql, "{set} statement_timeout = '{}ms';", t.as_millis());
     }
     if sql.is_empty() {
         return Ok(());
@@ -247,7 +248,7 @@ async fn execute(
         result = client.simple_query(&statement.text) => {
             result.map_err(|e| Fail::Db(e, statement.clone()))
         }
-        _ = cancel.cancelled() => {
+        () = cancel.cancelled() => {
             if let Err(e) = client.cancel_token().cancel_query(NoTls).await {
                 tracing::debug!("cancel request failed: {e}");
             }

@@ -25,7 +25,7 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 const BUSY_POLL: Duration = Duration::from_millis(20);
 
 /// A running sampler.
-pub struct Sampler {
+pub(crate) struct Sampler {
     /// Set while a migration step runs: index-build progress is read only then.
     pub step_running: Arc<AtomicBool>,
     /// The longest lock wait of an application session going on at the last poll, µs (for
@@ -71,7 +71,7 @@ struct Open {
 impl Sampler {
     /// Starts sampling the database `config` points at, on a thread of its own (like the traffic
     /// pool's, so its wake-ups never land on the threads that run traffic or the collector).
-    pub async fn start(
+    pub(crate) async fn start(
         config: Config,
         target: String,
         clock: RunClock,
@@ -113,7 +113,7 @@ impl Sampler {
 
     /// Stops sampling and returns every wait seen, in order of start, and the index-build
     /// phases seen.
-    pub async fn stop(self) -> (Vec<Sighting>, Vec<ProgressPhase>) {
+    pub(crate) async fn stop(self) -> (Vec<Sighting>, Vec<ProgressPhase>) {
         self.stop.cancel();
         let thread = self.thread;
         tokio::task::spawn_blocking(move || thread.join().unwrap_or_default())
@@ -138,8 +138,7 @@ async fn run(
         let waiting = client
             .query_one(PROBE, &[])
             .await
-            .map(|r| r.get::<_, i64>(0))
-            .unwrap_or(0);
+            .map_or(0, |r| r.get::<_, i64>(0));
         let rows = if waiting == 0 {
             Vec::new()
         } else {
@@ -269,8 +268,8 @@ async fn run(
             BUSY_POLL
         };
         tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = stop.cancelled() => break,
+            () = tokio::time::sleep(pause) => {}
+            () = stop.cancelled() => break,
         }
     }
     let now_s = clock.offset().as_secs_f64();
@@ -282,7 +281,7 @@ async fn run(
 /// A wait last seen at `last_seen_s` ended somewhere before `gone_s`: take the midpoint.
 fn finish(o: Open, gone_s: f64) -> Sighting {
     let mut wait = o.wait;
-    wait.end_s = ((o.last_seen_s + gone_s) / 2.0).max(wait.start_s);
+    wait.end_s = f64::midpoint(o.last_seen_s, gone_s).max(wait.start_s);
     wait
 }
 

@@ -11,16 +11,16 @@ mod serverlog;
 
 use std::path::Path;
 
-pub use locks::Sampler;
-pub use record::{LoggedWait, ProgressPhase, Session, Sighting};
-pub use serverlog::{ParsedWait, parse as parse_server_log};
+pub(crate) use locks::Sampler;
+pub(crate) use record::{LoggedWait, ProgressPhase, Session, Sighting};
+pub(crate) use serverlog::parse as parse_server_log;
 
 use crate::clock::RunClock;
 
 /// The lock waits the server logged in `log` that ended after `since_s` (seconds on the run's
 /// clock), in the database `client` is connected to, with relation names resolved through
 /// `client`. Nothing when the log cannot be read.
-pub async fn logged_waits(
+pub(crate) async fn logged_waits(
     log: &Path,
     since_s: f64,
     clock: &RunClock,

@@ -6,7 +6,7 @@ use crate::pg::{LockMode, LockType, SessionRole};
 
 /// A session as an observer saw it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Session {
+pub(crate) struct Session {
     /// Backend pid.
     pub pid: i32,
     /// The part it plays (from its `application_name`).
@@ -19,7 +19,7 @@ pub struct Session {
 
 /// One lock wait, from consecutive sightings of the same (pid, lock type, mode, relation).
 #[derive(Debug, Clone)]
-pub struct Sighting {
+pub(crate) struct Sighting {
     /// Who waited.
     pub waiter: Session,
     /// What kind of object the lock is on.
@@ -41,7 +41,7 @@ pub struct Sighting {
 
 /// One phase of an index build, as `pg_stat_progress_create_index` showed it.
 #[derive(Debug, Clone)]
-pub struct ProgressPhase {
+pub(crate) struct ProgressPhase {
     /// The building backend.
     pub pid: i32,
     /// Its role.
@@ -66,7 +66,7 @@ pub struct ProgressPhase {
 
 /// A lock wait the server logged (`log_lock_waits`), with its exact duration.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoggedWait {
+pub(crate) struct LoggedWait {
     /// When the wait ended (the lock was acquired, or the statement was cancelled), seconds on
     /// the run's clock.
     pub end_s: f64,

@@ -21,7 +21,7 @@ use crate::pg::{LockMode, LockType};
 
 /// A completed wait, as the log tells it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParsedWait {
+pub(crate) struct ParsedWait {
     /// When the wait ended.
     pub at: DateTime<Utc>,
     /// The waiting backend.
@@ -80,7 +80,7 @@ enum Line {
 }
 
 /// Every completed wait in `log` (the text of a server log), in log order.
-pub fn parse(log: &str) -> Vec<ParsedWait> {
+pub(crate) fn parse(log: &str) -> Vec<ParsedWait> {
     let mut waits = Vec::new();
     // Per backend: the waits it logged as "still waiting" and has not ended yet.
     let mut open: BTreeMap<i32, Vec<Waiting>> = BTreeMap::new();
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(waits[0].mode, LockMode::AccessShareLock);
         assert_eq!(waits[0].relation_oid, Some(16390));
         assert_eq!(waits[0].database_oid, Some(5));
-        assert!((waits[0].waited_s - 2.503092).abs() < 1e-9);
+        assert!((waits[0].waited_s - 2.503_092).abs() < 1e-9);
         assert!(waits[0].acquired);
         assert_eq!(waits[1].locktype, LockType::Transactionid);
         assert_eq!(waits[1].relation_oid, None);
@@ -307,7 +307,7 @@ mod tests {
                 assert_eq!(waits.len(), 1, "{tag}{suffix}");
                 assert_eq!(waits[0].locktype, locktype, "{tag}");
                 assert_eq!(waits[0].relation_oid, oid, "{tag}");
-                assert!((waits[0].waited_s - 1.665192).abs() < 1e-9);
+                assert!((waits[0].waited_s - 1.665_192).abs() < 1e-9);
             }
         }
     }

@@ -76,7 +76,10 @@ impl LockMode {
     /// Whether holding `self` blocks a request for `other` on the same object (the table in
     /// "Conflicting Lock Modes" of the docs; the relation is symmetric).
     pub fn conflicts_with(self, other: LockMode) -> bool {
-        use LockMode::*;
+        use LockMode::{
+            AccessExclusiveLock, AccessShareLock, ExclusiveLock, RowExclusiveLock, RowShareLock,
+            ShareLock, ShareRowExclusiveLock, ShareUpdateExclusiveLock, SiReadLock,
+        };
         // Bit i of a mode's mask: conflicts with ALL[i].
         let mask = |m: LockMode| -> u16 {
             match m {

@@ -88,25 +88,21 @@ pub fn is_environment_failure(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
-    match e.code() {
-        Some(code) => {
-            let code = code.code();
-            ["08", "53", "57P", "58", "XX"]
-                .iter()
-                .any(|prefix| code.starts_with(prefix))
-        }
-        // No SQLSTATE: the driver failed; an I/O error underneath means the connection.
-        None => {
-            let mut source = std::error::Error::source(e);
-            while let Some(cause) = source {
-                if cause.is::<std::io::Error>() {
-                    return true;
-                }
-                source = cause.source();
-            }
-            false
-        }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return ["08", "53", "57P", "58", "XX"]
+            .iter()
+            .any(|prefix| code.starts_with(prefix));
     }
+    // No SQLSTATE: the driver failed; an I/O error underneath means the connection.
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The driver's message with its cause: `error connecting to server: Connection refused (os

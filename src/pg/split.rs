@@ -194,9 +194,9 @@ pub fn needs_autocommit(text: &str) -> bool {
         .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
         .filter(|w| !w.is_empty())
         .take(12)
-        .map(|w| w.to_ascii_uppercase())
+        .map(str::to_ascii_uppercase)
         .collect();
-    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let w = |i: usize| words.get(i).map_or("", String::as_str);
     let has = |word: &str| words.iter().any(|x| x == word);
     match w(0) {
         "VACUUM" => true,

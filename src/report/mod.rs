@@ -171,7 +171,7 @@ pub enum ReadError {
          schema_version 1 and {SCHEMA_VERSION}: read it with the rehearse that wrote it{}",
         path.display(),
         env!("CARGO_PKG_VERSION"),
-        if *found > SCHEMA_VERSION as u64 { " or a newer one" } else { "" }
+        if *found > u64::from(SCHEMA_VERSION) { " or a newer one" } else { "" }
     )]
     Version {
         /// The file.

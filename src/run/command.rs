@@ -11,7 +11,7 @@ use crate::error::{Error, exit_code};
 use crate::scenario::Overrides;
 
 /// Rehearses `scenario` and prints its summary; returns the exit code.
-pub async fn run_or_compare(
+pub(crate) async fn run_or_compare(
     scenario: &Path,
     overrides: &Overrides,
     settings: &Settings,

@@ -12,7 +12,7 @@ use crate::scenario::Overrides;
 
 /// Rehearses at every scale and predicts `target`; returns the exit code (1 when a scale's
 /// rehearsal failed, even though the estimate was printed).
-pub async fn estimate(
+pub(crate) async fn estimate(
     scenario: &Path,
     overrides: &Overrides,
     settings: &Settings,

@@ -9,15 +9,15 @@
 //! [`estimate`]. [`options`] turns validated command-line settings into complete options for
 //! one run.
 
-pub mod command;
-pub mod estimate;
+pub(crate) mod command;
+pub(crate) mod estimate;
 mod options;
 
 use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-pub use options::{CacheMode, RunOptions, Settings};
+pub(crate) use options::{CacheMode, RunOptions, Settings};
 
 use crate::assemble::{Observations, StrategyRun};
 use crate::clock::RunClock;
@@ -30,7 +30,7 @@ use crate::seed::{Seeding, Template};
 
 /// What a finished run produced.
 #[derive(Debug)]
-pub struct RunResult {
+pub(crate) struct RunResult {
     /// The report, as written.
     pub report: Report,
     /// Where `report.json` is.
@@ -40,12 +40,12 @@ pub struct RunResult {
 }
 
 /// Reads and validates a scenario, with the seeder's check of its seed section.
-pub fn load_plan(path: &std::path::Path, overrides: &Overrides) -> Result<Plan, Error> {
+pub(crate) fn load_plan(path: &std::path::Path, overrides: &Overrides) -> Result<Plan, Error> {
     Ok(Plan::load(path, overrides, crate::seed::check)?)
 }
 
 /// Runs a plan to the end (or until `cancel` fires) and writes the report.
-pub async fn run(plan: &Plan, options: &RunOptions, cancel: CancellationToken) -> RunResult {
+pub(crate) async fn run(plan: &Plan, options: &RunOptions, cancel: CancellationToken) -> RunResult {
     let clock = RunClock::start();
     let mut observed = Observations {
         run_id: options.run_id.clone(),
@@ -56,7 +56,7 @@ pub async fn run(plan: &Plan, options: &RunOptions, cancel: CancellationToken) -
         Ok(()) => {
             let server = tokio::select! {
                 server = db::provision(&options.backend, &plan.database) => server.map_err(Error::from),
-                _ = cancel.cancelled() => Err(Error::Interrupted),
+                () = cancel.cancelled() => Err(Error::Interrupted),
             };
             match server {
                 Ok(server) => {
@@ -141,7 +141,7 @@ async fn rehearse(
     };
     let seeded = tokio::select! {
         seeded = template.prepare(server, &maintenance, seeding, scratch, clock) => seeded?,
-        _ = cancel.cancelled() => return Err(Error::Interrupted),
+        () = cancel.cancelled() => return Err(Error::Interrupted),
     };
     observed.seed = Some(seeded);
 
@@ -181,16 +181,17 @@ async fn rehearse_strategy(
         .await?;
     tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
     let since_s = clock.offset().as_secs_f64();
-    let sampler = match options.lock_sampler {
-        true => Some(
+    let sampler = if options.lock_sampler {
+        Some(
             crate::observe::Sampler::start(
                 server.config_as(database, SessionRole::OBSERVER_APP),
                 server.target.clone(),
                 *clock,
             )
             .await?,
-        ),
-        false => None,
+        )
+    } else {
+        None
     };
     let traffic = match &plan.traffic {
         Some(t) => {

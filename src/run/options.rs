@@ -10,7 +10,7 @@ use crate::scenario::Plan;
 
 /// What to do with the seed cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheMode {
+pub(crate) enum CacheMode {
     /// Reuse a cached template, or seed and keep one.
     Use,
     /// Discard the cached template and seed again (`--fresh`).
@@ -21,7 +21,7 @@ pub enum CacheMode {
 
 /// The command line's run flags, validated.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The backend asked for.
     pub backend: BackendKind,
     /// `--database-url`.
@@ -46,7 +46,7 @@ pub struct Settings {
 
 /// Everything one run needs.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Identifies the run: scratch database names and container labels carry it.
     pub run_id: String,
     /// The server to use.
@@ -63,12 +63,12 @@ pub struct RunOptions {
 
 impl Settings {
     /// The output folder for `plan`: `--out`, else `reports/<scenario name>`.
-    pub fn out_for(&self, plan: &Plan) -> PathBuf {
+    pub(crate) fn out_for(&self, plan: &Plan) -> PathBuf {
         self.out.clone().unwrap_or_else(|| default_out(plan))
     }
 
     /// Complete options for one run of `plan`, writing to `out`, with a new run id.
-    pub fn options(&self, plan: &Plan, out: PathBuf) -> RunOptions {
+    pub(crate) fn options(&self, plan: &Plan, out: PathBuf) -> RunOptions {
         let run_id = new_run_id();
         RunOptions {
             backend: BackendOptions {

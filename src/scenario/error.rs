@@ -62,7 +62,7 @@ pub enum ScenarioError {
 }
 
 /// Problems as an indented list, one per line.
-pub fn list(problems: &[Problem]) -> String {
+pub(crate) fn list(problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| format!("  - {p}"))

@@ -12,7 +12,7 @@ use toml::Spanned;
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ScenarioFile {
+pub(super) struct ScenarioFile {
     /// Short name, used in reports.
     pub name: Spanned<String>,
     /// One or two sentences saying what the scenario rehearses.
@@ -38,7 +38,7 @@ pub struct ScenarioFile {
 /// `[database]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct DatabaseSection {
+pub(super) struct DatabaseSection {
     /// Major version wanted, as `"17"` or `17`.
     pub postgres: Option<Spanned<MajorVersion>>,
     /// Container image to run (docker backend); overrides `postgres:<major>`.
@@ -51,7 +51,7 @@ pub struct DatabaseSection {
 /// A Postgres major version written as a string or an integer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum MajorVersion {
+pub(super) enum MajorVersion {
     /// `postgres = 17`
     Number(i64),
     /// `postgres = "17"`
@@ -61,7 +61,7 @@ pub enum MajorVersion {
 /// A server setting's value: TOML strings, integers, floats and booleans are all accepted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum SettingValue {
+pub(super) enum SettingValue {
     /// `on`, `"512MB"`, …
     Text(String),
     /// `100`
@@ -86,7 +86,7 @@ impl std::fmt::Display for SettingValue {
 /// `[schema]`: exactly one of `file` and `sql`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SchemaSection {
+pub(super) struct SchemaSection {
     /// A SQL file, relative to the scenario file.
     pub file: Option<Spanned<String>>,
     /// Inline SQL.
@@ -96,7 +96,7 @@ pub struct SchemaSection {
 /// `[seed]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SeedSection {
+pub(super) struct SeedSection {
     /// Random seed; the same seed gives the same rows.
     pub seed: Option<u64>,
     /// Per table, how to fill it.
@@ -107,7 +107,7 @@ pub struct SeedSection {
 /// `[seed.tables.NAME]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct TableSeedSection {
+pub(super) struct TableSeedSection {
     /// Rows at scale 1.0.
     pub rows: Spanned<toml::Value>,
     /// Per column, how to make its values; columns not named get a default from their type.
@@ -119,7 +119,7 @@ pub struct TableSeedSection {
 /// `timestamp`, `enum`, `json`, `key`, `value`) and its modifiers.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ColumnSeedSection {
+pub(super) struct ColumnSeedSection {
     /// `serial = true`: 1, 2, 3, … (the row number).
     pub serial: Option<bool>,
     /// A fake kind: `name`, `email`, `sentence`, `paragraph`, `uuid`, …
@@ -160,7 +160,7 @@ pub struct ColumnSeedSection {
 /// `[[strategy]]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct StrategySection {
+pub(super) struct StrategySection {
     /// Unique among the scenario's strategies.
     pub name: Spanned<String>,
     /// What this way of making the change does.
@@ -172,7 +172,7 @@ pub struct StrategySection {
 /// One migration step: exactly one of `sql`, `file`, `deploy` and `pause`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct StepSection {
+pub(super) struct StepSection {
     /// Shown in reports; defaults to the file name or `step N`.
     pub name: Option<String>,
     /// Inline SQL (one or more statements).
@@ -216,7 +216,7 @@ pub struct StepSection {
 /// batch, each in its own transaction.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct BackfillSection {
+pub(crate) struct BackfillSection {
     /// The table.
     pub table: String,
     /// An integer key column to walk in ranges.
@@ -243,7 +243,7 @@ pub struct BackfillSection {
 /// A command line: a shell string or an argument list.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum CommandValue {
+pub(super) enum CommandValue {
     /// Run through `sh -c`.
     Shell(String),
     /// Run directly.
@@ -253,7 +253,7 @@ pub enum CommandValue {
 /// `[traffic]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct TrafficSection {
+pub(super) struct TrafficSection {
     /// Operations per second over all connections, or `"max"` (each connection back to back).
     pub rate: Spanned<RateValue>,
     /// Connections (each runs one operation at a time).
@@ -283,7 +283,7 @@ pub struct TrafficSection {
 /// A rate: a number or `"max"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum RateValue {
+pub(super) enum RateValue {
     /// Operations per second.
     Number(f64),
     /// `"max"`.
@@ -293,7 +293,7 @@ pub enum RateValue {
 /// How arrivals are spaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Arrival {
+pub(crate) enum Arrival {
     /// Exponential gaps (a Poisson process), as independent users produce.
     #[default]
     Poisson,
@@ -304,7 +304,7 @@ pub enum Arrival {
 /// `[[traffic.query]]`: exactly one of `sql` and `transaction`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct QuerySection {
+pub(super) struct QuerySection {
     /// Unique name, used in reports.
     pub name: Spanned<String>,
     /// Relative frequency (default 1).
@@ -326,7 +326,7 @@ pub struct QuerySection {
 /// A parameter generator: exactly one of `key`, `fake`, `range` and `value`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ParamSection {
+pub(super) struct ParamSection {
     /// `table.column` of the seeded data.
     pub key: Option<String>,
     /// With `key`: `uniform` (default), `zipf`, `hot` or `latest`.
@@ -348,7 +348,7 @@ pub struct ParamSection {
 /// How keys are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum KeyDist {
+pub(super) enum KeyDist {
     /// Every key equally likely.
     Uniform,
     /// Low keys much more likely (Zipf's law).
@@ -362,7 +362,7 @@ pub enum KeyDist {
 /// `[[traffic.background]]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct BackgroundSection {
+pub(super) struct BackgroundSection {
     /// Shown in reports (default `background N`).
     pub name: Option<String>,
     /// The statement to run.
@@ -378,7 +378,7 @@ pub struct BackgroundSection {
 /// `[budgets]`: parsed and kept in the plan.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct BudgetsSection {
+pub(super) struct BudgetsSection {
     /// Longest time any application operation may wait on a lock.
     #[serde(default, with = "humantime_serde")]
     pub max_lock_wait: Option<Duration>,

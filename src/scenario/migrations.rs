@@ -37,7 +37,7 @@ pub fn read(dir: &Path) -> Result<(String, Vec<Migration>), String> {
     let mut names: Vec<(String, bool)> = entries
         .flatten()
         .map(|e| {
-            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
             (e.file_name().to_string_lossy().into_owned(), is_dir)
         })
         .filter(|(n, _)| !n.starts_with('.'))
@@ -57,7 +57,11 @@ pub fn read(dir: &Path) -> Result<(String, Vec<Migration>), String> {
         .collect();
     let sql: Vec<&String> = names
         .iter()
-        .filter(|(n, d)| !d && n.ends_with(".sql"))
+        .filter(|(n, d)| {
+            !d && Path::new(n)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+        })
         .map(|(n, _)| n)
         .collect();
 

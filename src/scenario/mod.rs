@@ -11,11 +11,10 @@ mod plan;
 mod seed;
 mod traffic;
 
-pub use error::{Problem, ScenarioError, list as list_problems};
-pub use file::BackfillSection;
-pub use plan::{
-    Budgets, DEFAULT_RETRY_BACKOFF, DEFAULT_SEED, DatabasePlan, Overrides, PhaseKind, Plan,
-    SeedCheck, SqlSource, SqlStep, StepAction, StepKind, StepPlan, StrategyPlan,
-};
-pub use seed::{ColumnPlan, GenPlan, SeedPlan, TablePlan, scale_rows};
-pub use traffic::{Arrival, BackgroundPlan, ParamPlan, QueryPlan, Rate, TrafficPlan, weight_for};
+pub(crate) use error::list as list_problems;
+pub use error::{Problem, ScenarioError};
+pub(crate) use file::BackfillSection;
+pub(crate) use plan::{Budgets, Overrides, Plan, SqlSource, SqlStep, StepAction, StrategyPlan};
+pub use plan::{DatabasePlan, PhaseKind, StepKind};
+pub(crate) use seed::{ColumnPlan, GenPlan, SeedPlan, TablePlan};
+pub(crate) use traffic::{Arrival, BackgroundPlan, ParamPlan, QueryPlan, Rate, TrafficPlan};

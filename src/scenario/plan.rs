@@ -16,14 +16,14 @@ use crate::pg::ErrorClass;
 use crate::pg::split::{self, Statement};
 
 /// The seed used when neither the scenario nor `--seed` gives one.
-pub const DEFAULT_SEED: u64 = 42;
+pub(super) const DEFAULT_SEED: u64 = 42;
 
 /// Checks a seed section against the schema SQL, without a database: every problem found.
-pub type SeedCheck = fn(&str, &SeedPlan) -> Vec<Problem>;
+pub(super) type SeedCheck = fn(&str, &SeedPlan) -> Vec<Problem>;
 
 /// What the command line may change in a scenario.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     /// Multiplies every table's row count (must be > 0).
     pub scale: Option<f64>,
     /// Replaces the scenario's random seed.
@@ -34,7 +34,7 @@ pub struct Overrides {
 
 /// A scenario ready to run.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The scenario file it came from.
     pub path: PathBuf,
     /// The scenario's name.
@@ -68,7 +68,7 @@ pub struct DatabasePlan {
 
 /// SQL and where it came from.
 #[derive(Debug, Clone)]
-pub struct SqlSource {
+pub(crate) struct SqlSource {
     /// `inline` or the file's path as given in the scenario.
     pub origin: String,
     /// The SQL text.
@@ -77,7 +77,7 @@ pub struct SqlSource {
 
 /// One strategy, validated.
 #[derive(Debug, Clone)]
-pub struct StrategyPlan {
+pub(crate) struct StrategyPlan {
     /// Unique name.
     pub name: String,
     /// What it does.
@@ -88,7 +88,7 @@ pub struct StrategyPlan {
 
 /// One step.
 #[derive(Debug, Clone)]
-pub struct StepPlan {
+pub(crate) struct StepPlan {
     /// Name shown in reports.
     pub name: String,
     /// What it does.
@@ -97,7 +97,7 @@ pub struct StepPlan {
 
 /// What a step does.
 #[derive(Debug, Clone)]
-pub enum StepAction {
+pub(crate) enum StepAction {
     /// Run SQL (read from its file already).
     Sql(SqlStep),
     /// Switch the application to `version`, gradually over `over`.
@@ -122,7 +122,7 @@ pub enum StepAction {
 
 /// A SQL step: its statements and how to run them.
 #[derive(Debug, Clone)]
-pub struct SqlStep {
+pub(crate) struct SqlStep {
     /// The SQL and where it came from.
     pub source: SqlSource,
     /// The statements, split as psql would.
@@ -140,7 +140,7 @@ pub struct SqlStep {
 }
 
 /// Default pause before the first retry after a lock timeout.
-pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+pub(super) const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 /// What kind of step a step is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -193,7 +193,7 @@ pub enum PhaseKind {
 impl StrategyPlan {
     /// The strategy's traffic phases in order, named: the baseline, one per step, the recovery.
     /// Step `i` (0-based) is phase `i + 1`.
-    pub fn phases(&self) -> Vec<(String, PhaseKind)> {
+    pub(crate) fn phases(&self) -> Vec<(String, PhaseKind)> {
         std::iter::once(("baseline".to_owned(), PhaseKind::Baseline))
             .chain(self.steps.iter().map(|s| (s.name.clone(), PhaseKind::Step)))
             .chain(std::iter::once((
@@ -206,7 +206,7 @@ impl StrategyPlan {
 
 impl StepAction {
     /// What kind of step it is.
-    pub fn kind(&self) -> StepKind {
+    pub(crate) fn kind(&self) -> StepKind {
         match self {
             StepAction::Sql(_) => StepKind::Sql,
             StepAction::Deploy { .. } => StepKind::Deploy,
@@ -217,7 +217,7 @@ impl StepAction {
     }
 
     /// Where the step's SQL came from, or what it does.
-    pub fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         match self {
             StepAction::Sql(sql) => sql.source.origin.clone(),
             StepAction::Deploy { version, over } if over.is_zero() => format!("deploy {version}"),
@@ -240,7 +240,7 @@ impl StepAction {
 
 /// `[budgets]`: kept in the plan; `verdict` checks the ones a run can measure.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Budgets {
+pub(crate) struct Budgets {
     /// Longest lock wait of any application operation.
     pub max_lock_wait: Option<Duration>,
     /// p99 latency while steps run.
@@ -263,7 +263,7 @@ impl Plan {
     /// Reads, parses and validates a scenario file, applying `overrides`. `check_seed` checks
     /// the seed section against the schema SQL (the seeder's own check, passed in so the
     /// scenario does not depend on the seeder); its problems are listed with the others.
-    pub fn load(
+    pub(crate) fn load(
         path: &Path,
         overrides: &Overrides,
         check_seed: SeedCheck,
@@ -285,7 +285,7 @@ impl Plan {
     }
 
     /// Total number of steps over all strategies.
-    pub fn step_count(&self) -> usize {
+    pub(crate) fn step_count(&self) -> usize {
         self.strategies.iter().map(|s| s.steps.len()).sum()
     }
 }
@@ -491,7 +491,7 @@ impl Builder<'_> {
                 line: span.map(|r| line_at(text, r.start)),
                 key,
                 message,
-            })
+            });
         });
         self.problems.extend(found);
         out
@@ -593,10 +593,10 @@ impl Builder<'_> {
             )
         } else if let Some(path) = &section.file {
             let sql = self.read_sql(path, &format!("{key}.file"))?;
-            let stem = Path::new(path.get_ref())
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.get_ref().clone());
+            let stem = Path::new(path.get_ref()).file_stem().map_or_else(
+                || path.get_ref().clone(),
+                |s| s.to_string_lossy().into_owned(),
+            );
             (
                 StepAction::Sql(self.sql_step(sql, section, step, key)?),
                 stem,
@@ -658,7 +658,7 @@ impl Builder<'_> {
                         Some(version),
                         &format!("{key}.deploy"),
                         format!("no query names app version `{v}` in its `app` list"),
-                    )
+                    );
                 }
                 Some(t) if traffic::weight_for(&t.queries, &v) == 0 => self.problem(
                     Some(version),

@@ -11,7 +11,7 @@ use crate::values::{Constant, FakeKind, KeyDistPlan};
 
 /// `[seed]`, validated and scaled.
 #[derive(Debug, Clone)]
-pub struct SeedPlan {
+pub(crate) struct SeedPlan {
     /// Random seed.
     pub seed: u64,
     /// Row-count multiplier applied.
@@ -22,7 +22,7 @@ pub struct SeedPlan {
 
 /// One table to fill.
 #[derive(Debug, Clone)]
-pub struct TablePlan {
+pub(crate) struct TablePlan {
     /// Table name as written (may be schema-qualified).
     pub name: String,
     /// Rows to insert after scaling.
@@ -35,7 +35,7 @@ pub struct TablePlan {
 
 /// One column's generator as the scenario gives it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ColumnPlan {
+pub(crate) struct ColumnPlan {
     /// Column name.
     pub name: String,
     /// How values are made.
@@ -50,7 +50,7 @@ pub struct ColumnPlan {
 
 /// A column generator.
 #[derive(Debug, Clone, PartialEq)]
-pub enum GenPlan {
+pub(crate) enum GenPlan {
     /// Only modifiers were given: the default for the column's type.
     Default,
     /// 1, 2, 3, … (row number + 1).
@@ -104,7 +104,7 @@ pub enum GenPlan {
 
 impl GenPlan {
     /// The scenario key that selects this generator, for messages.
-    pub fn key(&self) -> &'static str {
+    pub(crate) fn key(&self) -> &'static str {
         match self {
             GenPlan::Default => "(type default)",
             GenPlan::Serial => "serial",
@@ -170,7 +170,7 @@ pub(super) fn plan(
 }
 
 /// Rows after applying `--scale` (at least one).
-pub fn scale_rows(rows: u64, scale: f64) -> u64 {
+pub(crate) fn scale_rows(rows: u64, scale: f64) -> u64 {
     ((rows as f64) * scale).round().max(1.0) as u64
 }
 

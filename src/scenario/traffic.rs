@@ -5,18 +5,19 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-pub use super::file::{Arrival, KeyDist};
+pub(crate) use super::file::Arrival;
+pub(super) use super::file::KeyDist;
 use super::file::{ParamSection, QuerySection, RateValue, TrafficSection};
 use crate::values::{Constant, FakeKind, KeyDistPlan};
 
 /// Default time-series resolution.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 /// Default traffic before the first step and after the last.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
+pub(super) const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
 
 /// Traffic to replay while each strategy runs.
 #[derive(Debug, Clone)]
-pub struct TrafficPlan {
+pub(crate) struct TrafficPlan {
     /// Arrival rate.
     pub rate: Rate,
     /// Connections.
@@ -39,7 +40,7 @@ pub struct TrafficPlan {
 
 /// Operations per second, or as fast as the connections go.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rate {
+pub(crate) enum Rate {
     /// Open loop at this many operations per second.
     PerSecond(f64),
     /// Each connection runs operations back to back (for throughput benchmarks).
@@ -48,7 +49,7 @@ pub enum Rate {
 
 /// One kind of application operation.
 #[derive(Debug, Clone)]
-pub struct QueryPlan {
+pub(crate) struct QueryPlan {
     /// Unique name.
     pub name: String,
     /// Relative frequency.
@@ -67,7 +68,7 @@ pub struct QueryPlan {
 
 impl QueryPlan {
     /// Whether `version` of the application issues this operation.
-    pub fn issued_by(&self, version: &str) -> bool {
+    pub(crate) fn issued_by(&self, version: &str) -> bool {
         self.apps
             .as_ref()
             .is_none_or(|apps| apps.iter().any(|a| a == version))
@@ -76,7 +77,7 @@ impl QueryPlan {
 
 /// How a parameter's values are made.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ParamPlan {
+pub(crate) enum ParamPlan {
     /// A key of the seeded data.
     Key {
         /// Table.
@@ -96,7 +97,7 @@ pub enum ParamPlan {
 
 /// A session started at an offset into the traffic.
 #[derive(Debug, Clone)]
-pub struct BackgroundPlan {
+pub(crate) struct BackgroundPlan {
     /// Name in reports.
     pub name: String,
     /// Statement.
@@ -204,11 +205,11 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
 }
 
 /// Sum of the weights of the queries `version` issues.
-pub fn weight_for(queries: &[QueryPlan], version: &str) -> u64 {
+pub(crate) fn weight_for(queries: &[QueryPlan], version: &str) -> u64 {
     queries
         .iter()
         .filter(|q| q.issued_by(version))
-        .map(|q| q.weight as u64)
+        .map(|q| u64::from(q.weight))
         .sum()
 }
 

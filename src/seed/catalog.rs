@@ -10,7 +10,7 @@ use super::shape::{ColType, ColumnShape, Fill, Shapes, TableShape, normalize};
 
 /// A table as the server has it.
 #[derive(Debug, Clone)]
-pub struct Table {
+pub(super) struct Table {
     /// `schema.table` as `regclass` prints it (quoted as needed).
     pub qualified: String,
     /// Its oid.
@@ -23,7 +23,7 @@ pub struct Table {
 
 /// Reads the named tables (as the scenario writes them). Missing tables are left out of both
 /// results; the resolver reports them.
-pub async fn tables(
+pub(super) async fn tables(
     client: &Client,
     names: &[String],
 ) -> Result<(Shapes, BTreeMap<String, Table>), tokio_postgres::Error> {
@@ -181,7 +181,7 @@ fn col_type(ty: &Type, typmod: i32) -> ColType {
 
 /// An index or constraint set aside during the load.
 #[derive(Debug, Clone)]
-pub struct Deferred {
+pub(super) struct Deferred {
     /// Its name.
     pub name: String,
     /// The table it is on (normalized key of a seeded table, or the qualified name of another).
@@ -196,7 +196,7 @@ pub struct Deferred {
 
 /// Kinds of deferred objects, in the order they are built again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeferredKind {
+pub(super) enum DeferredKind {
     /// Primary key, unique or exclusion constraint (and its index).
     Key,
     /// A plain index.
@@ -209,7 +209,7 @@ pub enum DeferredKind {
 }
 
 /// The indexes and constraints on `tables` (oid → key) and the foreign keys into them.
-pub async fn deferred(
+pub(super) async fn deferred(
     client: &Client,
     tables: &BTreeMap<u32, String>,
 ) -> Result<Vec<Deferred>, tokio_postgres::Error> {
@@ -281,6 +281,6 @@ pub async fn deferred(
 }
 
 /// Quotes an identifier (always, so reserved words such as `order` are safe).
-pub fn quote_ident(name: &str) -> String {
+pub(super) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

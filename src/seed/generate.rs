@@ -17,7 +17,7 @@ use crate::values::{FakeKind, KeyPool, Pick, Value, fake};
 
 /// How one column's values are made.
 #[derive(Debug, Clone)]
-pub enum ColGen {
+pub(super) enum ColGen {
     /// 1, 2, 3, …
     Serial,
     /// Integers in `[lo, hi]`; with `unique`, a permutation of the range.
@@ -101,7 +101,7 @@ pub enum ColGen {
 
 /// A bijection of `0..size`: `(i · step + offset) mod size` with `step` coprime to `size`.
 #[derive(Debug, Clone, Copy)]
-pub struct Permutation {
+pub(super) struct Permutation {
     size: u64,
     step: u64,
     offset: u64,
@@ -109,7 +109,7 @@ pub struct Permutation {
 
 impl Permutation {
     /// A permutation of `0..size` (size ≥ 1).
-    pub fn new(size: u64) -> Permutation {
+    pub(super) fn new(size: u64) -> Permutation {
         let size = size.max(1);
         // A step near size/φ spreads consecutive rows across the range.
         let mut step = ((size as f64 * 0.618_033_988_75) as u64).max(1) % size;
@@ -127,9 +127,9 @@ impl Permutation {
     }
 
     /// The image of `i` (taken modulo the size).
-    pub fn apply(&self, i: u64) -> u64 {
-        (((i % self.size) as u128 * self.step as u128 + self.offset as u128) % self.size as u128)
-            as u64
+    pub(super) fn apply(&self, i: u64) -> u64 {
+        ((u128::from(i % self.size) * u128::from(self.step) + u128::from(self.offset))
+            % u128::from(self.size)) as u64
     }
 }
 
@@ -142,7 +142,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 impl ColGen {
     /// The value for row `row` (0-based).
-    pub fn value(&self, row: u64, rng: &mut ChaCha8Rng) -> Value {
+    pub(super) fn value(&self, row: u64, rng: &mut ChaCha8Rng) -> Value {
         match self {
             ColGen::Serial => Value::I64(row as i64 + 1),
             ColGen::Int { lo, hi, unique } => Value::I64(match unique {
@@ -180,13 +180,12 @@ impl ColGen {
                 unique,
                 date,
             } => {
-                let secs = match unique {
-                    Some(p) => from + p.apply(row) as i64 * if *date { 86_400 } else { 1 },
-                    None => {
-                        let u: f64 = rng.random();
-                        let back = ((to - from) as f64 * u.powf(*skew)) as i64;
-                        (to - 1 - back).max(*from)
-                    }
+                let secs = if let Some(p) = unique {
+                    from + p.apply(row) as i64 * if *date { 86_400 } else { 1 }
+                } else {
+                    let u: f64 = rng.random();
+                    let back = ((to - from) as f64 * u.powf(*skew)) as i64;
+                    (to - 1 - back).max(*from)
                 };
                 let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
                 if *date {

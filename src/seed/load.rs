@@ -36,7 +36,7 @@ const BLOCK: u64 = 65_536;
 const CHUNK: usize = 256 * 1024;
 
 /// What the loader works on, shared by its tasks.
-pub struct Work {
+pub(super) struct Work {
     /// Tables to load.
     pub tables: Vec<TableGen>,
     /// Their catalog entries, by normalized name.
@@ -50,7 +50,7 @@ pub struct Work {
 }
 
 /// What the loader measured.
-pub struct Outcome {
+pub(super) struct Outcome {
     /// Per table, in load order.
     pub tables: Vec<TableLoad>,
     /// Every index and constraint build.
@@ -71,7 +71,7 @@ struct Done {
 }
 
 /// Runs the whole load on `clients`.
-pub async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome, SeedError> {
+pub(super) async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome, SeedError> {
     let n = work.tables.len();
     let table_index: BTreeMap<&str, usize> = work
         .tables

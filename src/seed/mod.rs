@@ -17,6 +17,7 @@ mod resolve;
 mod shape;
 mod template;
 
+use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
@@ -24,8 +25,8 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 pub use progress::LogWriter;
-pub use record::{Build, BuildKind, Seeded, TableLoad};
-pub use template::{Seeding, Template};
+pub(crate) use record::{BuildKind, Seeded};
+pub(crate) use template::{Seeding, Template};
 
 use crate::db::Server;
 use crate::scenario::{Problem, SeedPlan, SqlSource};
@@ -109,7 +110,7 @@ impl SeedError {
 }
 
 /// Runs the schema SQL.
-pub async fn create_schema(client: &Client, schema: &SqlSource) -> Result<(), SeedError> {
+pub(crate) async fn create_schema(client: &Client, schema: &SqlSource) -> Result<(), SeedError> {
     client
         .batch_execute(&schema.sql)
         .await
@@ -122,7 +123,7 @@ pub async fn create_schema(client: &Client, schema: &SqlSource) -> Result<(), Se
 /// Checks the seed section against the schema SQL, without a database: every problem found,
 /// with its scenario line. Statements the parser does not understand are left to the check
 /// against the catalog when seeding.
-pub fn check(schema_sql: &str, plan: &SeedPlan) -> Vec<Problem> {
+pub(crate) fn check(schema_sql: &str, plan: &SeedPlan) -> Vec<Problem> {
     match resolve::resolve(&shape::from_sql(schema_sql), plan, resolve::Source::Sql) {
         Ok(_) => Vec::new(),
         Err(problems) => problems,
@@ -130,7 +131,7 @@ pub fn check(schema_sql: &str, plan: &SeedPlan) -> Vec<Problem> {
 }
 
 /// Fills the plan's tables in `dbname` on `jobs` connections and analyses them.
-pub async fn fill(
+pub(crate) async fn fill(
     server: &Server,
     dbname: &str,
     plan: &SeedPlan,
@@ -229,7 +230,7 @@ pub async fn fill(
 
 /// The seed cache key: what the seeded data depends on (the schema SQL, every table's rows and
 /// generators, the scale, the seed, and this tool's version, whose generators may change).
-pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
+pub(crate) fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
     let mut text = format!(
         "{} {}\n{schema_sql}\nseed {} scale {}\n",
         env!("CARGO_PKG_NAME"),
@@ -238,12 +239,13 @@ pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
         plan.scale
     );
     for t in &plan.tables {
-        text.push_str(&format!("{} {}\n", t.name, t.rows));
+        let _ = writeln!(text, "{} {}", t.name, t.rows);
         for c in &t.columns {
-            text.push_str(&format!(
-                "  {} {:?} {} {}\n",
+            let _ = writeln!(
+                text,
+                "  {} {:?} {} {}",
                 c.name, c.generator, c.null, c.unique
-            ));
+            );
         }
     }
     // Two FNV-1a passes with different offsets: 96 bits, stable across builds and machines.
@@ -255,6 +257,6 @@ pub fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
 }
 
 /// The fake kind a text column's name suggests (words for status-like names).
-pub fn text_kind_for(column: &str) -> crate::values::FakeKind {
+pub(crate) fn text_kind_for(column: &str) -> crate::values::FakeKind {
     resolve::text_kind(&column.to_ascii_lowercase()).unwrap_or(crate::values::FakeKind::Word)
 }

@@ -28,21 +28,21 @@ impl std::io::Write for LogWriter {
 }
 
 /// Watches the tables' row counters until dropped.
-pub struct Progress {
+pub(super) struct Progress {
     stop: tokio_util::sync::CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Progress {
     /// Starts reporting on `tables`: (name, rows wanted, rows generated so far).
-    pub fn start(tables: Vec<(String, u64, Arc<AtomicU64>)>) -> Progress {
+    pub(super) fn start(tables: Vec<(String, u64, Arc<AtomicU64>)>) -> Progress {
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
             if std::io::stderr().is_terminal() {
-                bars(tables, token).await
+                bars(tables, token).await;
             } else {
-                lines(tables, token).await
+                lines(tables, token).await;
             }
         });
         Progress {
@@ -52,7 +52,7 @@ impl Progress {
     }
 
     /// Stops reporting and clears the bars.
-    pub async fn finish(mut self) {
+    pub(super) async fn finish(mut self) {
         self.stop.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -96,8 +96,8 @@ async fn bars(
             bar.set_position(counter.load(Ordering::Relaxed));
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = stop.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            () = stop.cancelled() => break,
         }
     }
     for (bar, _) in &bars {
@@ -114,8 +114,8 @@ async fn lines(
     let mut last: Vec<u64> = vec![0; tables.len()];
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            () = stop.cancelled() => return,
         }
         for (i, (name, rows, counter)) in tables.iter().enumerate() {
             let now = counter.load(Ordering::Relaxed);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The seeding of one template.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Seeded {
+pub(crate) struct Seeded {
     /// Random seed used.
     pub seed: u64,
     /// Row-count multiplier used.
@@ -30,7 +30,7 @@ pub struct Seeded {
 
 /// One table's load.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TableLoad {
+pub(crate) struct TableLoad {
     /// `schema.table` as the server names it.
     pub table: String,
     /// Rows inserted.
@@ -47,7 +47,7 @@ pub struct TableLoad {
 
 /// One key, index or foreign key built after the load.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Build {
+pub(crate) struct Build {
     /// Its name.
     pub name: String,
     /// The table it is on.
@@ -60,7 +60,7 @@ pub struct Build {
 
 /// What a build after the load makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BuildKind {
+pub(crate) enum BuildKind {
     /// A primary key, unique or exclusion constraint.
     Key,
     /// An index.

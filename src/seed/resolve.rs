@@ -15,7 +15,7 @@ use crate::values::{Constant, FakeKind, KeyDistPlan, KeyPool, Pick};
 
 /// A table ready to generate.
 #[derive(Debug, Clone)]
-pub struct TableGen {
+pub(super) struct TableGen {
     /// Normalized name (the key other tables' references use).
     pub key: String,
     /// Name as the scenario writes it.
@@ -32,7 +32,7 @@ pub struct TableGen {
 
 /// One column to write.
 #[derive(Debug, Clone)]
-pub struct ColumnGen {
+pub(super) struct ColumnGen {
     /// Column name.
     pub name: String,
     /// The generator.
@@ -49,7 +49,7 @@ pub struct ColumnGen {
 
 /// How strict to be about what the shapes do not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(super) enum Source {
     /// Shapes read from schema SQL: unknown types and unparsed tables are let through.
     Sql,
     /// Shapes read from the catalog: authoritative.
@@ -57,7 +57,7 @@ pub enum Source {
 }
 
 /// Resolves every table of the plan, or says everything that is wrong.
-pub fn resolve(
+pub(super) fn resolve(
     shapes: &Shapes,
     plan: &SeedPlan,
     source: Source,
@@ -337,8 +337,8 @@ impl Resolver<'_> {
                         ));
                     }
                     let limit = match width {
-                        2 => i16::MAX as f64,
-                        4 => i32::MAX as f64,
+                        2 => f64::from(i16::MAX),
+                        4 => f64::from(i32::MAX),
                         _ => i64::MAX as f64,
                     };
                     if low.abs() > limit || high.abs() > limit {
@@ -851,7 +851,7 @@ mod tests {
         check(seed)
             .unwrap_err()
             .iter()
-            .map(|p| p.to_string())
+            .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n")
     }

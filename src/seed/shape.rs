@@ -13,7 +13,7 @@ use sqlparser::parser::Parser;
 
 /// A column's type, as far as generators care.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ColType {
+pub(super) enum ColType {
     /// smallint, integer, bigint: the width in bytes.
     Int(u8),
     /// real, double precision.
@@ -55,7 +55,7 @@ pub enum ColType {
 impl ColType {
     /// Classifies a type by name as SQL writes it (`character varying(20)`, `int8`, `BIGSERIAL`).
     /// `enums` are the enum types the schema creates.
-    pub fn from_name(name: &str, enums: &BTreeMap<String, Vec<String>>) -> ColType {
+    pub(super) fn from_name(name: &str, enums: &BTreeMap<String, Vec<String>>) -> ColType {
         let lower = name.trim().to_ascii_lowercase();
         if lower.ends_with("[]") || lower.contains(" array") {
             return ColType::Other(lower);
@@ -106,19 +106,19 @@ impl ColType {
     }
 
     /// Whether values are integers.
-    pub fn is_int(&self) -> bool {
+    pub(super) fn is_int(&self) -> bool {
         matches!(self, ColType::Int(_))
     }
 
     /// Whether values are text (text, varchar, char).
-    pub fn is_text(&self) -> bool {
+    pub(super) fn is_text(&self) -> bool {
         matches!(self, ColType::Text { .. })
     }
 }
 
 /// Who fills a column when a row is inserted without it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fill {
+pub(super) enum Fill {
     /// Nobody: NULL.
     Nothing,
     /// A default expression.
@@ -131,7 +131,7 @@ pub enum Fill {
 
 /// One column.
 #[derive(Debug, Clone)]
-pub struct ColumnShape {
+pub(super) struct ColumnShape {
     /// Name, as the catalog has it.
     pub name: String,
     /// Type class.
@@ -150,14 +150,14 @@ pub struct ColumnShape {
 
 /// One table.
 #[derive(Debug, Clone)]
-pub struct TableShape {
+pub(super) struct TableShape {
     /// Columns in order.
     pub columns: Vec<ColumnShape>,
 }
 
 impl TableShape {
     /// A column by name.
-    pub fn column(&self, name: &str) -> Option<&ColumnShape> {
+    pub(super) fn column(&self, name: &str) -> Option<&ColumnShape> {
         self.columns.iter().find(|c| c.name == name)
     }
 
@@ -168,7 +168,7 @@ impl TableShape {
 
 /// The tables of a schema, by normalized name.
 #[derive(Debug, Clone, Default)]
-pub struct Shapes {
+pub(super) struct Shapes {
     /// Tables by [`normalize`]d name.
     pub tables: BTreeMap<String, TableShape>,
     /// Whether every statement was understood; when not, a table missing here may still exist.
@@ -177,14 +177,14 @@ pub struct Shapes {
 
 impl Shapes {
     /// A table by name as a scenario writes it.
-    pub fn table(&self, name: &str) -> Option<&TableShape> {
+    pub(super) fn table(&self, name: &str) -> Option<&TableShape> {
         self.tables.get(&normalize(name))
     }
 }
 
 /// A table or type name as a map key: unquoted parts lowercased, quotes removed, `public.`
 /// dropped (the schema the scenarios' tables live in by default).
-pub fn normalize(name: &str) -> String {
+pub(super) fn normalize(name: &str) -> String {
     let mut parts = Vec::new();
     let mut chars = name.trim().chars().peekable();
     let mut part = String::new();
@@ -222,7 +222,7 @@ fn object_name(name: &ObjectName) -> String {
         .map(|p| match p {
             ObjectNamePart::Identifier(i) if i.quote_style.is_some() => i.value.clone(),
             ObjectNamePart::Identifier(i) => i.value.to_ascii_lowercase(),
-            other => other.to_string(),
+            ObjectNamePart::Function(f) => f.to_string(),
         })
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
@@ -241,7 +241,7 @@ fn ident(i: &sqlparser::ast::Ident) -> String {
 /// Reads the tables a schema script creates, without a database. Statements the parser does
 /// not understand are skipped (and make the result incomplete); the catalog check when seeding
 /// covers them.
-pub fn from_sql(sql: &str) -> Shapes {
+pub(super) fn from_sql(sql: &str) -> Shapes {
     let mut shapes = Shapes {
         complete: true,
         ..Shapes::default()
@@ -372,8 +372,7 @@ fn column_shape(
                     object_name(&fk.foreign_table),
                     fk.referred_columns
                         .first()
-                        .map(ident)
-                        .unwrap_or_else(|| "id".into()),
+                        .map_or_else(|| "id".into(), ident),
                 ));
             }
             ColumnOption::Generated {
@@ -427,8 +426,7 @@ fn apply_constraint(table: &mut TableShape, constraint: &TableConstraint) {
                 object_name(&fk.foreign_table),
                 fk.referred_columns
                     .first()
-                    .map(ident)
-                    .unwrap_or_else(|| "id".into()),
+                    .map_or_else(|| "id".into(), ident),
             );
             if let Some(column) = table.column_mut(&ident(&fk.columns[0])) {
                 column.references = Some(target);

@@ -17,7 +17,7 @@ const SEEDED_MARK: &str = "rehearse seed cache: ";
 
 /// A run's seeded template.
 #[derive(Debug, Clone)]
-pub struct Template {
+pub(crate) struct Template {
     /// The database's name.
     pub name: String,
     /// The seed cache key, when the template is kept for later runs.
@@ -26,7 +26,7 @@ pub struct Template {
 
 /// How to seed.
 #[derive(Debug, Clone, Copy)]
-pub struct Seeding<'a> {
+pub(crate) struct Seeding<'a> {
     /// The schema SQL.
     pub schema: &'a SqlSource,
     /// The seed section.
@@ -40,7 +40,7 @@ pub struct Seeding<'a> {
 impl Template {
     /// The template of run `run_id` on `server` (a kept one when the server holds a seed cache
     /// entry).
-    pub fn for_run(server: &Server, run_id: &str) -> Template {
+    pub(crate) fn for_run(server: &Server, run_id: &str) -> Template {
         match &server.seed_cache {
             Some(key) => Template {
                 name: format!("rehearse_seed_{key}"),
@@ -54,7 +54,7 @@ impl Template {
     }
 
     /// Reuses the cached template, or creates the template, runs the schema and seeds it.
-    pub async fn prepare(
+    pub(crate) async fn prepare(
         &self,
         server: &Server,
         maintenance: &tokio_postgres::Client,

@@ -12,14 +12,14 @@ use crate::clock::RunClock;
 use crate::scenario::BackgroundPlan;
 
 /// The running background sessions.
-pub struct Sessions {
+pub(super) struct Sessions {
     stop: CancellationToken,
     tasks: JoinSet<(usize, BackgroundRun)>,
 }
 
 impl Sessions {
     /// Starts one task per session; each waits for its offset from now.
-    pub fn start(
+    pub(super) fn start(
         config: Config,
         target: String,
         plans: &[BackgroundPlan],
@@ -45,7 +45,7 @@ impl Sessions {
     }
 
     /// Stops sessions still running (cancelling their statement) and returns their reports.
-    pub async fn stop(mut self) -> Vec<BackgroundRun> {
+    pub(super) async fn stop(mut self) -> Vec<BackgroundRun> {
         self.stop.cancel();
         let mut reports = Vec::new();
         while let Some(done) = self.tasks.join_next().await {
@@ -74,8 +74,8 @@ async fn session(
     };
     let wait = (origin + plan.start).saturating_sub(clock.offset());
     tokio::select! {
-        _ = tokio::time::sleep(wait) => {}
-        _ = stop.cancelled() => {
+        () = tokio::time::sleep(wait) => {}
+        () = stop.cancelled() => {
             report.error = Some("traffic stopped before its start".into());
             return report;
         }
@@ -91,19 +91,19 @@ async fn session(
     report.start_s = Some(clock.offset().as_secs_f64());
     let work = async {
         match plan.hold {
-            None => client.batch_execute(&plan.sql).await.map(|_| false),
+            None => client.batch_execute(&plan.sql).await.map(|()| false),
             Some(hold) => {
                 let tx = client.transaction().await?;
                 tx.batch_execute(&plan.sql).await?;
                 tracing::info!("background {}: transaction idle for {hold:?}", plan.name);
                 tokio::time::sleep(hold).await;
-                tx.commit().await.map(|_| false)
+                tx.commit().await.map(|()| false)
             }
         }
     };
     let outcome = tokio::select! {
         result = work => result,
-        _ = stop.cancelled() => Ok(true),
+        () = stop.cancelled() => Ok(true),
     };
     report.end_s = Some(clock.offset().as_secs_f64());
     match outcome {

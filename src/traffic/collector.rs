@@ -14,7 +14,7 @@ use crate::scenario::PhaseKind;
 
 /// What workers and the run tell the collector.
 #[derive(Debug)]
-pub enum Event {
+pub(super) enum Event {
     /// Operations finished (or failed), batched by a worker.
     Samples(Vec<Sample>),
     /// A phase began at this offset (µs).
@@ -37,7 +37,7 @@ pub enum Event {
 
 /// One operation's timings, all µs on the run's clock.
 #[derive(Debug)]
-pub struct Sample {
+pub(super) struct Sample {
     /// Query index.
     pub query: u16,
     /// Phase at the intended start.
@@ -56,7 +56,7 @@ pub struct Sample {
 
 /// A failed operation.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub(super) struct Failure {
     /// Its class.
     pub class: ErrorClass,
     /// SQLSTATE.
@@ -66,7 +66,7 @@ pub struct Failure {
 }
 
 /// What the collector recorded, when the channel closes.
-pub struct Collected {
+pub(super) struct Collected {
     /// Per phase, per query.
     pub phases: Vec<PhaseBook>,
     /// The time series.
@@ -111,7 +111,7 @@ struct ErrorAcc {
 }
 
 /// The collector's state.
-pub struct Collector {
+pub(super) struct Collector {
     /// p99 latency (µs) of the last closed interval that had completions, for throttles.
     recent_p99_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
     query_names: Vec<String>,
@@ -133,7 +133,7 @@ pub struct Collector {
 impl Collector {
     /// A collector for these queries and phases (names with kinds), intervals of `interval_us`
     /// from `start_us`.
-    pub fn new(
+    pub(super) fn new(
         query_names: Vec<String>,
         phase_names: Vec<(String, PhaseKind)>,
         interval_us: u64,
@@ -161,7 +161,7 @@ impl Collector {
     }
 
     /// Takes one event.
-    pub fn handle(&mut self, event: Event) {
+    pub(super) fn handle(&mut self, event: Event) {
         match event {
             Event::Samples(batch) => batch.into_iter().for_each(|s| self.sample(s)),
             Event::Phase { index, at_us } => {
@@ -204,7 +204,7 @@ impl Collector {
         let phase = (s.phase as usize).min(self.books.len() - 1);
         self.books[phase][s.query as usize].add(&s);
         record(&mut self.lateness, s.sent_us.saturating_sub(s.intended_us));
-        self.reprepared += s.reprepared as u64;
+        self.reprepared += u64::from(s.reprepared);
         let i = self.interval_of(s.done_us).max(self.next_closed);
         let interval = self.interval(i);
         interval.completed += 1;
@@ -239,12 +239,12 @@ impl Collector {
     }
 
     /// Operations recorded so far.
-    pub fn recorded(&self) -> u64 {
+    pub(super) fn recorded(&self) -> u64 {
         self.succeeded + self.failed
     }
 
     /// Records `count` operations given up on at stop.
-    pub fn abandon(&mut self, count: u64, at_us: u64) {
+    pub(super) fn abandon(&mut self, count: u64, at_us: u64) {
         if count == 0 {
             return;
         }
@@ -302,7 +302,7 @@ impl Collector {
     }
 
     /// Closes every interval and hands over the books; `end_us` is when traffic stopped.
-    pub fn finish(mut self, end_us: u64) -> Collected {
+    pub(super) fn finish(mut self, end_us: u64) -> Collected {
         let last = self
             .open
             .keys()
@@ -390,7 +390,7 @@ mod tests {
             ],
             1_000_000,
             0,
-            Default::default(),
+            std::sync::Arc::default(),
         );
         c.handle(Event::Phase { index: 0, at_us: 0 });
         c.handle(sample(0, 100, 101, false));

@@ -32,9 +32,7 @@ use collector::{Collector, Event};
 use params::ParamSource;
 use schedule::{Mix, Shared};
 
-pub use record::{
-    BackgroundRun, Book, ErrorTally, IntervalRecord, PhaseBook, TrafficRecord, histogram,
-};
+pub(crate) use record::{Book, TrafficRecord};
 
 /// How long queued and running operations may take to finish once traffic stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,7 +94,7 @@ pub enum TrafficError {
 }
 
 /// Running traffic.
-pub struct Traffic {
+pub(crate) struct Traffic {
     plan: TrafficPlan,
     shared: Arc<Shared>,
     clock: RunClock,
@@ -112,7 +110,7 @@ pub struct Traffic {
 
 /// Checks the traffic against the seeded database `dbname` and starts it. `phases` names the
 /// phases in order (baseline, each step, recovery) with their kinds.
-pub async fn start(
+pub(crate) async fn start(
     server: &Server,
     dbname: &str,
     plan: &TrafficPlan,
@@ -177,7 +175,7 @@ pub async fn start(
 
     let (queue_tx, queue_rx) = async_channel::unbounded();
     // Connect the whole pool before the first operation is due.
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let queue = matches!(plan.rate, Rate::PerSecond(_)).then(|| queue_rx.clone());
     let pool = pool::start(
         ctx.clone(),
@@ -195,7 +193,7 @@ pub async fn start(
                 std::thread::Builder::new()
                     .name("rehearse-scheduler".into())
                     .spawn(move || {
-                        schedule::run(&shared, &ctx.mix, rate, arrival, clock, queue_tx, seed)
+                        schedule::run(&shared, &ctx.mix, rate, arrival, clock, queue_tx, seed);
                     })
                     .expect("spawn the scheduler thread"),
             )
@@ -232,14 +230,14 @@ pub async fn start(
 
 impl Traffic {
     /// Marks the start of phase `index` (0 baseline, 1..=n steps, n+1 recovery).
-    pub fn set_phase(&self, index: usize) {
+    pub(crate) fn set_phase(&self, index: usize) {
         self.shared.phase.store(index, Ordering::Relaxed);
         let at_us = self.clock.offset().as_micros() as u64;
         let _ = self.events.try_send(Event::Phase { index, at_us });
     }
 
     /// The p99 latency of the last time-series interval that had completions (for throttles).
-    pub fn recent_p99(&self) -> Option<Duration> {
+    pub(crate) fn recent_p99(&self) -> Option<Duration> {
         match self.recent_p99_us.load(Ordering::Relaxed) {
             0 => None,
             us => Some(Duration::from_micros(us)),
@@ -248,7 +246,7 @@ impl Traffic {
 
     /// Deploys `version`: at once, or shifting operations to it linearly over `over`. The plan
     /// was validated, so every deployed version is one the queries name.
-    pub fn deploy(&self, version: &str, over: Duration) {
+    pub(crate) fn deploy(&self, version: &str, over: Duration) {
         let Some(index) = self.shared.versions.iter().position(|v| v == version) else {
             tracing::warn!("deploy of unknown app version {version} ignored");
             return;
@@ -259,7 +257,7 @@ impl Traffic {
 
     /// Stops scheduling, lets started operations finish (up to a timeout), and returns what
     /// was recorded.
-    pub async fn stop(mut self) -> TrafficRecord {
+    pub(crate) async fn stop(mut self) -> TrafficRecord {
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(scheduler) = self.scheduler.take() {
             let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;

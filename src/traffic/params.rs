@@ -8,7 +8,7 @@ use crate::values::{FakeKind, KeyPool, Pick, Value};
 
 /// A ready parameter generator.
 #[derive(Debug, Clone)]
-pub enum ParamSource {
+pub(super) enum ParamSource {
     /// Keys with a distribution over their order.
     Key {
         /// The keys.
@@ -26,7 +26,7 @@ pub enum ParamSource {
 
 impl ParamSource {
     /// Draws a raw value (the caller coerces it to the parameter's type).
-    pub fn draw(&self, rng: &mut ChaCha8Rng) -> Value {
+    pub(super) fn draw(&self, rng: &mut ChaCha8Rng) -> Value {
         match self {
             ParamSource::Key { pool, pick } => pool.get(pick.index(pool.len(), rng)),
             ParamSource::Fake(kind) => fake_value(*kind, rng),

@@ -15,14 +15,14 @@ use super::worker::{self, Context, Source};
 use crate::db::DbError;
 
 /// The running pool.
-pub struct Pool {
+pub(super) struct Pool {
     threads: Vec<std::thread::JoinHandle<()>>,
     abandon: CancellationToken,
 }
 
 /// Connects `connections` connections over `threads` threads and starts a worker on each.
 /// Returns once every connection is up (or the first failure).
-pub async fn start(
+pub(super) async fn start(
     ctx: Arc<Context>,
     connections: usize,
     threads: usize,
@@ -46,7 +46,7 @@ pub async fn start(
         ready.push(rx);
         let handle =
             match crate::db::spawn_with_own_runtime(format!("rehearse-traffic-{t}"), move |rt| {
-                rt.block_on(run_thread(ctx, ids, queue, events, seed, stop, tx))
+                rt.block_on(run_thread(ctx, ids, queue, events, seed, stop, tx));
             }) {
                 Ok(h) => h,
                 Err(e) => {
@@ -116,15 +116,15 @@ async fn run_thread(
     }
     drop(queue);
     tokio::select! {
-        _ = async { while workers.join_next().await.is_some() {} } => {}
-        _ = abandon.cancelled() => workers.abort_all(),
+        () = async { while workers.join_next().await.is_some() {} } => {}
+        () = abandon.cancelled() => workers.abort_all(),
     }
 }
 
 impl Pool {
     /// Waits for the workers to finish their queued operations, up to `timeout`; then abandons
     /// what is left. Returns whether everything finished.
-    pub async fn join(self, timeout: Duration) -> bool {
+    pub(super) async fn join(self, timeout: Duration) -> bool {
         let Pool { threads, abandon } = self;
         let joined = tokio::task::spawn_blocking(move || {
             for t in threads {
@@ -134,7 +134,7 @@ impl Pool {
         tokio::pin!(joined);
         tokio::select! {
             _ = &mut joined => true,
-            _ = tokio::time::sleep(timeout) => {
+            () = tokio::time::sleep(timeout) => {
                 abandon.cancel();
                 let _ = joined.await;
                 false

@@ -11,7 +11,7 @@ use crate::pg::ErrorClass;
 use crate::scenario::{Arrival, PhaseKind, Rate};
 
 /// Everything one strategy's traffic recorded.
-pub struct TrafficRecord {
+pub(crate) struct TrafficRecord {
     /// The arrival rate asked for.
     pub rate: Rate,
     /// How arrivals were spaced.
@@ -44,7 +44,7 @@ pub struct TrafficRecord {
 
 /// Response and service times of a set of operations, µs.
 #[derive(Clone)]
-pub struct Book {
+pub(crate) struct Book {
     /// Completion − intended start.
     pub latency: Histogram<u64>,
     /// Completion − actual send.
@@ -55,7 +55,7 @@ pub struct Book {
 
 impl Book {
     /// An empty book.
-    pub fn new() -> Book {
+    pub(crate) fn new() -> Book {
         Book {
             latency: histogram(),
             service: histogram(),
@@ -64,14 +64,14 @@ impl Book {
     }
 
     /// Adds another book's operations.
-    pub fn merge(&mut self, other: &Book) {
+    pub(crate) fn merge(&mut self, other: &Book) {
         self.latency.add(&other.latency).expect("same bounds");
         self.service.add(&other.service).expect("same bounds");
         self.errors += other.errors;
     }
 
     /// Operations recorded.
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.latency.len()
     }
 }
@@ -83,7 +83,7 @@ impl Default for Book {
 }
 
 /// One phase's operations (those whose intended start fell in it), per query.
-pub struct PhaseBook {
+pub(crate) struct PhaseBook {
     /// `baseline`, the step's name, or `recovery`.
     pub name: String,
     /// What the phase is.
@@ -97,7 +97,7 @@ pub struct PhaseBook {
 }
 
 /// One closed interval of the time series.
-pub struct IntervalRecord {
+pub(crate) struct IntervalRecord {
     /// Its start, µs.
     pub start_us: u64,
     /// Operations completed in it.
@@ -117,7 +117,7 @@ pub struct IntervalRecord {
 }
 
 /// Errors of one class, SQLSTATE and query.
-pub struct ErrorTally {
+pub(crate) struct ErrorTally {
     /// The class.
     pub class: ErrorClass,
     /// SQLSTATE, when the server sent one.
@@ -135,7 +135,7 @@ pub struct ErrorTally {
 }
 
 /// A background session's run.
-pub struct BackgroundRun {
+pub(crate) struct BackgroundRun {
     /// Its name.
     pub name: String,
     /// When its statement started, seconds on the run's clock.
@@ -148,6 +148,6 @@ pub struct BackgroundRun {
 
 /// A histogram for µs latencies: 1 µs to 1 hour at 3 significant digits; values beyond are
 /// clamped.
-pub fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }

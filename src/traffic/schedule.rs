@@ -21,7 +21,7 @@ use crate::scenario::{Arrival, QueryPlan};
 
 /// One scheduled operation.
 #[derive(Debug, Clone, Copy)]
-pub struct Op {
+pub(super) struct Op {
     /// Intended start, microseconds from the run's start.
     pub intended_us: u64,
     /// Index of the query.
@@ -32,7 +32,7 @@ pub struct Op {
 
 /// State the scheduler, the workers and the migration share.
 #[derive(Debug)]
-pub struct Shared {
+pub(super) struct Shared {
     /// Current phase (0 baseline, 1..=n steps, n+1 recovery).
     pub phase: AtomicUsize,
     /// Set to stop scheduling.
@@ -55,7 +55,7 @@ pub struct Shared {
 impl Shared {
     /// Fresh state for `connections` connections and `versions`, starting with
     /// `versions[initial]`.
-    pub fn new(connections: usize, versions: Vec<String>, initial: usize) -> Shared {
+    pub(super) fn new(connections: usize, versions: Vec<String>, initial: usize) -> Shared {
         Shared {
             phase: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
@@ -69,7 +69,7 @@ impl Shared {
     }
 
     /// Operations scheduled: by the scheduler, or by closed-loop connections.
-    pub fn scheduled(&self) -> u64 {
+    pub(super) fn scheduled(&self) -> u64 {
         self.scheduled.load(Ordering::Relaxed)
             + self
                 .slots
@@ -79,7 +79,7 @@ impl Shared {
     }
 
     /// Operations running on a connection now.
-    pub fn in_flight(&self) -> u64 {
+    pub(super) fn in_flight(&self) -> u64 {
         self.slots
             .iter()
             .filter(|s| s.busy.load(Ordering::Relaxed))
@@ -87,7 +87,7 @@ impl Shared {
     }
 
     /// Starts deploying version `next` at `start_us`, shifting over `over_us` (0: at once).
-    pub fn deploy(&self, next: usize, start_us: u64, over_us: u64) {
+    pub(super) fn deploy(&self, next: usize, start_us: u64, over_us: u64) {
         let mut d = self.deployment.lock().expect("deployment lock");
         if let Some((previous, _, _)) = d.take() {
             self.current.store(previous, Ordering::Relaxed);
@@ -98,7 +98,7 @@ impl Shared {
 
     /// The version that issues an operation intended at `t_us`: during a rolling deploy the new
     /// version's share grows linearly from 0 to 1 over the deploy's duration.
-    pub fn version_at(&self, t_us: u64, rng: &mut ChaCha8Rng) -> usize {
+    pub(super) fn version_at(&self, t_us: u64, rng: &mut ChaCha8Rng) -> usize {
         if !self.rolling.load(Ordering::Acquire) {
             return self.current.load(Ordering::Relaxed);
         }
@@ -124,7 +124,7 @@ impl Shared {
 /// One connection's counters.
 #[derive(Debug, Default)]
 #[repr(align(64))]
-pub struct Slot {
+pub(super) struct Slot {
     /// Running an operation now.
     pub busy: AtomicBool,
     /// Operations it scheduled itself (closed loop).
@@ -133,13 +133,13 @@ pub struct Slot {
 
 /// Picks operations by weight among the queries a version issues.
 #[derive(Debug)]
-pub struct Mix {
+pub(super) struct Mix {
     by_version: Vec<Option<(Vec<u16>, WeightedIndex<u32>)>>,
 }
 
 impl Mix {
     /// The mix for each of `versions`, by index.
-    pub fn new(queries: &[QueryPlan], versions: &[String]) -> Mix {
+    pub(super) fn new(queries: &[QueryPlan], versions: &[String]) -> Mix {
         let by_version = versions
             .iter()
             .map(|v| {
@@ -156,7 +156,7 @@ impl Mix {
     }
 
     /// A query index for an operation of version `version` (an index into the versions).
-    pub fn pick(&self, version: usize, rng: &mut ChaCha8Rng) -> u16 {
+    pub(super) fn pick(&self, version: usize, rng: &mut ChaCha8Rng) -> u16 {
         // Validation guarantees the versions that run have queries; fall back to any that has.
         let (indices, weights) = self.by_version[version]
             .as_ref()
@@ -167,7 +167,7 @@ impl Mix {
 }
 
 /// Runs the schedule until `shared.stop`: sends each operation at its intended time.
-pub fn run(
+pub(super) fn run(
     shared: &Shared,
     mix: &Mix,
     rate: f64,

@@ -23,7 +23,7 @@ use crate::scenario::QueryPlan;
 use crate::values::Value;
 
 /// What every worker shares.
-pub struct Context {
+pub(super) struct Context {
     /// Where to connect.
     pub config: Config,
     /// Shown in errors.
@@ -41,7 +41,7 @@ pub struct Context {
 }
 
 /// Where a worker's operations come from.
-pub enum Source {
+pub(super) enum Source {
     /// The open-loop schedule's queue.
     Queue(async_channel::Receiver<Op>),
     /// Back to back, picked by the worker (`rate = "max"`).
@@ -86,7 +86,7 @@ struct Worker {
 }
 
 /// Runs one connection until its source ends (queue closed and drained, or stop for closed loop).
-pub async fn run(
+pub(super) async fn run(
     ctx: Arc<Context>,
     id: u64,
     seed: u64,
@@ -155,7 +155,7 @@ impl Worker {
             loop {
                 tokio::select! {
                     done = &mut execute => break done,
-                    _ = tokio::time::sleep(age), if !outbox.pending.is_empty() => {
+                    () = tokio::time::sleep(age), if !outbox.pending.is_empty() => {
                         outbox.flush().await;
                     }
                 }

@@ -4,7 +4,7 @@ use super::Value;
 
 /// A constant parameter.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Constant {
+pub(crate) enum Constant {
     /// Text.
     Text(String),
     /// Integer.
@@ -17,7 +17,7 @@ pub enum Constant {
 
 impl Constant {
     /// The constant as a value (the caller coerces it to the column's or parameter's type).
-    pub fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         match self {
             Constant::Text(s) => Value::Text(s.clone()),
             Constant::Integer(i) => Value::I64(*i),

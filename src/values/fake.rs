@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// Fake value kinds for parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FakeKind {
+pub(crate) enum FakeKind {
     /// full name
     Name,
     /// first name
@@ -45,7 +45,7 @@ pub enum FakeKind {
 
 impl FakeKind {
     /// Every kind with its scenario name.
-    pub const ALL: [(&'static str, FakeKind); 14] = [
+    pub(crate) const ALL: [(&'static str, FakeKind); 14] = [
         ("name", FakeKind::Name),
         ("first_name", FakeKind::FirstName),
         ("last_name", FakeKind::LastName),
@@ -64,7 +64,7 @@ impl FakeKind {
 }
 
 /// One fake value of a kind, as text.
-pub fn fake(kind: FakeKind, rng: &mut ChaCha8Rng) -> String {
+pub(crate) fn fake(kind: FakeKind, rng: &mut ChaCha8Rng) -> String {
     match kind {
         FakeKind::Name => Name().fake_with_rng(rng),
         FakeKind::FirstName => FirstName().fake_with_rng(rng),

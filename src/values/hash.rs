@@ -2,12 +2,12 @@
 //! and resource names never change under a user's feet.
 
 /// FNV-1a of `text`.
-pub fn fnv1a(text: &str) -> u64 {
+pub(crate) fn fnv1a(text: &str) -> u64 {
     fnv1a_from(0xcbf2_9ce4_8422_2325, text)
 }
 
 /// FNV-1a of `text` from another offset basis (a second, independent pass).
-pub fn fnv1a_from(offset: u64, text: &str) -> u64 {
+pub(crate) fn fnv1a_from(offset: u64, text: &str) -> u64 {
     text.bytes().fold(offset, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

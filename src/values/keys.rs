@@ -1,6 +1,5 @@
 //! The keys of a loaded table, to draw foreign keys and query parameters from.
 
-use rand::RngExt;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
@@ -9,7 +8,7 @@ use crate::pg::quote_ident;
 
 /// Keys to draw from: an integer range (no copy of the keys) or a sample of them.
 #[derive(Debug, Clone)]
-pub enum KeyPool {
+pub(crate) enum KeyPool {
     /// Integer keys in this inclusive range.
     Range(i64, i64),
     /// Other keys: up to 100,000 of them, in key order.
@@ -18,35 +17,25 @@ pub enum KeyPool {
 
 impl KeyPool {
     /// How many keys there are to choose from.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             KeyPool::Range(lo, hi) => (hi - lo + 1) as u64,
             KeyPool::Values(v) => v.len() as u64,
         }
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The `i`-th key in key order (`i < len()`).
-    pub fn get(&self, i: u64) -> Value {
+    pub(crate) fn get(&self, i: u64) -> Value {
         match self {
             KeyPool::Range(lo, _) => Value::I64(lo + i as i64),
             KeyPool::Values(v) => v[i as usize].clone(),
         }
     }
-
-    /// A uniformly drawn key.
-    pub fn uniform(&self, rng: &mut impl rand::Rng) -> Value {
-        self.get(rng.random_range(0..self.len()))
-    }
 }
 
 /// Reads the keys of `table.column`; `None` when the table has no rows. Integer columns give a
 /// range (min to max), others a sample of at most 100,000 values.
-pub async fn load_key_pool(
+pub(crate) async fn load_key_pool(
     client: &Client,
     table: &str,
     column: &str,

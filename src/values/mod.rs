@@ -11,9 +11,9 @@ mod keys;
 mod pick;
 mod value;
 
-pub use constant::Constant;
-pub use fake::{FakeKind, fake};
-pub use hash::{fnv1a, fnv1a_from};
-pub use keys::{KeyPool, load_key_pool};
-pub use pick::{KeyDistPlan, Pick};
-pub use value::{Value, base_type, parse_instant};
+pub(crate) use constant::Constant;
+pub(crate) use fake::{FakeKind, fake};
+pub(crate) use hash::{fnv1a, fnv1a_from};
+pub(crate) use keys::{KeyPool, load_key_pool};
+pub(crate) use pick::{KeyDistPlan, Pick};
+pub(crate) use value::{Value, parse_instant};

@@ -7,7 +7,7 @@ use rand_distr::{Distribution, Zipf};
 
 /// A key distribution with its parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum KeyDistPlan {
+pub(crate) enum KeyDistPlan {
     /// Every key equally likely.
     Uniform,
     /// P(rank k) ∝ 1/k^exponent, lowest keys first.
@@ -25,7 +25,7 @@ pub enum KeyDistPlan {
 
 /// How to pick an index into `n` ordered keys.
 #[derive(Debug, Clone)]
-pub enum Pick {
+pub(crate) enum Pick {
     /// Uniformly.
     Uniform,
     /// Zipf over ranks from the lowest key.
@@ -43,7 +43,7 @@ pub enum Pick {
 
 impl Pick {
     /// The picker for `n` keys.
-    pub fn new(dist: KeyDistPlan, n: u64) -> Pick {
+    pub(crate) fn new(dist: KeyDistPlan, n: u64) -> Pick {
         let zipf = |s: f64| Zipf::new(n.max(1) as f64, s).expect("n ≥ 1 and s > 0");
         match dist {
             KeyDistPlan::Uniform => Pick::Uniform,
@@ -57,7 +57,7 @@ impl Pick {
     }
 
     /// An index into `n` ordered keys (`n` ≥ 1).
-    pub fn index(&self, n: u64, rng: &mut ChaCha8Rng) -> u64 {
+    pub(crate) fn index(&self, n: u64, rng: &mut ChaCha8Rng) -> u64 {
         let i = match self {
             Pick::Uniform => rng.random_range(0..n),
             Pick::Zipf(z) => z.sample(rng) as u64 - 1,

@@ -8,7 +8,7 @@ use tokio_postgres::types::{IsNull, Kind, ToSql, Type, to_sql_checked};
 
 /// One value of a generated row.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// SQL NULL.
     Null,
     /// boolean
@@ -37,8 +37,6 @@ pub enum Value {
     Date(chrono::NaiveDate),
     /// uuid
     Uuid(uuid::Uuid),
-    /// json, jsonb
-    Json(serde_json::Value),
     /// json, jsonb: a document already written as text
     JsonText(String),
 }
@@ -68,7 +66,6 @@ impl ToSql for Value {
             Value::TimestampTz(v) => v.to_sql(ty, out),
             Value::Date(v) => v.to_sql(ty, out),
             Value::Uuid(v) => v.to_sql(ty, out),
-            Value::Json(v) => v.to_sql(ty, out),
             Value::JsonText(v) => {
                 if *ty == Type::JSONB {
                     out.extend_from_slice(&[1]);
@@ -90,14 +87,14 @@ impl ToSql for Value {
 impl Value {
     /// Converts a generated value to what a column or parameter of type `ty` takes: integers
     /// narrowed or widened, numbers to numeric or float, text parsed where the type needs it.
-    pub fn coerce(self, ty: &Type) -> Value {
+    pub(crate) fn coerce(self, ty: &Type) -> Value {
         let ty = base_type(ty);
         match (self, &ty) {
             (Value::I64(v), &Type::INT2) => {
-                Value::I16(v.clamp(i16::MIN as i64, i16::MAX as i64) as i16)
+                Value::I16(v.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16)
             }
             (Value::I64(v), &Type::INT4) => {
-                Value::I32(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+                Value::I32(v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
             }
             (Value::I64(v), &Type::FLOAT8) => Value::F64(v as f64),
             (Value::I64(v), &Type::FLOAT4) => Value::F32(v as f32),
@@ -140,7 +137,7 @@ impl Value {
 
 /// A date or date-time as a scenario writes it (`2024-01-31`, `2024-01-31 12:00:00`, RFC 3339),
 /// UTC unless it says otherwise.
-pub fn parse_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn parse_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let t = text.trim();
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(d.to_utc());
@@ -161,7 +158,7 @@ fn is_text(ty: &Type) -> bool {
 }
 
 /// Domains are generated as their base type.
-pub fn base_type(ty: &Type) -> Type {
+pub(crate) fn base_type(ty: &Type) -> Type {
     match ty.kind() {
         Kind::Domain(inner) => base_type(inner),
         _ => ty.clone(),

@@ -90,7 +90,11 @@ fn budgets(b: &Budgets) -> Vec<Box<dyn Budget>> {
 
 /// Judges the strategies' results against the budgets. `interrupted`: the run did not finish,
 /// so it cannot pass, whatever was measured.
-pub fn judge(strategies: &[StrategyReport], budgets: &Budgets, interrupted: bool) -> Verdict {
+pub(crate) fn judge(
+    strategies: &[StrategyReport],
+    budgets: &Budgets,
+    interrupted: bool,
+) -> Verdict {
     let traffic = strategies.iter().any(|s| s.traffic.is_some());
     let mut breaches = Vec::new();
     let mut unchecked = Vec::new();

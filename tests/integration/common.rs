@@ -7,18 +7,18 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The image the docker tests use (built by scripts/build-postgres-image.sh).
-pub fn test_image() -> String {
+pub(crate) fn test_image() -> String {
     std::env::var("REHEARSE_TEST_IMAGE").unwrap_or_else(|_| "rehearse/postgres:17".into())
 }
 
 /// A folder for one test: scenario files, the output folder, and the TMPDIR the local backend
 /// makes its clusters in (so a test can prove they are gone).
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    pub fn new() -> Sandbox {
+    pub(crate) fn new() -> Sandbox {
         let dir = tempfile::Builder::new()
             .prefix("rehearse-test-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -33,12 +33,12 @@ impl Sandbox {
         Sandbox { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Writes a file relative to the sandbox, returning its path.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path().join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).unwrap();
@@ -47,12 +47,12 @@ impl Sandbox {
         path
     }
 
-    pub fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.path().join("out")
     }
 
     /// The cluster directories the local backend left in this sandbox's TMPDIR.
-    pub fn leftover_clusters(&self) -> Vec<String> {
+    pub(crate) fn leftover_clusters(&self) -> Vec<String> {
         std::fs::read_dir(self.path().join("tmp"))
             .unwrap()
             .flatten()
@@ -61,7 +61,7 @@ impl Sandbox {
     }
 
     /// `rehearse ARGS` with TMPDIR inside the sandbox.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rehearse"));
         cmd.args(args)
             .env("TMPDIR", self.path().join("tmp"))
@@ -71,12 +71,12 @@ impl Sandbox {
         cmd
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Starts `rehearse ARGS` and returns once it logs a line containing `marker`.
-    pub fn spawn_until(&self, args: &[&str], marker: &str) -> (Child, String) {
+    pub(crate) fn spawn_until(&self, args: &[&str], marker: &str) -> (Child, String) {
         let mut child = self
             .command(args)
             .stdout(Stdio::piped())
@@ -110,7 +110,7 @@ impl Sandbox {
         panic!("never saw `{marker}` in rehearse's output:\n{seen}");
     }
 
-    pub fn report(&self) -> serde_json::Value {
+    pub(crate) fn report(&self) -> serde_json::Value {
         let path = self.out().join("report.json");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
@@ -121,7 +121,7 @@ impl Sandbox {
 }
 
 /// Checks a report against the committed JSON Schema.
-pub fn assert_valid_report(report: &serde_json::Value) {
+pub(crate) fn assert_valid_report(report: &serde_json::Value) {
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -141,17 +141,17 @@ pub fn assert_valid_report(report: &serde_json::Value) {
     );
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Asserts an exit code, showing the output when it differs.
 #[track_caller]
-pub fn assert_exit(out: &Output, code: i32) {
+pub(crate) fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),
         Some(code),
@@ -162,7 +162,7 @@ pub fn assert_exit(out: &Output, code: i32) {
 }
 
 /// Sends SIGINT to a child, as Ctrl-C would.
-pub fn interrupt(child: &Child) {
+pub(crate) fn interrupt(child: &Child) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -171,25 +171,24 @@ pub fn interrupt(child: &Child) {
 }
 
 /// Whether a Docker engine answers. In CI it must: there the docker tests may not skip.
-pub fn docker_available() -> bool {
+pub(crate) fn docker_available() -> bool {
     let ok = Command::new("docker")
         .arg("info")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("CI is set but no Docker engine answers: the docker tests must run in CI");
-    }
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "CI is set but no Docker engine answers: the docker tests must run in CI"
+    );
     if ok {
         let image = Command::new("docker")
             .args(["image", "inspect", &test_image()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+            .is_ok_and(|s| s.success());
         assert!(
             image,
             "a Docker engine answers but {} is missing: run scripts/build-postgres-image.sh 17",
@@ -202,12 +201,12 @@ pub fn docker_available() -> bool {
 }
 
 /// Containers labelled with a run's id (should be none once the run ended).
-pub fn containers_of_run(run_id: &str) -> Vec<String> {
+pub(crate) fn containers_of_run(run_id: &str) -> Vec<String> {
     labelled(&["ps", "-a", "-q"], run_id)
 }
 
 /// The volumes a run left behind (its throwaway data volume, when not removed).
-pub fn volumes_of_run(run_id: &str) -> Vec<String> {
+pub(crate) fn volumes_of_run(run_id: &str) -> Vec<String> {
     labelled(&["volume", "ls", "-q"], run_id)
 }
 
@@ -224,7 +223,7 @@ fn labelled(command: &[&str], run_id: &str) -> Vec<String> {
 }
 
 /// A small scenario: `users` with 2,000 rows and the given strategies (TOML).
-pub fn scenario(strategies: &str) -> String {
+pub(crate) fn scenario(strategies: &str) -> String {
     format!(
         r#"
 name = "test"
@@ -254,7 +253,7 @@ rows = 5_000
 }
 
 /// Two strategies: one that works, one whose second step fails.
-pub const GOOD_AND_FAILING: &str = r#"
+pub(crate) const GOOD_AND_FAILING: &str = r#"
 [[strategy]]
 name = "works"
 steps = [
@@ -271,7 +270,7 @@ steps = [
 "#;
 
 /// One strategy whose step sleeps long enough to be interrupted.
-pub const SLOW: &str = r#"
+pub(crate) const SLOW: &str = r#"
 [[strategy]]
 name = "slow"
 steps = [{ name = "sleepy", sql = "SELECT pg_sleep(60)" }]

@@ -166,7 +166,7 @@ fn every_format_is_written_and_the_html_renders_in_a_browser() {
     assert!(console.is_empty(), "console messages: {console:#?}");
     let out = browse(&[&format!("--screenshot={}", shot.display())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&shot).map_or(0, |m| m.len());
     assert!(
         size > 20_000,
         "screenshot {} is {size} bytes",

@@ -75,7 +75,7 @@ fn a_failing_step_is_reported_and_the_run_cleans_up() {
 fn strategies_start_from_identical_data() {
     let sandbox = Sandbox::new();
     // Each strategy fails on purpose with a message holding a checksum of the seeded rows.
-    let probe = r#"DO $$ BEGIN RAISE EXCEPTION 'sum=%', (SELECT md5(string_agg(email || full_name, ',' ORDER BY id)) FROM users); END $$"#;
+    let probe = r"DO $$ BEGIN RAISE EXCEPTION 'sum=%', (SELECT md5(string_agg(email || full_name, ',' ORDER BY id)) FROM users); END $$";
     let strategies = format!(
         "[[strategy]]\nname = \"a\"\nsteps = [{{ sql = '''{probe}''' }}]\n\
          [[strategy]]\nname = \"b\"\nsteps = [{{ sql = \"DELETE FROM orders\" }}, {{ sql = '''{probe}''' }}]\n"

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod docker;
 mod formats;
+mod layout;
 mod local;
 mod report_schema;
 mod seed;

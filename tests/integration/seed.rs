@@ -4,7 +4,7 @@
 
 use crate::common::{Sandbox, assert_exit, stderr, stdout};
 
-const SCHEMA: &str = r#"
+const SCHEMA: &str = r"
 CREATE TYPE mood AS ENUM ('happy', 'sad', 'meh');
 CREATE TABLE users (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -27,7 +27,7 @@ CREATE TABLE orders (
     note    text
 );
 CREATE INDEX orders_user_id_idx ON orders (user_id);
-"#;
+";
 
 const SEED: &str = r#"
 [seed]
@@ -258,7 +258,11 @@ fn the_seeded_database_is_cached_across_runs_until_fresh() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".lock"))
+        .filter(|n| {
+            !std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("lock"))
+        })
         .collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());

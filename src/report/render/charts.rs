@@ -42,7 +42,7 @@ fn x_range(t: &TrafficReport, s: &StrategyReport) -> (f64, f64) {
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
 /// Latency p50/p99/max over time (log scale), steps shaded and labelled.
-pub fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
+pub(super) fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
     draw(|root| {
         let (x0, x1) = x_range(t, s);
         let y_max = t
@@ -95,7 +95,7 @@ pub fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
 }
 
 /// Completions and errors per interval, steps shaded.
-pub fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
+pub(super) fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
     draw(|root| {
         let (x0, x1) = x_range(t, s);
         let per_s = |n: u64| n as f64 / t.interval_s;
@@ -137,7 +137,7 @@ pub fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
 }
 
 /// Who waited on whom: one bar per lock wait (the longest 40), steps shaded.
-pub fn lock_waits(s: &StrategyReport) -> Option<String> {
+pub(super) fn lock_waits(s: &StrategyReport) -> Option<String> {
     if s.lock_waits.is_empty() {
         return None;
     }
@@ -220,7 +220,7 @@ pub fn lock_waits(s: &StrategyReport) -> Option<String> {
 }
 
 /// Each strategy's p99 over time since its own start, overlaid, on one log-scale chart.
-pub fn overlay(strategies: &[StrategyReport]) -> Option<String> {
+pub(super) fn overlay(strategies: &[StrategyReport]) -> Option<String> {
     let series: Vec<(&str, Vec<(f64, f64)>)> = strategies
         .iter()
         .filter_map(|s| {
@@ -368,9 +368,9 @@ fn draw_sized(
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         let drawn = root
             .fill(&WHITE)
-            .map_err(|e| e.into())
+            .map_err(Into::into)
             .and_then(|()| f(&root))
-            .and_then(|()| root.present().map_err(|e| e.into()));
+            .and_then(|()| root.present().map_err(Into::into));
         if let Err(e) = drawn {
             tracing::warn!("failed to draw a chart: {e}");
         }

@@ -53,7 +53,7 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 .unwrap_or_default()
         )?;
         for step in &strategy.steps {
-            let took = step.duration_s.map(seconds).unwrap_or_else(|| "-".into());
+            let took = step.duration_s.map_or_else(|| "-".into(), seconds);
             let mark = match step.status {
                 StepStatus::Succeeded => "ok",
                 StepStatus::Failed => "FAILED",
@@ -157,8 +157,7 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
 fn write_traffic(t: &TrafficReport, out: &mut impl Write) -> io::Result<()> {
     let rate = t
         .rate
-        .map(|r| format!("{r} ops/s {}", t.arrival))
-        .unwrap_or_else(|| "max rate".into());
+        .map_or_else(|| "max rate".into(), |r| format!("{r} ops/s {}", t.arrival));
     writeln!(
         out,
         "    traffic  {rate} on {} connections: {} scheduled, {} recorded, {} failed; \
