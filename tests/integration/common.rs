@@ -75,6 +75,11 @@ impl Sandbox {
         self.command(args).output().unwrap()
     }
 
+    /// `rehearse ARGS` on this test binary's shared server (see [`shared`]).
+    pub(crate) fn run_shared(&self, args: &[&str]) -> Output {
+        self.command(args).args(shared()).output().unwrap()
+    }
+
     /// Starts `rehearse ARGS` and returns once it logs a line containing `marker`.
     pub(crate) fn spawn_until(&self, args: &[&str], marker: &str) -> (Child, String) {
         let mut child = self
@@ -275,3 +280,138 @@ pub(crate) const SLOW: &str = r#"
 name = "slow"
 steps = [{ name = "sleepy", sql = "SELECT pg_sleep(60)" }]
 "#;
+
+/// The flags that run a scenario on this test binary's shared server (`--backend url`), for
+/// tests that need a Postgres but not a particular backend: one cluster for the whole binary
+/// instead of an `initdb` per run, so the suite's time grows with what tests do, not with how
+/// many start a server. Each run still works in its own scratch databases.
+pub(crate) fn shared() -> Vec<String> {
+    vec![
+        "--backend".into(),
+        "url".into(),
+        "--database-url".into(),
+        shared_server().to_owned(),
+    ]
+}
+
+/// The URL of the shared server, started on first use: a cluster in the target folder, owned by
+/// the `postgres` user when the tests run as root (initdb refuses root). The server gets SIGINT
+/// (fast shutdown) when this test process ends, however it ends: it is started from a thread
+/// that never returns, with the parent-death signal set. A folder left by a dead test process
+/// is removed on the next start.
+fn shared_server() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("shared-postgres".into())
+            .spawn(move || {
+                let url = start_shared_server();
+                tx.send(url).unwrap();
+                // The parent-death signal fires when this thread ends: never end it.
+                loop {
+                    std::thread::park();
+                }
+            })
+            .unwrap();
+        rx.recv().expect("the shared server started")
+    })
+}
+
+fn start_shared_server() -> String {
+    use std::os::unix::process::CommandExt;
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("shared-pg-")
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = base.join(format!("shared-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = postgres_bindir();
+    let owner = nix::unistd::geteuid()
+        .is_root()
+        .then(|| nix::unistd::User::from_name("postgres").unwrap().unwrap());
+    if let Some(user) = &owner {
+        std::os::unix::fs::chown(&dir, Some(user.uid.as_raw()), Some(user.gid.as_raw())).unwrap();
+    }
+    let as_owner = |command: &mut Command| {
+        if let Some(user) = &owner {
+            command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+    };
+    let data = dir.join("data");
+    let mut initdb = Command::new(bin.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "--auth=trust", "--no-sync", "--locale=C"])
+        .stdout(Stdio::null());
+    as_owner(&mut initdb);
+    assert!(initdb.status().unwrap().success(), "initdb failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(dir.join("postgres.log")).unwrap();
+    let mut postgres = Command::new(bin.join("postgres"));
+    postgres
+        .arg("-D")
+        .arg(&data)
+        .args(["-c", &format!("port={port}")])
+        .args(["-c", "listen_addresses=127.0.0.1"])
+        .args(["-c", &format!("unix_socket_directories={}", dir.display())])
+        .args(["-c", "max_connections=200", "-c", "fsync=off"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    as_owner(&mut postgres);
+    // SAFETY: prctl only sets a flag of the new process; nothing else runs between fork and exec.
+    unsafe {
+        postgres.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGINT)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = postgres.spawn().unwrap();
+    std::mem::forget(child);
+    // pg_isready tries once: try until the server accepts connections.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = Command::new(bin.join("pg_isready"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "5"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        if ready.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the shared server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    format!("postgresql://postgres@127.0.0.1:{port}/postgres")
+}
+
+/// The newest `/usr/lib/postgresql/*/bin` (else `pg_config --bindir`).
+fn postgres_bindir() -> PathBuf {
+    let mut majors: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let major = e.file_name().to_str()?.parse().ok()?;
+            Some((major, e.path().join("bin")))
+        })
+        .filter(|(_, p)| p.join("initdb").is_file())
+        .collect();
+    majors.sort();
+    if let Some((_, bin)) = majors.pop() {
+        return bin;
+    }
+    let out = Command::new("pg_config").arg("--bindir").output().unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

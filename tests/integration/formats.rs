@@ -62,7 +62,7 @@ fn chromium() -> Option<PathBuf> {
 fn every_format_is_written_and_the_html_renders_in_a_browser() {
     let sandbox = Sandbox::new();
     sandbox.write("s.toml", SCENARIO);
-    let out = sandbox.run(&["run", "s.toml", "--backend", "local", "--out", "out"]);
+    let out = sandbox.run_shared(&["run", "s.toml", "--out", "out"]);
     assert_exit(&out, 1);
     let report = sandbox.report();
     let breached: Vec<&str> = report["verdict"]["breaches"]
@@ -216,7 +216,7 @@ name = "rewrite"
 steps = [{ name = "add", sql = "ALTER TABLE t ADD COLUMN w float8 DEFAULT random()" }]
 "#;
     sandbox.write("s.toml", scenario);
-    let out = sandbox.run(&["compare", "s.toml", "--backend", "local", "--out", "out"]);
+    let out = sandbox.run_shared(&["compare", "s.toml", "--out", "out"]);
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(text.contains("side by side"), "{text}");
@@ -312,18 +312,15 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
         assert_exit(&out, 2);
         assert!(stderr(&out).contains(message), "{scales}: {}", stderr(&out));
     }
-    let out = sandbox.run(&[
+    let out = sandbox.run_shared(&[
         "estimate",
         "s.toml",
         "--scales",
         "0.1,0.2,0.4",
         "--target",
         "1",
-        "--backend",
-        "local",
         "--out",
         "out",
-        "--no-cache",
     ]);
     assert_exit(&out, 0);
     let text = stdout(&out);

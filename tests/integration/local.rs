@@ -1,5 +1,6 @@
 //! The local backend: real runs on a throwaway cluster, and proof that nothing is left behind
-//! after a successful run, a failing step, and SIGINT.
+//! after a successful run, a failing step, and SIGINT. What steps do (splitting, retries, locks,
+//! rewrites, migration folders, commands, backfills) is tested on the shared server.
 
 use crate::common::{GOOD_AND_FAILING, SLOW, Sandbox, assert_exit, interrupt, scenario, stdout};
 
@@ -11,6 +12,9 @@ fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     all.extend_from_slice(extra);
     all
 }
+
+/// Tests of what steps do, not of the backend, run on the test binary's shared server.
+const SHARED: &[&str] = &["run", "s.toml", "--out", "out"];
 
 #[test]
 fn a_run_reports_steps_with_durations_and_cleans_up() {
@@ -81,7 +85,7 @@ fn strategies_start_from_identical_data() {
          [[strategy]]\nname = \"b\"\nsteps = [{{ sql = \"DELETE FROM orders\" }}, {{ sql = '''{probe}''' }}]\n"
     );
     sandbox.write("s.toml", &scenario(&strategies));
-    let out = sandbox.run(&args(&[]));
+    let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
     let message = |s: usize, step: usize| {
@@ -176,7 +180,7 @@ name = "broken"
 steps = [{ file = "m/003_broken.sql" }]
 "#;
     sandbox.write("s.toml", &scenario(strategies));
-    let out = sandbox.run(&args(&[]));
+    let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
     let ok = &report["strategies"][0]["steps"];
@@ -218,7 +222,7 @@ steps = [
 ]
 "#;
     sandbox.write("s.toml", &scenario(locked));
-    let out = sandbox.run(&args(&[]));
+    let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
     let step = &report["strategies"][0]["steps"][0];
@@ -247,7 +251,7 @@ steps = [
 ]
 "#;
     sandbox.write("s.toml", &scenario(strategies));
-    let out = sandbox.run(&args(&[]));
+    let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
     let step = |s: usize, i: usize| report["strategies"][s]["steps"][i].clone();
@@ -307,7 +311,7 @@ name = "dbmate"
 steps = [{ dir = "dbmate" }]
 "#;
     sandbox.write("s.toml", &scenario(strategies));
-    let out = sandbox.run(&args(&[]));
+    let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 0);
     let report = sandbox.report();
     let names: Vec<&str> = report["strategies"][0]["steps"]
@@ -360,7 +364,7 @@ name = "fails"
 steps = [{ command = "echo starting; echo 'migration 3 failed: boom' >&2; exit 3" }]
 "#;
     sandbox.write("s.toml", &scenario(strategies));
-    let out = sandbox.run(&args(&[]));
+    let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
     let steps = &report["strategies"][0]["steps"];
@@ -401,7 +405,7 @@ name = "typo"
 steps = [{ backfill = { table = "users", key = "idd", set = "email = email" } }]
 "#;
     sandbox.write("s.toml", &scenario(strategies));
-    let out = sandbox.run(&args(&[]));
+    let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
     let step = &report["strategies"][0]["steps"][1];

@@ -86,6 +86,15 @@ fn scenario() -> String {
 }
 
 fn run(sandbox: &Sandbox, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["run", "s.toml", "--out", "out"];
+    args.extend_from_slice(extra);
+    let out = sandbox.run_shared(&args);
+    assert_exit(&out, 0);
+    sandbox.report()
+}
+
+/// A run on a cluster of its own (the seed cache is the local backend's).
+fn run_local(sandbox: &Sandbox, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["run", "s.toml", "--backend", "local", "--out", "out"];
     args.extend_from_slice(extra);
     let out = sandbox.run(&args);
@@ -202,12 +211,12 @@ fn reference_cycles_are_refused() {
 fn the_seeded_database_is_cached_across_runs_until_fresh() {
     let sandbox = Sandbox::new();
     sandbox.write("s.toml", &scenario());
-    let first = run(&sandbox, &[]);
+    let first = run_local(&sandbox, &[]);
     assert_eq!(first["seed"]["cached"], false);
     let key = first["seed"]["cache_key"].as_str().unwrap().to_owned();
     let fingerprint = |r: &serde_json::Value| r["strategies"][0]["steps"][1]["output"].clone();
 
-    let second = run(&sandbox, &[]);
+    let second = run_local(&sandbox, &[]);
     assert_eq!(second["seed"]["cached"], true, "{}", second["seed"]);
     assert_eq!(second["seed"]["cache_key"], key.as_str());
     assert_eq!(fingerprint(&first), fingerprint(&second));

@@ -3,7 +3,8 @@
 
 use crate::common::{Sandbox, assert_exit, stderr};
 
-const LOCAL: &[&str] = &["run", "s.toml", "--backend", "local", "--out", "out"];
+/// Traffic tests run on the test binary's shared server.
+const RUN: &[&str] = &["run", "s.toml", "--out", "out"];
 
 /// A scenario with `users` (1,000 rows), the given traffic queries and strategies.
 fn scenario(traffic: &str, strategies: &str) -> String {
@@ -41,7 +42,7 @@ params = [{ key = "users.id", dist = "zipf" }]
 fn run(text: &str) -> (std::process::Output, serde_json::Value) {
     let sandbox = Sandbox::new();
     sandbox.write("s.toml", text);
-    let out = sandbox.run(LOCAL);
+    let out = sandbox.run_shared(RUN);
     let report = if sandbox.out().join("report.json").exists() {
         sandbox.report()
     } else {
