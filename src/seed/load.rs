@@ -179,7 +179,11 @@ pub(super) async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome
     }
     if let Some((k, _)) = started.iter().enumerate().find(|(_, s)| !**s) {
         // Only a dependency the graph cannot satisfy leaves a task unstarted.
-        return Err(SeedError::Cycle(format!("{:?}", tasks[k].0)));
+        let table = match tasks[k].0 {
+            Task::Load(i) | Task::Analyze(i) => &work.tables[i].key,
+            Task::Build(i) => &work.deferred[i].table,
+        };
+        return Err(SeedError::Cycle(table.clone()));
     }
 
     let mut builds = Vec::new();
