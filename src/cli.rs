@@ -115,6 +115,14 @@ pub enum Command {
     /// Print the JSON Schema of report.json.
     #[command(hide = true)]
     ReportSchema,
+    /// Check reports for contradictions within themselves (the test suite's and the contention
+    /// script's check); exit 1 when one has any.
+    #[command(hide = true)]
+    CheckReport {
+        /// The report.json files.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+    },
 }
 
 /// `rehearse cache …`.
@@ -261,6 +269,7 @@ pub async fn execute(cli: Cli) -> i32 {
             schema,
             out,
         } => profile(&database_url, &schema, out.as_deref()).await,
+        Command::CheckReport { reports } => check_reports(&reports),
         Command::ReportSchema => {
             let schema = serde_json::to_string_pretty(&Report::json_schema()).expect("json");
             println!("{schema}");
@@ -337,6 +346,21 @@ async fn cache(action: CacheAction) -> Result<i32, Error> {
         }
     }
     Ok(EXIT_PASSED)
+}
+
+fn check_reports(paths: &[PathBuf]) -> Result<i32, Error> {
+    let mut code = EXIT_PASSED;
+    for path in paths {
+        let report = crate::assemble::read_report(path)?;
+        let found = crate::assemble::invariants(&report);
+        for f in &found {
+            println!("{}: {f}", path.display());
+        }
+        if !found.is_empty() {
+            code = EXIT_FAILED;
+        }
+    }
+    Ok(code)
 }
 
 fn ratio_above_one(s: &str) -> Result<f64, String> {

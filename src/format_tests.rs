@@ -29,6 +29,8 @@ fn fixtures_are_reports_of_this_version() {
         "estimate-0.4",
     ] {
         let report = fixture(name);
+        let found = crate::assemble::invariants(&report);
+        assert!(found.is_empty(), "{name}: {found:#?}");
         assert_eq!(
             report.schema_version,
             crate::report::SCHEMA_VERSION,

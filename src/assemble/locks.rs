@@ -1,14 +1,48 @@
 //! Lock waits: the sampler's sightings with the server log's exact durations folded in, and
 //! each step's summary of who waited for whom.
 
+use std::collections::BTreeMap;
+
 use crate::observe::{LoggedWait, Session, Sighting};
 use crate::pg::SessionRole;
 use crate::report::{LockWait, SessionRef, StepLockSummary};
 
 /// Every wait of a strategy, in order of start: each sighting, taking the logged duration of
 /// the same backend and mode that ended within a second of it; each logged wait the sampler
-/// missed, added (with `samples = 0`).
-pub(super) fn lock_waits(sightings: &[Sighting], logged: &[LoggedWait]) -> Vec<LockWait> {
+/// missed, added (with `samples = 0`). Sessions the log names by pid only are named from what
+/// the sampler saw, or as the migration when `migration_pid` is theirs.
+pub(crate) fn lock_waits(
+    sightings: &[Sighting],
+    logged: &[LoggedWait],
+    migration_pid: Option<i32>,
+) -> Vec<LockWait> {
+    let mut known: BTreeMap<i32, SessionRef> = BTreeMap::new();
+    if let Some(pid) = migration_pid {
+        known.insert(
+            pid,
+            SessionRef {
+                pid,
+                role: SessionRole::Migration,
+                name: Some(SessionRole::MIGRATION_APP.into()),
+                query: None,
+            },
+        );
+    }
+    for s in sightings {
+        for who in std::iter::once(&s.waiter).chain(&s.blocked_by) {
+            if who.role != SessionRole::Other || !known.contains_key(&who.pid) {
+                known.insert(who.pid, session(who));
+            }
+        }
+    }
+    let by_pid = |pid: i32| {
+        known.get(&pid).cloned().unwrap_or(SessionRef {
+            pid,
+            role: SessionRole::Other,
+            name: None,
+            query: None,
+        })
+    };
     let mut waits: Vec<LockWait> = sightings
         .iter()
         .map(|s| LockWait {
@@ -35,28 +69,21 @@ pub(super) fn lock_waits(sightings: &[Sighting], logged: &[LoggedWait]) -> Vec<L
                     .total_cmp(&(b.end_s - l.end_s).abs())
             })
             .filter(|w| (w.end_s - l.end_s).abs() < 1.0);
-        if let Some(w) = matched {
-            w.sampled_duration_s = Some(w.duration_s);
-            w.logged_duration_s = Some(l.waited_s);
-            w.duration_s = l.waited_s;
-            w.start_s = l.end_s - l.waited_s;
-            w.end_s = l.end_s;
-        } else {
-            let waiter = sightings
-                .iter()
-                .flat_map(|s| std::iter::once(&s.waiter).chain(&s.blocked_by))
-                .find(|s| s.pid == l.pid)
-                .map_or(
-                    SessionRef {
-                        pid: l.pid,
-                        role: SessionRole::Other,
-                        name: None,
-                        query: None,
-                    },
-                    session,
-                );
-            waits.push(LockWait {
-                waiter,
+        match matched {
+            Some(w) => {
+                w.sampled_duration_s = Some(w.duration_s);
+                w.logged_duration_s = Some(l.waited_s);
+                w.duration_s = l.waited_s;
+                w.start_s = l.end_s - l.waited_s;
+                w.end_s = l.end_s;
+                for pid in &l.blocked_by {
+                    if !w.blocked_by.iter().any(|b| b.pid == *pid) {
+                        w.blocked_by.push(by_pid(*pid));
+                    }
+                }
+            }
+            None => waits.push(LockWait {
+                waiter: by_pid(l.pid),
                 locktype: l.locktype,
                 mode: l.mode,
                 relation: l.relation.clone(),
@@ -65,9 +92,9 @@ pub(super) fn lock_waits(sightings: &[Sighting], logged: &[LoggedWait]) -> Vec<L
                 duration_s: l.waited_s,
                 logged_duration_s: Some(l.waited_s),
                 sampled_duration_s: None,
-                blocked_by: Vec::new(),
+                blocked_by: l.blocked_by.iter().map(|p| by_pid(*p)).collect(),
                 samples: 0,
-            });
+            }),
         }
     }
     waits.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
@@ -172,6 +199,7 @@ mod tests {
                 relation: Some("users".into()),
                 waited_s: 2.1,
                 acquired: true,
+                blocked_by: vec![20],
             },
             LoggedWait {
                 end_s: 5.0,
@@ -181,9 +209,10 @@ mod tests {
                 relation: Some("users".into()),
                 waited_s: 0.15,
                 acquired: true,
+                blocked_by: vec![40],
             },
         ];
-        let waits = lock_waits(&sightings, &logged);
+        let waits = lock_waits(&sightings, &logged, Some(20));
         assert_eq!(waits.len(), 2);
         assert_eq!(waits[0].logged_duration_s, Some(2.1));
         assert!((waits[0].sampled_duration_s.unwrap() - 2.05).abs() < 1e-9);
@@ -191,6 +220,25 @@ mod tests {
         // The missed one knows its role from the blockers the sampler named.
         assert_eq!(waits[1].waiter.role, SessionRole::Migration);
         assert_eq!(waits[1].samples, 0);
+        // Its blocker, named by pid in the log's DETAIL, was never sampled.
+        assert_eq!(waits[1].blocked_by[0].pid, 40);
+        assert_eq!(waits[1].blocked_by[0].role, SessionRole::Other);
+    }
+
+    #[test]
+    fn a_wait_only_the_log_saw_is_behind_the_migration_it_names() {
+        let logged = [LoggedWait {
+            end_s: 3.0,
+            pid: 10,
+            mode: LockMode::RowExclusiveLock,
+            locktype: LockType::Relation,
+            relation: Some("users".into()),
+            waited_s: 0.5,
+            acquired: true,
+            blocked_by: vec![20],
+        }];
+        let waits = lock_waits(&[], &logged, Some(20));
+        assert_eq!(waits[0].blocked_by[0].role, SessionRole::Migration);
     }
 
     #[test]
@@ -206,7 +254,7 @@ mod tests {
                 )
             })
             .collect();
-        let waits = lock_waits(&sightings, &[]);
+        let waits = lock_waits(&sightings, &[], None);
         let summary = step_summary(&waits, 0.5, 2.5);
         assert_eq!(summary.app_waits, 3);
         assert_eq!(summary.app_waits_behind_migration, 3);

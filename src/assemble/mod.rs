@@ -8,6 +8,7 @@
 //! too ([`read_report`]), with the same figure code.
 
 mod figures;
+mod invariants;
 mod locks;
 mod seed;
 mod steps;
@@ -29,6 +30,7 @@ use crate::seed::Seeded;
 use crate::traffic::TrafficRecord;
 
 pub(crate) use figures::{exclusive_hold_s, strategy_figures};
+pub(crate) use invariants::invariants;
 
 /// Everything a run observed, as the observers recorded it.
 #[derive(Default)]
@@ -72,6 +74,8 @@ pub(crate) struct StrategyRun {
     pub leftovers: Vec<LeftoverRecord>,
     /// Whether the run was interrupted before the strategy finished.
     pub interrupted: bool,
+    /// The backend pid of the connection that ran the steps.
+    pub migration_pid: Option<i32>,
 }
 
 /// Turns a run's observations into its report (verdict and outcome included).
@@ -144,7 +148,7 @@ fn environment(plan: &Plan, server: Option<ServerFacts>) -> Environment {
 }
 
 fn strategy(plan: &StrategyPlan, run: StrategyRun) -> StrategyReport {
-    let lock_waits = locks::lock_waits(&run.sightings, &run.logged);
+    let lock_waits = locks::lock_waits(&run.sightings, &run.logged, run.migration_pid);
     let steps: Vec<_> = run
         .steps
         .iter()
@@ -232,12 +236,14 @@ pub(crate) fn read_report(path: &Path) -> Result<Report, ReadError> {
         .into_iter()
         .flatten()
     {
-        let d = s
-            .pointer_mut("/traffic")
-            .and_then(|t| t.as_object_mut())
-            .and_then(|t| t.remove("delayed"))
-            .and_then(|d| serde_json::from_value(d).ok());
-        delayed.push(d);
+        let traffic = s.pointer_mut("/traffic").and_then(|t| t.as_object_mut());
+        let d = traffic.and_then(|t| {
+            // Version 1 kept no latency by intended start: the charts fall back to the series.
+            t.insert("by_start_s".into(), 0.0.into());
+            t.insert("by_start".into(), serde_json::Value::Array(Vec::new()));
+            t.remove("delayed")
+        });
+        delayed.push(d.and_then(|d| serde_json::from_value(d).ok()));
         if let Some(waits) = s.get_mut("lock_waits").and_then(|w| w.as_array_mut()) {
             // Version 1 could record a sighting whose lock was gone when read: no wait.
             waits.retain(|w| w["mode"].as_str().is_some_and(|m| !m.is_empty()));

@@ -5,7 +5,7 @@ use hdrhistogram::Histogram;
 
 use crate::report::{
     BackgroundReport, DelayedOps, ErrorReport, IntervalReport, LatencyStats, Percentiles,
-    PhaseReport, QueryStats, TrafficReport,
+    PhaseReport, QueryStats, StartPoint, TrafficReport,
 };
 use crate::scenario::{Arrival, PhaseKind, Rate};
 use crate::traffic::{Book, TrafficRecord};
@@ -102,6 +102,19 @@ pub(super) fn traffic(t: &TrafficRecord) -> (TrafficReport, Option<DelayedOps>) 
                 max_ms: i.max_us.map(ms),
                 in_flight: i.in_flight,
                 queued: i.queued,
+            })
+            .collect(),
+        by_start_s: t.by_start_bucket.as_secs_f64(),
+        by_start: t
+            .by_start
+            .iter()
+            .map(|b| StartPoint {
+                t_s: s(b.start_us),
+                count: b.count,
+                errors: b.errors,
+                p50_ms: ms(b.p50_us),
+                p99_ms: ms(b.p99_us),
+                max_ms: ms(b.max_us),
             })
             .collect(),
         errors: t

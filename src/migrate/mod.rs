@@ -44,6 +44,9 @@ pub(crate) struct StepContext<'a> {
     pub step_running: Option<&'a std::sync::atomic::AtomicBool>,
     /// The longest application lock wait going on, µs (from the lock sampler).
     pub app_wait_us: Option<&'a std::sync::atomic::AtomicU64>,
+    /// Where steps' `at` counts from: the start of traffic (or of the strategy), on the run's
+    /// clock.
+    pub origin: Duration,
 }
 
 /// Runs `strategy`'s steps on `client`, reading the catalog before and after each on `observer`,
@@ -59,6 +62,7 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
         command_env,
         step_running,
         app_wait_us,
+        origin,
     } = *ctx;
     let running = |on: bool| {
         if let Some(flag) = step_running {
@@ -79,6 +83,18 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
         })
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {
+        if let Some(at) = step.at {
+            // A step placed in time waits for its moment (or starts at once if it has passed).
+            let wait_for = (origin + at).saturating_sub(clock.offset());
+            if !wait_for.is_zero() {
+                tracing::info!(
+                    "strategy {}: step {} waits {wait_for:.1?} for its start at {at:?}",
+                    strategy.name,
+                    step.name
+                );
+            }
+            wait(wait_for, cancel).await;
+        }
         if cancel.is_cancelled() {
             break;
         }

@@ -62,6 +62,7 @@ pub(crate) async fn logged_waits(
             relation,
             waited_s: w.waited_s,
             acquired: w.acquired,
+            blocked_by: w.blocked_by,
         });
     }
     waits

@@ -82,4 +82,6 @@ pub(crate) struct LoggedWait {
     pub waited_s: f64,
     /// Whether it got the lock (else its statement was cancelled while waiting).
     pub acquired: bool,
+    /// The pids it waited for (holders, then earlier waiters), from the log's DETAIL.
+    pub blocked_by: Vec<i32>,
 }

@@ -38,6 +38,9 @@ pub(crate) struct ParsedWait {
     pub waited_s: f64,
     /// Whether it got the lock (else its statement was cancelled or it failed).
     pub acquired: bool,
+    /// Whom it waited for, as the "still waiting" line's DETAIL says: the holders of the lock,
+    /// then the processes ahead of it in the wait queue.
+    pub blocked_by: Vec<i32>,
 }
 
 /// A lock as `DescribeLockTag()` names it.
@@ -56,6 +59,8 @@ struct Waiting {
     tag: LockTag,
     /// How long it had waited then, seconds.
     after_s: f64,
+    /// Holders and earlier waiters, from the DETAIL line.
+    blocked_by: Vec<i32>,
 }
 
 /// One log line that matters here.
@@ -75,6 +80,9 @@ enum Line {
         after_s: f64,
         acquired: bool,
     },
+    /// The DETAIL of a "still waiting" line: "Process(es) holding the lock: 7747. Wait
+    /// queue: 7580, 7581."
+    Detail { holders: Vec<i32>, queue: Vec<i32> },
     /// An ERROR of the backend (the statement that was waiting, if any, ended here).
     Error,
 }
@@ -92,7 +100,14 @@ pub(crate) fn parse(log: &str) -> Vec<ParsedWait> {
                     mode,
                     tag,
                     after_s,
+                    blocked_by: Vec::new(),
                 });
+            }
+            Line::Detail { holders, queue } => {
+                if let Some(w) = open.get_mut(&pid).and_then(|list| list.last_mut()) {
+                    let ahead = queue.iter().take_while(|p| **p != pid).copied();
+                    w.blocked_by = holders.into_iter().chain(ahead).collect();
+                }
             }
             Line::Ended {
                 mode,
@@ -100,22 +115,29 @@ pub(crate) fn parse(log: &str) -> Vec<ParsedWait> {
                 after_s,
                 acquired,
             } => {
-                if let Some(list) = open.get_mut(&pid) {
-                    list.retain(|w| !(w.mode == mode && w.tag == tag));
+                let mut blocked_by = Vec::new();
+                if let Some(list) = open.get_mut(&pid)
+                    && let Some(k) = list.iter().position(|w| w.mode == mode && w.tag == tag)
+                {
+                    blocked_by = list.remove(k).blocked_by;
                 }
-                waits.push(wait(at, pid, mode, tag, after_s, acquired));
+                waits.push(ParsedWait::new(
+                    at, pid, mode, tag, after_s, acquired, blocked_by,
+                ));
             }
             Line::Error => {
                 // A statement cancelled while waiting logs no end line: the ERROR ends it.
                 for w in open.remove(&pid).unwrap_or_default() {
                     let more = (at - w.since).num_microseconds().unwrap_or(0) as f64 / 1e6;
-                    waits.push(wait(
+                    let waited_s = w.after_s + more.max(0.0);
+                    waits.push(ParsedWait::new(
                         at,
                         pid,
                         w.mode,
                         w.tag,
-                        w.after_s + more.max(0.0),
+                        waited_s,
                         false,
+                        w.blocked_by,
                     ));
                 }
             }
@@ -124,23 +146,27 @@ pub(crate) fn parse(log: &str) -> Vec<ParsedWait> {
     waits
 }
 
-fn wait(
-    at: DateTime<Utc>,
-    pid: i32,
-    mode: LockMode,
-    tag: LockTag,
-    waited_s: f64,
-    acquired: bool,
-) -> ParsedWait {
-    ParsedWait {
-        at,
-        pid,
-        mode,
-        locktype: tag.locktype,
-        relation_oid: tag.relation_oid,
-        database_oid: tag.database_oid,
-        waited_s,
-        acquired,
+impl ParsedWait {
+    fn new(
+        at: DateTime<Utc>,
+        pid: i32,
+        mode: LockMode,
+        tag: LockTag,
+        waited_s: f64,
+        acquired: bool,
+        blocked_by: Vec<i32>,
+    ) -> ParsedWait {
+        ParsedWait {
+            at,
+            pid,
+            mode,
+            locktype: tag.locktype,
+            relation_oid: tag.relation_oid,
+            database_oid: tag.database_oid,
+            waited_s,
+            acquired,
+            blocked_by,
+        }
     }
 }
 
@@ -154,6 +180,9 @@ fn parse_line(line: &str) -> Option<(DateTime<Utc>, i32, Line)> {
     let pid: i32 = pid.parse().ok()?;
     if rest.starts_with("ERROR:") || rest.starts_with("FATAL:") {
         return Some((at, pid, Line::Error));
+    }
+    if let Some(detail) = rest.strip_prefix("DETAIL:") {
+        return detail_line(detail.trim()).map(|line| (at, pid, line));
     }
     let message = rest.strip_prefix("LOG:")?.trim();
     let message = message.strip_prefix("process ")?;
@@ -190,6 +219,24 @@ fn parse_line(line: &str) -> Option<(DateTime<Utc>, i32, Line)> {
         Line::Waiting { mode, tag, after_s }
     };
     Some((at, pid, line))
+}
+
+/// "Process holding the lock: 7747. Wait queue: 7580, 7581." (or "Processes …").
+fn detail_line(text: &str) -> Option<Line> {
+    let rest = text
+        .strip_prefix("Process holding the lock: ")
+        .or_else(|| text.strip_prefix("Processes holding the lock: "))?;
+    let (holders, queue) = rest.split_once(". Wait queue: ")?;
+    let pids = |s: &str| -> Vec<i32> {
+        s.trim_end_matches('.')
+            .split(", ")
+            .filter_map(|p| p.trim().parse().ok())
+            .collect()
+    };
+    Some(Line::Detail {
+        holders: pids(holders),
+        queue: pids(queue),
+    })
 }
 
 /// Reads a lock description as `DescribeLockTag()` writes it.
@@ -257,6 +304,8 @@ mod tests {
         assert!(waits[0].acquired);
         assert_eq!(waits[1].locktype, LockType::Transactionid);
         assert_eq!(waits[1].relation_oid, None);
+        assert_eq!(waits[0].blocked_by, [7747]);
+        assert!(waits[1].blocked_by.is_empty());
     }
 
     #[test]
@@ -316,7 +365,7 @@ mod tests {
     fn a_wait_cancelled_by_lock_timeout_ends_at_its_error() {
         let log = "\
 2026-11-21 05:06:01.100 UTC [9] LOG:  process 9 still waiting for AccessExclusiveLock on relation 16390 of database 5 after 100.000 ms
-2026-11-21 05:06:01.100 UTC [9] DETAIL:  Process holding the lock: 8. Wait queue: 9.
+2026-11-21 05:06:01.100 UTC [9] DETAIL:  Processes holding the lock: 8, 10. Wait queue: 11, 9, 12.
 2026-11-21 05:06:01.400 UTC [9] ERROR:  canceling statement due to lock timeout
 2026-11-21 05:06:01.400 UTC [9] STATEMENT:  ALTER TABLE users ADD COLUMN x int
 ";
@@ -329,5 +378,7 @@ mod tests {
             "{}",
             waits[0].waited_s
         );
+        // Holders, then the one waiter ahead of it in the queue.
+        assert_eq!(waits[0].blocked_by, [8, 10, 11]);
     }
 }

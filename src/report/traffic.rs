@@ -39,8 +39,13 @@ pub struct TrafficReport {
     pub phases: Vec<PhaseReport>,
     /// Operations whose intended start fell while a migration step ran, all steps together.
     pub during_migration: Option<LatencyStats>,
-    /// The time series.
+    /// The time series, by completion time (throughput, errors, in-flight and queued).
     pub series: Vec<IntervalReport>,
+    /// The width of a `by_start` bucket, seconds.
+    pub by_start_s: f64,
+    /// Latency by intended start: each operation counted where it was due, in short buckets,
+    /// so a stall shows as the ramp it was (the charts draw latency from this).
+    pub by_start: Vec<StartPoint>,
     /// Errors by class, SQLSTATE and query.
     pub errors: Vec<ErrorReport>,
     /// Background sessions.
@@ -128,6 +133,24 @@ pub struct IntervalReport {
     pub in_flight: u64,
     /// Most operations waiting for a free connection, sampled.
     pub queued: u64,
+}
+
+/// Operations due in one `by_start` bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartPoint {
+    /// The bucket's start, seconds from the run's start.
+    pub t_s: f64,
+    /// Operations due in it.
+    pub count: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Maximum, ms.
+    pub max_ms: f64,
 }
 
 /// Errors of one class, SQLSTATE and query.

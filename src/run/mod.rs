@@ -180,6 +180,11 @@ async fn rehearse_strategy(
         .connect_as(database, SessionRole::MIGRATION_APP)
         .await?;
     tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
+    let migration_pid = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .ok()
+        .map(|r| r.get::<_, i32>(0));
     let since_s = clock.offset().as_secs_f64();
     let sampler = if options.lock_sampler {
         Some(
@@ -205,11 +210,17 @@ async fn rehearse_strategy(
             )
             .await?;
             tracing::info!("strategy {}: traffic running; baseline", strategy.name);
-            crate::migrate::wait(t.baseline, cancel).await;
+            // A first step placed in time (`at`) ends the baseline itself.
+            if strategy.steps.first().is_none_or(|s| s.at.is_none()) {
+                crate::migrate::wait(t.baseline, cancel).await;
+            }
             Some(running)
         }
         None => None,
     };
+    let origin = traffic
+        .as_ref()
+        .map_or_else(|| clock.offset(), crate::traffic::Traffic::started);
     let observer = server
         .connect_as(database, SessionRole::OBSERVER_APP)
         .await?;
@@ -223,6 +234,7 @@ async fn rehearse_strategy(
         command_env: &env,
         step_running: sampler.as_ref().map(|s| s.step_running.as_ref()),
         app_wait_us: sampler.as_ref().map(|s| s.app_wait_us.as_ref()),
+        origin,
     };
     let steps = crate::migrate::run_steps(&context, strategy).await;
     let traffic = match (traffic, &plan.traffic) {
@@ -230,7 +242,7 @@ async fn rehearse_strategy(
             running.set_phase(strategy.steps.len() + 1);
             tracing::info!("strategy {}: recovery", strategy.name);
             crate::migrate::wait(t.recovery, cancel).await;
-            Some(running.stop().await)
+            Some(running.stop(cancel).await)
         }
         _ => None,
     };
@@ -254,5 +266,6 @@ async fn rehearse_strategy(
         logged,
         leftovers,
         interrupted: cancel.is_cancelled(),
+        migration_pid,
     })
 }

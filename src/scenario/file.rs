@@ -210,6 +210,10 @@ pub(super) struct StepSection {
     /// SQL steps: pause before the first retry; doubled for each further one (default 500ms).
     #[serde(default, with = "humantime_serde")]
     pub retry_backoff: Option<Duration>,
+    /// Start no earlier than this offset from the start of the strategy's traffic (or of the
+    /// strategy, without traffic): a contention case placed in time.
+    #[serde(default, with = "humantime_serde")]
+    pub at: Option<Duration>,
 }
 
 /// `backfill = { … }`: `UPDATE table SET … WHERE key in [lo, lo + batch) AND (where)`, batch by
@@ -329,6 +333,9 @@ pub(super) struct QuerySection {
 pub(super) struct ParamSection {
     /// `table.column` of the seeded data.
     pub key: Option<String>,
+    /// `table.column`: integers above the seeded ones (max + 1, + 2, …), one per operation, for
+    /// inserts that must not collide with seeded keys.
+    pub seq: Option<String>,
     /// With `key`: `uniform` (default), `zipf`, `hot` or `latest`.
     pub dist: Option<KeyDist>,
     /// With `dist = "zipf"` or `"latest"`: the exponent (default 1.1).
@@ -373,6 +380,33 @@ pub(super) struct BackgroundSection {
     /// Run `sql` in a transaction and keep it open, idle, this long before committing.
     #[serde(default, with = "humantime_serde")]
     pub hold: Option<Duration>,
+    /// The transaction's isolation level (with `hold`, or for `sql` alone): a REPEATABLE READ
+    /// transaction keeps its snapshot while idle, which CREATE INDEX CONCURRENTLY waits for; an
+    /// idle READ COMMITTED one holds none.
+    pub isolation: Option<Isolation>,
+}
+
+/// A transaction isolation level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Isolation {
+    /// `READ COMMITTED` (the default): a snapshot per statement.
+    ReadCommitted,
+    /// `REPEATABLE READ`: one snapshot for the whole transaction.
+    RepeatableRead,
+    /// `SERIALIZABLE`.
+    Serializable,
+}
+
+impl Isolation {
+    /// As SQL writes it.
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "READ COMMITTED",
+            Isolation::RepeatableRead => "REPEATABLE READ",
+            Isolation::Serializable => "SERIALIZABLE",
+        }
+    }
 }
 
 /// `[budgets]`: parsed and kept in the plan.

@@ -17,4 +17,6 @@ pub(crate) use file::BackfillSection;
 pub(crate) use plan::{Budgets, Overrides, Plan, SqlSource, SqlStep, StepAction, StrategyPlan};
 pub use plan::{DatabasePlan, PhaseKind, StepKind};
 pub(crate) use seed::{ColumnPlan, GenPlan, SeedPlan, TablePlan};
-pub(crate) use traffic::{Arrival, BackgroundPlan, ParamPlan, QueryPlan, Rate, TrafficPlan};
+pub(crate) use traffic::{
+    Arrival, BackgroundPlan, Isolation, ParamPlan, QueryPlan, Rate, TrafficPlan,
+};

@@ -93,6 +93,9 @@ pub(crate) struct StepPlan {
     pub name: String,
     /// What it does.
     pub action: StepAction,
+    /// Start no earlier than this offset from the start of the strategy's traffic (or of the
+    /// strategy without traffic).
+    pub at: Option<Duration>,
 }
 
 /// What a step does.
@@ -685,6 +688,7 @@ impl Builder<'_> {
         Some(StepPlan {
             name: section.name.clone().unwrap_or(name),
             action,
+            at: section.at,
         })
     }
 }
@@ -740,9 +744,12 @@ impl Builder<'_> {
             };
             if let Some(mut sql) = self.sql_step(source, section, step, key) {
                 sql.transaction &= !m.no_transaction;
+                // `at` places the directory's first migration; the others follow it.
+                let at = if steps.is_empty() { section.at } else { None };
                 steps.push(StepPlan {
                     name: m.name.clone(),
                     action: StepAction::Sql(sql),
+                    at,
                 });
             }
         }
@@ -765,6 +772,7 @@ impl Builder<'_> {
                     steps.push(StepPlan {
                         name: format!("down {}", m.name),
                         action: StepAction::Sql(sql),
+                        at: None,
                     });
                 }
             }

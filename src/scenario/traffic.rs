@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-pub(crate) use super::file::Arrival;
 pub(super) use super::file::KeyDist;
+pub(crate) use super::file::{Arrival, Isolation};
 use super::file::{ParamSection, QuerySection, RateValue, TrafficSection};
 use crate::values::{Constant, FakeKind, KeyDistPlan};
 
@@ -93,6 +93,13 @@ pub(crate) enum ParamPlan {
     Range(f64, f64, bool),
     /// A constant.
     Value(Constant),
+    /// Integers above the seeded ones of `table.column`, one per draw.
+    Seq {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+    },
 }
 
 /// A session started at an offset into the traffic.
@@ -106,6 +113,8 @@ pub(crate) struct BackgroundPlan {
     pub start: Duration,
     /// Keep the transaction open this long after the statement.
     pub hold: Option<Duration>,
+    /// Run in a transaction of this isolation level.
+    pub isolation: Option<Isolation>,
 }
 
 /// Reports a problem at a spanned place; returns nothing.
@@ -188,6 +197,7 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
                 sql: b.sql.clone(),
                 start: b.start,
                 hold: b.hold,
+                isolation: b.isolation,
             }
         })
         .collect();
@@ -261,6 +271,7 @@ fn param(p: &Spanned<ParamSection>, key: &str, report: &mut Report) -> Option<Pa
     let s = p.get_ref();
     let given = [
         s.key.is_some(),
+        s.seq.is_some(),
         s.fake.is_some(),
         s.range.is_some(),
         s.value.is_some(),
@@ -270,7 +281,7 @@ fn param(p: &Spanned<ParamSection>, key: &str, report: &mut Report) -> Option<Pa
         None
     };
     if given.iter().filter(|g| **g).count() != 1 {
-        return fail("expected exactly one of `key`, `fake`, `range` and `value`".into());
+        return fail("expected exactly one of `key`, `fake`, `range`, `value` and `seq`".into());
     }
     if s.key.is_none()
         && (s.dist.is_some() || s.exponent.is_some() || s.hot.is_some() || s.share.is_some())
@@ -289,6 +300,15 @@ fn param(p: &Spanned<ParamSection>, key: &str, report: &mut Report) -> Option<Pa
             }),
             Err(message) => fail(message),
         };
+    }
+    if let Some(k) = &s.seq {
+        let Some((table, column)) = k.rsplit_once('.') else {
+            return fail(format!("expected `seq = \"table.column\"`, found `{k}`"));
+        };
+        return Some(ParamPlan::Seq {
+            table: table.into(),
+            column: column.into(),
+        });
     }
     if let Some(f) = &s.fake {
         return match fake_kind(f) {

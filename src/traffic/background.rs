@@ -1,5 +1,8 @@
-//! Background sessions: a long-running query or a transaction left open, started at an offset, to
-//! reproduce the lock-queue incident (an ALTER waiting behind a long reader stalls everyone).
+//! Background sessions: a long-running query or a transaction left open, started at an offset
+//! from the start of traffic, to reproduce the lock-queue incident (an ALTER waiting behind a
+//! long reader stalls everyone) or a snapshot an index build must wait for (a REPEATABLE READ
+//! transaction left idle). A session still running when the traffic stops is let run to its end
+//! (up to a cap): the contention it causes is what is being rehearsed.
 
 use std::time::Duration;
 
@@ -11,108 +14,177 @@ use super::record::BackgroundRun;
 use crate::clock::RunClock;
 use crate::scenario::BackgroundPlan;
 
+/// The longest background sessions may run on after the traffic stopped.
+pub(super) const CAP: Duration = Duration::from_secs(600);
+
 /// The running background sessions.
 pub(super) struct Sessions {
-    stop: CancellationToken,
+    /// Fires when traffic stops: sessions not started yet do not start.
+    no_start: CancellationToken,
+    /// Fires at the cap or on interruption: running sessions are cancelled.
+    cancel: CancellationToken,
     tasks: JoinSet<(usize, BackgroundRun)>,
+    names: Vec<String>,
 }
 
 impl Sessions {
-    /// Starts one task per session; each waits for its offset from now.
+    /// Starts one task per session; each waits for its offset from `origin` (the start of
+    /// traffic on the run's clock).
     pub(super) fn start(
         config: Config,
         target: String,
         plans: &[BackgroundPlan],
         clock: RunClock,
+        origin: Duration,
     ) -> Sessions {
-        let stop = CancellationToken::new();
+        let no_start = CancellationToken::new();
+        let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let origin = clock.offset();
         for (i, plan) in plans.iter().enumerate() {
-            let (mut config, target, plan, stop) =
-                (config.clone(), target.clone(), plan.clone(), stop.clone());
+            let mut config = config.clone();
             config.application_name(format!(
                 "{}{}",
                 crate::pg::SessionRole::BACKGROUND_PREFIX,
                 plan.name
             ));
-            tasks.spawn(async move {
-                let report = session(config, target, plan, clock, origin, stop).await;
-                (i, report)
-            });
+            let session = Session {
+                config,
+                target: target.clone(),
+                plan: plan.clone(),
+                clock,
+                due: origin + plan.start,
+                no_start: no_start.clone(),
+                cancel: cancel.clone(),
+            };
+            tasks.spawn(async move { (i, session.run().await) });
         }
-        Sessions { stop, tasks }
+        Sessions {
+            no_start,
+            cancel,
+            tasks,
+            names: plans.iter().map(|p| p.name.clone()).collect(),
+        }
     }
 
-    /// Stops sessions still running (cancelling their statement) and returns their reports.
-    pub(super) async fn stop(mut self) -> Vec<BackgroundRun> {
-        self.stop.cancel();
-        let mut reports = Vec::new();
-        while let Some(done) = self.tasks.join_next().await {
-            if let Ok(r) = done {
-                reports.push(r);
+    /// Lets sessions still running finish (sessions not started yet never start), cancelling
+    /// them after `cap` or when `interrupt` fires; returns what each did.
+    pub(super) async fn finish(
+        mut self,
+        cap: Duration,
+        interrupt: &CancellationToken,
+    ) -> Vec<BackgroundRun> {
+        self.no_start.cancel();
+        let running = self.tasks.len();
+        if running > 0 {
+            tracing::debug!("waiting for {running} background session(s) to end");
+        }
+        let mut runs = Vec::new();
+        let deadline = tokio::time::Instant::now() + cap;
+        loop {
+            tokio::select! {
+                done = self.tasks.join_next() => match done {
+                    Some(Ok(r)) => runs.push(r),
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline), if !self.cancel.is_cancelled() => {
+                    tracing::warn!(
+                        "background sessions still running {} s after traffic stopped; cancelling them",
+                        cap.as_secs()
+                    );
+                    self.cancel.cancel();
+                }
+                () = interrupt.cancelled(), if !self.cancel.is_cancelled() => self.cancel.cancel(),
             }
         }
-        reports.sort_by_key(|(i, _)| *i);
-        reports.into_iter().map(|(_, r)| r).collect()
+        runs.sort_by_key(|(i, _)| *i);
+        let mut runs: Vec<BackgroundRun> = runs.into_iter().map(|(_, r)| r).collect();
+        // A session whose task failed still appears, by name.
+        for (i, name) in self.names.iter().enumerate() {
+            if runs.get(i).is_none_or(|r| &r.name != name) {
+                runs.insert(
+                    i.min(runs.len()),
+                    BackgroundRun {
+                        name: name.clone(),
+                        start_s: None,
+                        end_s: None,
+                        error: Some("its task failed".into()),
+                    },
+                );
+            }
+        }
+        runs
     }
 }
 
-async fn session(
+/// One background session.
+struct Session {
     config: Config,
     target: String,
     plan: BackgroundPlan,
     clock: RunClock,
-    origin: Duration,
-    stop: CancellationToken,
-) -> BackgroundRun {
-    let mut report = BackgroundRun {
-        name: plan.name.clone(),
-        start_s: None,
-        end_s: None,
-        error: None,
-    };
-    let wait = (origin + plan.start).saturating_sub(clock.offset());
-    tokio::select! {
-        () = tokio::time::sleep(wait) => {}
-        () = stop.cancelled() => {
-            report.error = Some("traffic stopped before its start".into());
-            return report;
-        }
-    }
-    let mut client = match crate::db::connect(&config, &target).await {
-        Ok(c) => c,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
-    };
-    let cancel = client.cancel_token();
-    report.start_s = Some(clock.offset().as_secs_f64());
-    let work = async {
-        match plan.hold {
-            None => client.batch_execute(&plan.sql).await.map(|()| false),
-            Some(hold) => {
-                let tx = client.transaction().await?;
-                tx.batch_execute(&plan.sql).await?;
-                tracing::info!("background {}: transaction idle for {hold:?}", plan.name);
-                tokio::time::sleep(hold).await;
-                tx.commit().await.map(|()| false)
+    /// When to start, on the run's clock.
+    due: Duration,
+    no_start: CancellationToken,
+    cancel: CancellationToken,
+}
+
+impl Session {
+    async fn run(self) -> BackgroundRun {
+        let plan = &self.plan;
+        let mut report = BackgroundRun {
+            name: plan.name.clone(),
+            start_s: None,
+            end_s: None,
+            error: None,
+        };
+        let wait = self.due.saturating_sub(self.clock.offset());
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = self.no_start.cancelled() => {
+                report.error = Some("traffic stopped before its start".into());
+                return report;
             }
         }
-    };
-    let outcome = tokio::select! {
-        result = work => result,
-        () = stop.cancelled() => Ok(true),
-    };
-    report.end_s = Some(clock.offset().as_secs_f64());
-    match outcome {
-        Ok(false) => {}
-        Ok(true) => {
-            let _ = cancel.cancel_query(NoTls).await;
-            report.error = Some("still running when traffic stopped; cancelled".into());
+        let client = match crate::db::connect(&self.config, &self.target).await {
+            Ok(c) => c,
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return report;
+            }
+        };
+        let cancel_query = client.cancel_token();
+        report.start_s = Some(self.clock.offset().as_secs_f64());
+        let work = async {
+            if plan.hold.is_none() && plan.isolation.is_none() {
+                return client.batch_execute(&plan.sql).await;
+            }
+            let isolation = plan
+                .isolation
+                .unwrap_or(crate::scenario::Isolation::ReadCommitted);
+            client
+                .batch_execute(&format!("BEGIN ISOLATION LEVEL {}", isolation.sql()))
+                .await?;
+            client.batch_execute(&plan.sql).await?;
+            if let Some(hold) = plan.hold {
+                tracing::info!("background {}: transaction idle for {hold:?}", plan.name);
+                tokio::time::sleep(hold).await;
+            }
+            client.batch_execute("COMMIT").await
+        };
+        let outcome = tokio::select! {
+            result = work => result.map(|()| false),
+            () = self.cancel.cancelled() => Ok(true),
+        };
+        report.end_s = Some(self.clock.offset().as_secs_f64());
+        match outcome {
+            Ok(false) => {}
+            Ok(true) => {
+                let _ = cancel_query.cancel_query(NoTls).await;
+                report.error = Some("still running at the end of the rehearsal; cancelled".into());
+            }
+            Err(e) => report.error = Some(crate::pg::describe(&e)),
         }
-        Err(e) => report.error = Some(crate::pg::describe(&e)),
+        report
     }
-    report
 }

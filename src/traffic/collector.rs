@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::record::{Book, ErrorTally, IntervalRecord, PhaseBook, histogram};
+use super::by_start::ByStart;
+use super::record::{Book, ErrorTally, IntervalRecord, PhaseBook, StartBucket, histogram};
 use crate::pg::ErrorClass;
 use crate::scenario::PhaseKind;
 
@@ -71,6 +72,8 @@ pub(super) struct Collected {
     pub phases: Vec<PhaseBook>,
     /// The time series.
     pub series: Vec<IntervalRecord>,
+    /// Latency by intended start.
+    pub by_start: Vec<StartBucket>,
     /// Errors.
     pub errors: Vec<ErrorTally>,
     /// Lateness, µs.
@@ -82,6 +85,9 @@ pub(super) struct Collected {
     /// Re-prepared statements.
     pub reprepared: u64,
 }
+
+/// The width of a by-start bucket, µs: fine enough to show a stall's ramp.
+pub(super) const BY_START_BUCKET_US: u64 = 100_000;
 
 fn record(h: &mut Histogram<u64>, us: u64) {
     h.saturating_record(us.max(1));
@@ -124,6 +130,7 @@ pub(super) struct Collector {
     open: BTreeMap<u64, Interval>,
     next_closed: u64,
     series: Vec<IntervalRecord>,
+    by_start: ByStart,
     errors: BTreeMap<(ErrorClass, Option<String>, u16), ErrorAcc>,
     succeeded: u64,
     failed: u64,
@@ -153,6 +160,7 @@ impl Collector {
             open: BTreeMap::new(),
             next_closed: 0,
             series: Vec::new(),
+            by_start: ByStart::new(BY_START_BUCKET_US, start_us),
             errors: BTreeMap::new(),
             succeeded: 0,
             failed: 0,
@@ -182,6 +190,7 @@ impl Collector {
                 let closable =
                     (now_us.saturating_sub(self.start_us) / self.interval_us).saturating_sub(1);
                 self.close_until(closable);
+                self.by_start.close_old(now_us);
             }
         }
     }
@@ -204,6 +213,11 @@ impl Collector {
         let phase = (s.phase as usize).min(self.books.len() - 1);
         self.books[phase][s.query as usize].add(&s);
         record(&mut self.lateness, s.sent_us.saturating_sub(s.intended_us));
+        self.by_start.add(
+            s.intended_us,
+            s.done_us.saturating_sub(s.intended_us),
+            s.failure.is_some(),
+        );
         self.reprepared += u64::from(s.reprepared);
         let i = self.interval_of(s.done_us).max(self.next_closed);
         let interval = self.interval(i);
@@ -348,6 +362,7 @@ impl Collector {
         Collected {
             phases,
             series: self.series,
+            by_start: self.by_start.finish(),
             errors,
             lateness: self.lateness,
             succeeded: self.succeeded,

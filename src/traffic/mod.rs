@@ -10,6 +10,7 @@
 //! time is completion − actual send.
 
 mod background;
+mod by_start;
 mod collector;
 mod params;
 mod pool;
@@ -17,12 +18,13 @@ mod record;
 mod schedule;
 mod worker;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
 use crate::db::{DbError, Server};
@@ -106,6 +108,7 @@ pub(crate) struct Traffic {
     collector: tokio::task::JoinHandle<Collector>,
     background: background::Sessions,
     recent_p99_us: Arc<std::sync::atomic::AtomicU64>,
+    started: Duration,
 }
 
 /// Checks the traffic against the seeded database `dbname` and starts it. `phases` names the
@@ -212,6 +215,7 @@ pub(crate) async fn start(
         server.target.clone(),
         &plan.background,
         clock,
+        Duration::from_micros(start_us),
     );
     Ok(Traffic {
         plan: plan.clone(),
@@ -225,6 +229,7 @@ pub(crate) async fn start(
         collector,
         background,
         recent_p99_us,
+        started: Duration::from_micros(start_us),
     })
 }
 
@@ -255,9 +260,16 @@ impl Traffic {
         self.shared.deploy(index, now, over.as_micros() as u64);
     }
 
-    /// Stops scheduling, lets started operations finish (up to a timeout), and returns what
+    /// When traffic started, on the run's clock: the origin of background sessions' `start`
+    /// and of steps' `at`.
+    pub(crate) fn started(&self) -> Duration {
+        self.started
+    }
+
+    /// Stops scheduling, lets started operations finish (up to a timeout) and background
+    /// sessions still running end (up to a cap, or until `interrupt` fires), and returns what
     /// was recorded.
-    pub(crate) async fn stop(mut self) -> TrafficRecord {
+    pub(crate) async fn stop(mut self, interrupt: &CancellationToken) -> TrafficRecord {
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(scheduler) = self.scheduler.take() {
             let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
@@ -273,7 +285,6 @@ impl Traffic {
             );
         }
         drop(self.queue.take());
-        let background = self.background.stop().await;
         self.ticker.abort();
         let end_us = self.clock.offset().as_micros() as u64;
         let Traffic {
@@ -281,8 +292,10 @@ impl Traffic {
             shared,
             events,
             collector,
+            background,
             ..
         } = self;
+        let background = background.finish(background::CAP, interrupt).await;
         drop(events);
         let mut collector = collector.await.expect("collector task");
         let scheduled = shared.scheduled();
@@ -302,6 +315,8 @@ impl Traffic {
             lateness: c.lateness,
             phases: c.phases,
             series: c.series,
+            by_start: c.by_start,
+            by_start_bucket: Duration::from_micros(collector::BY_START_BUCKET_US),
             errors: c.errors,
             background,
         }
@@ -335,10 +350,28 @@ async fn resolve_params(
     plan: &TrafficPlan,
 ) -> Result<Vec<Vec<ParamSource>>, TrafficError> {
     let mut all = Vec::new();
+    // One counter per `seq` column, shared by every query that draws from it.
+    let mut counters: BTreeMap<String, Arc<AtomicI64>> = BTreeMap::new();
     for (index, query) in plan.queries.iter().enumerate() {
         let mut sources = Vec::new();
         for (param, p) in query.params.iter().enumerate() {
             let source = match p {
+                ParamPlan::Seq { table, column } => {
+                    let name = format!("{table}.{column}");
+                    if !counters.contains_key(&name) {
+                        let max = max_key(client, table, column).await.map_err(|message| {
+                            TrafficError::Key {
+                                query: query.name.clone(),
+                                index,
+                                param,
+                                key: name.clone(),
+                                message,
+                            }
+                        })?;
+                        counters.insert(name.clone(), Arc::new(AtomicI64::new(max + 1)));
+                    }
+                    ParamSource::Seq(Arc::clone(&counters[&name]))
+                }
                 ParamPlan::Key {
                     table,
                     column,
@@ -373,6 +406,26 @@ async fn resolve_params(
         all.push(sources);
     }
     Ok(all)
+}
+
+/// The largest value of an integer column (0 for an empty table), where a `seq` parameter
+/// starts above.
+async fn max_key(
+    client: &tokio_postgres::Client,
+    table: &str,
+    column: &str,
+) -> Result<i64, String> {
+    let sql = format!(
+        "SELECT coalesce(max({})::int8, 0) FROM {table}",
+        crate::pg::quote_ident(column)
+    );
+    match client.query_one(&sql, &[]).await {
+        Ok(row) => Ok(row.get(0)),
+        Err(e) => Err(format!(
+            "{} (a `seq` parameter needs an integer column)",
+            crate::pg::describe(&e)
+        )),
+    }
 }
 
 /// Every query of the starting version must prepare, with no more parameters than given.

@@ -4,6 +4,9 @@
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use crate::values::{FakeKind, KeyPool, Pick, Value};
 
 /// A ready parameter generator.
@@ -22,6 +25,8 @@ pub(super) enum ParamSource {
     Range(f64, f64, bool),
     /// A constant.
     Value(Value),
+    /// The next integer of a counter shared by every worker.
+    Seq(Arc<AtomicI64>),
 }
 
 impl ParamSource {
@@ -39,6 +44,7 @@ impl ParamSource {
                 rng.random_range(*lo..*hi)
             }),
             ParamSource::Value(v) => v.clone(),
+            ParamSource::Seq(next) => Value::I64(next.fetch_add(1, Ordering::Relaxed)),
         }
     }
 }

@@ -36,6 +36,10 @@ pub(crate) struct TrafficRecord {
     pub phases: Vec<PhaseBook>,
     /// The time series, by completion time.
     pub series: Vec<IntervalRecord>,
+    /// Latency by intended start, in buckets of `by_start_bucket`.
+    pub by_start: Vec<StartBucket>,
+    /// The width of a by-start bucket.
+    pub by_start_bucket: Duration,
     /// Errors by class, SQLSTATE and query.
     pub errors: Vec<ErrorTally>,
     /// Background sessions.
@@ -114,6 +118,23 @@ pub(crate) struct IntervalRecord {
     pub in_flight: u64,
     /// Most operations waiting for a connection, sampled.
     pub queued: u64,
+}
+
+/// Operations due in one short bucket, by intended start.
+#[derive(Debug, Clone)]
+pub(crate) struct StartBucket {
+    /// The bucket's start, µs.
+    pub start_us: u64,
+    /// Operations due in it.
+    pub count: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Median latency, µs.
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Maximum.
+    pub max_us: u64,
 }
 
 /// Errors of one class, SQLSTATE and query.

@@ -121,8 +121,25 @@ impl Sandbox {
             .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
         let report: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_valid_report(&report);
+        assert_consistent_report(&path);
         report
     }
+}
+
+/// Checks that a report never contradicts itself (`rehearse check-report`).
+pub(crate) fn assert_consistent_report(path: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .arg("check-report")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} contradicts itself:\n{}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Checks a report against the committed JSON Schema.

@@ -30,40 +30,78 @@ fn steps(s: &StrategyReport) -> Vec<(f64, f64, String)> {
 }
 
 fn x_range(t: &TrafficReport, s: &StrategyReport) -> (f64, f64) {
-    let lo = t.series.first().map_or(s.start_s.unwrap_or(0.0), |i| i.t_s);
+    let lo = t
+        .series
+        .first()
+        .map_or(s.start_s.unwrap_or(0.0), |i| i.t_s)
+        .clamp(-LIMIT, LIMIT);
     let hi = t
         .series
         .last()
         .map_or(lo + 1.0, |i| i.t_s + t.interval_s)
+        .clamp(-LIMIT, LIMIT)
         .max(lo + 1.0);
     (lo, hi)
 }
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
-/// Latency p50/p99/max over time (log scale), steps shaded and labelled.
+/// The largest value a chart draws (ms or seconds): anything beyond, or not finite, is a
+/// broken report, and plotting it would make the axes unusable (or the drawing endless).
+const LIMIT: f64 = 1e9;
+
+/// A value fit to draw.
+fn drawable(v: f64) -> Option<f64> {
+    (v.is_finite() && v.abs() <= LIMIT).then_some(v)
+}
+
+/// Latency points (x, p50, p99, max) with the time they are placed at: by intended start when
+/// the report has it, else by completion time (reports of version 1).
+fn latency_points(t: &TrafficReport) -> (Vec<(f64, f64, f64, f64)>, &'static str) {
+    if t.by_start.is_empty() {
+        let points = t
+            .series
+            .iter()
+            .filter_map(|i| {
+                Some((
+                    drawable(i.t_s + t.interval_s / 2.0)?,
+                    drawable(i.p50_ms?)?,
+                    drawable(i.p99_ms?)?,
+                    drawable(i.max_ms?)?,
+                ))
+            })
+            .collect();
+        return (points, "by completion time");
+    }
+    let points = t
+        .by_start
+        .iter()
+        .filter_map(|b| {
+            Some((
+                drawable(b.t_s + t.by_start_s / 2.0)?,
+                drawable(b.p50_ms)?,
+                drawable(b.p99_ms)?,
+                drawable(b.max_ms)?,
+            ))
+        })
+        .collect();
+    (points, "by intended start: each operation where it was due")
+}
+
+/// Latency p50/p99/max over time (log scale), steps shaded and labelled, by intended start.
 pub(super) fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
     draw(|root| {
         let (x0, x1) = x_range(t, s);
-        let y_max = t
-            .series
+        let (points, placed) = latency_points(t);
+        let y_max = points.iter().map(|p| p.3).fold(1.0f64, f64::max) * 1.5;
+        let y_min = points
             .iter()
-            .filter_map(|i| i.max_ms)
-            .fold(1.0f64, f64::max)
-            * 1.5;
-        let y_min = t
-            .series
-            .iter()
-            .filter_map(|i| i.p50_ms)
+            .map(|p| p.1)
             .fold(f64::MAX, f64::min)
             .clamp(0.01, 1.0)
             / 2.0;
-        let mut chart = chart(
-            root,
-            "Latency over time (ms, log scale)",
-            x0..x1,
-            (y_min..y_max).log_scale(),
-        )?;
+        let caption = format!("Latency {placed} (ms, log scale)");
+        let mut chart = chart(root, &caption, x0..x1, (y_min..y_max).log_scale())?;
         mesh(&mut chart, "seconds since the run started", "ms")?;
         shade_steps(&mut chart, &steps(s), y_min, y_max)?;
         for (name, color, pick) in [
@@ -71,20 +109,19 @@ pub(super) fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
             ("p99", PALETTE[0], 1),
             ("max", PALETTE[1], 2),
         ] {
-            let points: Vec<(f64, f64)> = t
-                .series
+            let line: Vec<(f64, f64)> = points
                 .iter()
-                .filter_map(|i| {
+                .map(|p| {
                     let v = match pick {
-                        0 => i.p50_ms,
-                        1 => i.p99_ms,
-                        _ => i.max_ms,
-                    }?;
-                    Some((i.t_s + t.interval_s / 2.0, v.max(y_min)))
+                        0 => p.1,
+                        1 => p.2,
+                        _ => p.3,
+                    };
+                    (p.0, v.max(y_min))
                 })
                 .collect();
             chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .draw_series(LineSeries::new(line, color.stroke_width(1)))?
                 .label(name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
@@ -98,7 +135,8 @@ pub(super) fn latency(s: &StrategyReport, t: &TrafficReport) -> String {
 pub(super) fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
     draw(|root| {
         let (x0, x1) = x_range(t, s);
-        let per_s = |n: u64| n as f64 / t.interval_s;
+        let interval = drawable(t.interval_s).filter(|i| *i > 0.0).unwrap_or(1.0);
+        let per_s = |n: u64| n as f64 / interval;
         let y_max = t
             .series
             .iter()
@@ -107,7 +145,7 @@ pub(super) fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
             * 1.15;
         let mut chart = chart(
             root,
-            "Throughput and errors (operations per second)",
+            "Throughput and errors by completion time (operations per second)",
             x0..x1,
             0.0..y_max,
         )?;
@@ -226,10 +264,10 @@ pub(super) fn overlay(strategies: &[StrategyReport]) -> Option<String> {
         .filter_map(|s| {
             let t = s.traffic.as_ref()?;
             let start = s.start_s?;
-            let points = t
-                .series
-                .iter()
-                .filter_map(|i| Some((i.t_s + t.interval_s / 2.0 - start, i.p99_ms?)))
+            let points = latency_points(t)
+                .0
+                .into_iter()
+                .filter_map(|(x, _, p99, _)| Some((drawable(x - start)?, p99)))
                 .collect::<Vec<_>>();
             Some((s.name.as_str(), points))
         })
@@ -245,7 +283,7 @@ pub(super) fn overlay(strategies: &[StrategyReport]) -> Option<String> {
     Some(draw(|root| {
         let mut chart = chart(
             root,
-            "p99 latency of each strategy (ms, log scale; 0 = its first step)",
+            "p99 latency of each strategy by intended start (ms, log scale; 0 = its first step)",
             x0..x1,
             (y_min..y_max).log_scale(),
         )?;
