@@ -140,7 +140,7 @@ pub(super) fn step_summary(waits: &[LockWait], start_s: f64, end_s: f64) -> Step
         .iter()
         .max_by(|a, b| a.duration_s.total_cmp(&b.duration_s));
     StepLockSummary {
-        migration_wait_s: migration.iter().map(|w| w.duration_s).sum(),
+        migration_wait_s: migration.iter().fold(0.0, |total, w| total + w.duration_s),
         migration_waited_for: longest.map(|w| {
             format!(
                 "{} on {}",

@@ -52,8 +52,7 @@ pub(super) fn step(
                     .as_ref()
                     .is_some_and(|e| e.class() == ErrorClass::LockTimeout)
             })
-            .map(|a| a.duration_s)
-            .sum(),
+            .fold(0.0, |total, a| total + a.duration_s),
         locks: r
             .locks
             .iter()

@@ -381,4 +381,67 @@ mod tests {
         // Holders, then the one waiter ahead of it in the queue.
         assert_eq!(waits[0].blocked_by, [8, 10, 11]);
     }
+
+    /// Real logs of `tests/fixtures/scenarios/log-forms.toml` on each supported major
+    /// (`scripts/make-log-fixtures.sh`): every form parses, on every major alike.
+    #[test]
+    fn real_logs_of_every_major_parse() {
+        let logs = [
+            (
+                "13",
+                include_str!("../../tests/fixtures/serverlog/pg13.log"),
+            ),
+            (
+                "15",
+                include_str!("../../tests/fixtures/serverlog/pg15.log"),
+            ),
+            (
+                "17",
+                include_str!("../../tests/fixtures/serverlog/pg17.log"),
+            ),
+            (
+                "18",
+                include_str!("../../tests/fixtures/serverlog/pg18.log"),
+            ),
+        ];
+        for (major, log) in logs {
+            let waits = parse(log);
+            let count = |t: LockType| waits.iter().filter(|w| w.locktype == t).count();
+            // Three strategies each: the row-lock pair; the first also the ALTER and the
+            // reader parsed behind it, the index build, the advisory and the type locks; the
+            // other two an ALTER cancelled by its timeout.
+            assert_eq!(count(LockType::Relation), 4, "pg{major}: {waits:#?}");
+            assert_eq!(count(LockType::Transactionid), 3, "pg{major}");
+            assert_eq!(count(LockType::Tuple), 3, "pg{major}");
+            assert_eq!(count(LockType::Virtualxid), 1, "pg{major}");
+            assert_eq!(count(LockType::Advisory), 1, "pg{major}");
+            assert_eq!(count(LockType::Object), 1, "pg{major}");
+            let cancelled: Vec<&ParsedWait> = waits.iter().filter(|w| !w.acquired).collect();
+            assert_eq!(
+                cancelled.len(),
+                2,
+                "pg{major}: lock_timeout and statement_timeout"
+            );
+            for w in &cancelled {
+                assert_eq!(w.mode, LockMode::AccessExclusiveLock);
+                assert!((0.35..0.5).contains(&w.waited_s), "pg{major}: {w:?}");
+            }
+            // Every acquired wait's duration is the log's own figure, and every wait names
+            // its blocker.
+            for line in log.lines().filter(|l| l.contains(" acquired ")) {
+                let ms: f64 = line
+                    .rsplit_once(" after ")
+                    .and_then(|(_, r)| r.split(" ms").next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap();
+                assert!(
+                    waits
+                        .iter()
+                        .any(|w| (w.waited_s * 1000.0 - ms).abs() < 1e-6),
+                    "pg{major}: {line}"
+                );
+            }
+            assert!(waits.iter().all(|w| !w.blocked_by.is_empty()), "pg{major}");
+        }
+    }
 }

@@ -212,7 +212,7 @@ pub(super) async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome
             .enumerate()
             .filter(|(_, d)| d.table == t.key && !matches!(d.kind, DeferredKind::ForeignKey { .. }))
             .map(|(k, _)| finished.get(&Task::Build(k)).copied().unwrap_or_default())
-            .sum();
+            .fold(0.0, |total, s| total + s);
         tables.push(TableLoad {
             table: qualified,
             rows: t.rows,
