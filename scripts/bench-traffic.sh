@@ -7,6 +7,7 @@
 #   3. schedule lateness at 1,000 ops/s with no stall (goal: p99 < 1 ms).
 #
 #   scripts/bench-traffic.sh            # ROUNDS=3 CONNECTIONS=8 SECONDS_PER_RUN=10
+#   ONLY_THROUGHPUT=1 scripts/bench-traffic.sh   # part 1 only
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-3}
@@ -50,6 +51,11 @@ print(f'{p["all"]["count"] / (p["end_s"] - p["start_s"]):.1f}')
 PY
 	)
 	rh+=("$ops")
+	python3 - "$work/select-$round/report.json" >>"$work/intervals" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["strategies"][0]["traffic"]
+print(" ".join(f'{i["completed"] / t["interval_s"]:.0f}' for i in t["series"]))
+PY
 	printf '   round %d: pgbench %10.1f tps   rehearse %10.1f ops/s\n' "$round" "$tps" "$ops"
 done
 python3 - "${pg[*]}" "${rh[*]}" <<'PY'
@@ -59,6 +65,8 @@ rh = [float(x) for x in sys.argv[2].split()]
 a, b = statistics.median(pg), statistics.median(rh)
 print(f"   median: pgbench {a:.1f} tps, rehearse {b:.1f} ops/s, ratio {b / a:.3f} (goal >= 0.90)")
 PY
+
+[ -z "${ONLY_THROUGHPUT:-}" ] || exit 0
 
 echo
 echo "2. stall check: 2.5 s ACCESS EXCLUSIVE at 800 ops/s in a 10 s run"

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use crate::pg::{LockMode, SessionRole};
-use crate::report::{DelayedOps, StepReport, StrategyFigures, StrategyReport};
+use crate::report::{
+    DelayedOps, IntervalReport, Stability, StepReport, StrategyFigures, StrategyReport,
+    TrafficReport,
+};
 use crate::scenario::PhaseKind;
 
 /// A strategy's figures. `delayed` comes from the traffic's latency books (see
@@ -39,6 +42,7 @@ pub(crate) fn strategy_figures(s: &StrategyReport, delayed: Option<DelayedOps>) 
                 .filter(|p| p.all.count > 0)
                 .map(|p| p.all.latency.p99_ms)
         }),
+        baseline_stability: traffic.and_then(baseline_stability),
         delayed,
         errors: traffic.map_or(0, |t| t.failed),
         errors_by_class,
@@ -54,6 +58,35 @@ pub(crate) fn strategy_figures(s: &StrategyReport, delayed: Option<DelayedOps>) 
             .filter_map(|st| st.exclusive_hold_s)
             .reduce(f64::max),
     }
+}
+
+/// The spread of the baseline's whole intervals: throughput and p99.
+fn baseline_stability(t: &TrafficReport) -> Option<Stability> {
+    let baseline = t.phases.iter().find(|p| p.kind == PhaseKind::Baseline)?;
+    let (start, end) = (baseline.start_s?, baseline.end_s?);
+    let inside: Vec<&IntervalReport> = t
+        .series
+        .iter()
+        .filter(|i| i.t_s >= start - 1e-9 && i.t_s + t.interval_s <= end + 1e-9)
+        .collect();
+    if inside.is_empty() || t.interval_s <= 0.0 {
+        return None;
+    }
+    let rates: Vec<f64> = inside
+        .iter()
+        .map(|i| i.completed as f64 / t.interval_s)
+        .collect();
+    let n = rates.len() as f64;
+    let mean = rates.iter().sum::<f64>() / n;
+    let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let p99s: Vec<f64> = inside.iter().filter_map(|i| i.p99_ms).collect();
+    Some(Stability {
+        intervals: inside.len() as u64,
+        ops_per_s: mean,
+        ops_per_s_cv_pct: if mean > 0.0 { sd / mean * 100.0 } else { 0.0 },
+        p99_min_ms: p99s.iter().copied().reduce(f64::min).unwrap_or(0.0),
+        p99_max_ms: p99s.iter().copied().reduce(f64::max).unwrap_or(0.0),
+    })
 }
 
 /// How long a step held an ACCESS EXCLUSIVE lock, at most: a transactional step that held one

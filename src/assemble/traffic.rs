@@ -80,6 +80,7 @@ pub(super) fn traffic(t: &TrafficRecord) -> (TrafficReport, Option<DelayedOps>) 
         }
         .into(),
         interval_s: t.interval.as_secs_f64(),
+        warmup_s: t.warmup.as_secs_f64(),
         scheduled: t.scheduled,
         recorded: t.succeeded + t.failed,
         succeeded: t.succeeded,

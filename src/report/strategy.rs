@@ -55,6 +55,8 @@ pub struct StrategyFigures {
     pub p99_during_ms: Option<f64>,
     /// p99 latency of the baseline, ms.
     pub p99_baseline_ms: Option<f64>,
+    /// How steady the baseline was, over its whole intervals.
+    pub baseline_stability: Option<Stability>,
     /// Operations due while steps ran that the migration delayed.
     pub delayed: Option<DelayedOps>,
     /// Application errors, all classes.
@@ -67,6 +69,23 @@ pub struct StrategyFigures {
     pub rewrites: Vec<String>,
     /// The longest ACCESS EXCLUSIVE hold of a step (an upper bound), seconds.
     pub exclusive_hold_s: Option<f64>,
+}
+
+/// The spread of a phase's per-interval throughput and p99: a baseline that wanders measures the
+/// machine, not the application.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stability {
+    /// Whole intervals of the time series inside the phase.
+    pub intervals: u64,
+    /// Mean operations per second over them.
+    pub ops_per_s: f64,
+    /// Their coefficient of variation (standard deviation / mean), percent.
+    pub ops_per_s_cv_pct: f64,
+    /// The lowest interval p99, ms.
+    pub p99_min_ms: f64,
+    /// The highest interval p99, ms.
+    pub p99_max_ms: f64,
 }
 
 /// Operations due while steps ran that took longer than a threshold.

@@ -18,6 +18,10 @@ pub struct TrafficReport {
     pub arrival: String,
     /// Time-series resolution, seconds.
     pub interval_s: f64,
+    /// Traffic run before the baseline to warm the fresh copy of the data, not measured,
+    /// seconds.
+    #[serde(default)]
+    pub warmup_s: f64,
     /// Operations the schedule started (intended start before traffic stopped).
     pub scheduled: u64,
     /// Operations recorded (succeeded + failed); equals `scheduled` unless some were abandoned.

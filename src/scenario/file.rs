@@ -274,6 +274,11 @@ pub(super) struct TrafficSection {
     /// Traffic after the last step (default 5s).
     #[serde(default, with = "humantime_serde")]
     pub recovery: Option<Duration>,
+    /// Traffic run before the baseline and not measured: a fresh copy of the data is cold
+    /// (nothing in shared buffers, no prepared statements), where production is warm. Default
+    /// 1s; "0s" to measure from the first operation.
+    #[serde(default, with = "humantime_serde")]
+    pub warmup: Option<Duration>,
     /// The application version running when the rehearsal starts (default `v1`).
     pub app: Option<String>,
     /// The queries and transactions of the application.

@@ -12,6 +12,8 @@ use crate::values::{Constant, FakeKind, KeyDistPlan};
 
 /// Default time-series resolution.
 pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// Default unmeasured traffic before the baseline.
+pub(crate) const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 /// Default traffic before the first step and after the last.
 pub(super) const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
 
@@ -30,6 +32,8 @@ pub(crate) struct TrafficPlan {
     pub baseline: Duration,
     /// Traffic after the last step.
     pub recovery: Duration,
+    /// Traffic before the baseline, not measured.
+    pub warmup: Duration,
     /// The version running at the start.
     pub initial_app: String,
     /// The application's operations.
@@ -208,6 +212,7 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
         interval,
         baseline: t.baseline.unwrap_or(DEFAULT_WINDOW),
         recovery: t.recovery.unwrap_or(DEFAULT_WINDOW),
+        warmup: t.warmup.unwrap_or(DEFAULT_WARMUP),
         initial_app,
         queries,
         background,

@@ -150,8 +150,30 @@ pub(crate) async fn start(
         mix: Mix::new(&plan.queries, &versions),
     });
 
-    let start_us = clock.offset().as_micros() as u64;
     let (events, rx) = mpsc::channel(65_536);
+    let (queue_tx, queue_rx) = async_channel::unbounded();
+    // Connect the whole pool before the first operation is due; its workers warm the fresh copy
+    // of the data (unmeasured) until the warm-up ends.
+    shared
+        .warming
+        .store(!plan.warmup.is_zero(), Ordering::Relaxed);
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let queue = matches!(plan.rate, Rate::PerSecond(_)).then(|| queue_rx.clone());
+    let pool = pool::start(
+        ctx.clone(),
+        plan.connections,
+        threads,
+        queue,
+        events.clone(),
+        seed,
+    )
+    .await?;
+    if !plan.warmup.is_zero() {
+        tokio::time::sleep(plan.warmup).await;
+        shared.warming.store(false, Ordering::Relaxed);
+    }
+
+    let start_us = clock.offset().as_micros() as u64;
     let query_names = plan.queries.iter().map(|q| q.name.clone()).collect();
     let interval_us = plan.interval.as_micros() as u64;
     let recent_p99_us = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -176,19 +198,6 @@ pub(crate) async fn start(
         })
         .await;
 
-    let (queue_tx, queue_rx) = async_channel::unbounded();
-    // Connect the whole pool before the first operation is due.
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let queue = matches!(plan.rate, Rate::PerSecond(_)).then(|| queue_rx.clone());
-    let pool = pool::start(
-        ctx.clone(),
-        plan.connections,
-        threads,
-        queue,
-        events.clone(),
-        seed,
-    )
-    .await?;
     let scheduler = match plan.rate {
         Rate::PerSecond(rate) => {
             let (shared, ctx, arrival) = (shared.clone(), ctx.clone(), plan.arrival);
@@ -307,6 +316,7 @@ impl Traffic {
             arrival: plan.arrival,
             connections: plan.connections,
             interval: plan.interval,
+            warmup: plan.warmup,
             scheduled,
             succeeded: c.succeeded,
             failed: c.failed,

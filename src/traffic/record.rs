@@ -20,6 +20,8 @@ pub(crate) struct TrafficRecord {
     pub connections: usize,
     /// Time-series resolution.
     pub interval: Duration,
+    /// Unmeasured traffic before the baseline.
+    pub warmup: Duration,
     /// Operations the schedule started (intended start before traffic stopped).
     pub scheduled: u64,
     /// Operations that succeeded.

@@ -37,6 +37,8 @@ pub(super) struct Shared {
     pub phase: AtomicUsize,
     /// Set to stop scheduling.
     pub stop: AtomicBool,
+    /// Set while connections warm up (their operations are not measured).
+    pub warming: AtomicBool,
     /// Operations scheduled so far by the open-loop scheduler.
     pub scheduled: AtomicU64,
     /// Per connection: its counters, each on its own cache line so connections on different
@@ -59,6 +61,7 @@ impl Shared {
         Shared {
             phase: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            warming: AtomicBool::new(false),
             scheduled: AtomicU64::new(0),
             slots: (0..connections).map(|_| Slot::default()).collect(),
             versions,

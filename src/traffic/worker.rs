@@ -11,7 +11,6 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::mpsc;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, Statement};
 
 use super::collector::{Event, Failure, Sample};
@@ -61,15 +60,37 @@ struct Conn {
     rng: ChaCha8Rng,
     /// Raw parameter values of the current operation (reused).
     raw: Vec<Value>,
+    /// Those values coerced to a statement's parameter types (reused).
+    bound: Vec<Value>,
 }
 
 /// Samples on their way to the collector.
 struct Outbox {
     pending: Vec<Sample>,
     events: mpsc::Sender<Event>,
+    /// When the pending batch is due even if it is not full: armed once per batch (a timer per
+    /// operation costs measurable throughput at tens of thousands of operations a second).
+    due: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Outbox {
+    fn new(events: mpsc::Sender<Event>) -> Outbox {
+        Outbox {
+            pending: Vec::with_capacity(BATCH),
+            events,
+            due: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+
+    /// Adds a sample; arms the batch's deadline with its first one.
+    fn push(&mut self, sample: Sample) {
+        if self.pending.is_empty() {
+            let deadline = tokio::time::Instant::now() + Duration::from_micros(BATCH_AGE_US);
+            self.due.as_mut().reset(deadline);
+        }
+        self.pending.push(sample);
+    }
+
     async fn flush(&mut self) {
         if !self.pending.is_empty() {
             let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
@@ -102,13 +123,12 @@ pub(super) async fn run(
             client: Some(client),
             rng: ChaCha8Rng::seed_from_u64(seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             raw: Vec::new(),
+            bound: Vec::new(),
         },
         ctx,
-        outbox: Outbox {
-            pending: Vec::with_capacity(BATCH),
-            events,
-        },
+        outbox: Outbox::new(events),
     };
+    worker.warm_up().await;
     match source {
         Source::Queue(ops) => {
             while let Ok(op) = ops.recv().await {
@@ -140,6 +160,21 @@ pub(super) async fn run(
 }
 
 impl Worker {
+    /// Runs the mix back to back, unmeasured, while the pool warms up: the fresh copy's pages
+    /// come into shared buffers and every statement gets prepared.
+    async fn warm_up(&mut self) {
+        let shared = self.ctx.shared.clone();
+        while shared.warming.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
+            let now = self.ctx.clock.offset().as_micros() as u64;
+            let version = shared.version_at(now, &mut self.conn.rng);
+            let query = self.ctx.mix.pick(version, &mut self.conn.rng);
+            if self.conn.execute(query as usize).await.0.is_err() {
+                // A failing query warms nothing; do not spin on it.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+
     async fn run_op(&mut self, op: Op) {
         let shared = self.ctx.shared.clone();
         let slot = &shared.slots[self.id];
@@ -151,11 +186,11 @@ impl Worker {
             let execute = self.conn.execute(op.query as usize);
             tokio::pin!(execute);
             let outbox = &mut self.outbox;
-            let age = Duration::from_micros(BATCH_AGE_US);
             loop {
                 tokio::select! {
+                    biased;
                     done = &mut execute => break done,
-                    () = tokio::time::sleep(age), if !outbox.pending.is_empty() => {
+                    () = outbox.due.as_mut(), if !outbox.pending.is_empty() => {
                         outbox.flush().await;
                     }
                 }
@@ -176,10 +211,10 @@ impl Worker {
             failure: failure.map(Box::new),
             reprepared,
         };
-        let pending = &mut self.outbox.pending;
-        pending.push(sample);
-        let oldest = pending[0].done_us;
-        if pending.len() >= BATCH || done_us.saturating_sub(oldest) >= BATCH_AGE_US || lost {
+        self.outbox.push(sample);
+        let oldest = self.outbox.pending[0].done_us;
+        let full = self.outbox.pending.len() >= BATCH;
+        if full || done_us.saturating_sub(oldest) >= BATCH_AGE_US || lost {
             self.outbox.flush().await;
         }
         if lost {
@@ -213,13 +248,13 @@ impl Conn {
         }
         let statements = self.statements[q].as_ref().expect("prepared above");
         let query = &self.ctx.queries[q];
-        let raw = &mut self.raw;
+        let (raw, bound) = (&mut self.raw, &mut self.bound);
         raw.clear();
         raw.extend(self.ctx.params[q].iter().map(|p| p.draw(&mut self.rng)));
         if !query.transaction {
-            let values = bind(&statements[0], raw)?;
+            bind(&statements[0], raw, bound)?;
             client
-                .execute(&statements[0], &refs(&values))
+                .execute_raw(&statements[0], bound.iter())
                 .await
                 .map_err(Execute::Db)?;
             return Ok(());
@@ -229,8 +264,8 @@ impl Conn {
             if i > 0 && !query.think.is_zero() {
                 tokio::time::sleep(query.think).await;
             }
-            let values = bind(statement, raw)?;
-            tx.execute(statement, &refs(&values))
+            bind(statement, raw, bound)?;
+            tx.execute_raw(statement, bound.iter())
                 .await
                 .map_err(Execute::Db)?;
         }
@@ -259,8 +294,8 @@ enum Execute {
     NoConnection,
 }
 
-/// The first k raw values, coerced to the statement's k parameter types.
-fn bind(statement: &Statement, raw: &[Value]) -> Result<Vec<Value>, Execute> {
+/// The first k raw values, coerced to the statement's k parameter types, into `bound`.
+fn bind(statement: &Statement, raw: &[Value], bound: &mut Vec<Value>) -> Result<(), Execute> {
     let types = statement.params();
     if types.len() > raw.len() {
         return Err(Execute::Params {
@@ -268,15 +303,9 @@ fn bind(statement: &Statement, raw: &[Value]) -> Result<Vec<Value>, Execute> {
             given: raw.len(),
         });
     }
-    Ok(types
-        .iter()
-        .zip(raw)
-        .map(|(ty, v)| v.clone().coerce(ty))
-        .collect())
-}
-
-fn refs(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
-    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+    bound.clear();
+    bound.extend(types.iter().zip(raw).map(|(ty, v)| v.clone().coerce(ty)));
+    Ok(())
 }
 
 fn is_stale_plan(e: &Execute) -> bool {

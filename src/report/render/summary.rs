@@ -120,6 +120,17 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
         }
         if let Some(traffic) = &strategy.traffic {
             write_traffic(traffic, out)?;
+            if let Some(b) = &strategy.figures.baseline_stability {
+                writeln!(
+                    out,
+                    "      baseline steadiness: {:.0} ops/s ± {:.1} % over {} intervals; interval p99 {} to {}",
+                    b.ops_per_s,
+                    b.ops_per_s_cv_pct,
+                    b.intervals,
+                    millis(b.p99_min_ms),
+                    millis(b.p99_max_ms)
+                )?;
+            }
         }
     }
     writeln!(out)?;
