@@ -106,6 +106,18 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// List what rehearsals that died left behind (cluster folders and their servers,
+    /// containers and volumes, scratch databases on --database-url, external commands), and
+    /// with --yes remove it. Nothing of a running rehearsal is touched.
+    Gc {
+        /// Remove what was found (else only list it).
+        #[arg(long)]
+        yes: bool,
+        /// Also look for scratch databases on this server
+        /// (postgresql://USER[:PASSWORD]@HOST:PORT/DB).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
     /// List or clear the seed cache (kept clusters and docker volumes holding seeded data).
     Cache {
         /// What to do.
@@ -115,6 +127,19 @@ pub enum Command {
     /// Print the JSON Schema of report.json.
     #[command(hide = true)]
     ReportSchema,
+    /// Watch a run's process and remove what the run left if it dies (started by each run).
+    #[command(hide = true)]
+    Reap {
+        /// The run's owner mark.
+        #[arg(long)]
+        owner: String,
+        /// Look for containers and volumes.
+        #[arg(long)]
+        docker: bool,
+        /// The seed cache folder.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
     /// Check reports for contradictions within themselves (the test suite's and the contention
     /// script's check); exit 1 when one has any.
     #[command(hide = true)]
@@ -270,6 +295,24 @@ pub async fn execute(cli: Cli) -> i32 {
             out,
         } => profile(&database_url, &schema, out.as_deref()).await,
         Command::CheckReport { reports } => check_reports(&reports),
+        Command::Gc { yes, database_url } => gc(yes, database_url).await,
+        Command::Reap {
+            owner,
+            docker,
+            cache_dir,
+        } => {
+            let Some(owner) = crate::db::owner::Owner::parse(&owner) else {
+                return EXIT_USAGE;
+            };
+            let watch = crate::db::reaper::Watch {
+                owner,
+                docker,
+                cache_dir,
+                url: None,
+            };
+            crate::db::reaper::reap(watch).await;
+            Ok(EXIT_PASSED)
+        }
         Command::ReportSchema => {
             let schema = serde_json::to_string_pretty(&Report::json_schema()).expect("json");
             println!("{schema}");
@@ -346,6 +389,42 @@ async fn cache(action: CacheAction) -> Result<i32, Error> {
         }
     }
     Ok(EXIT_PASSED)
+}
+
+async fn gc(yes: bool, url: Option<String>) -> Result<i32, Error> {
+    let scope = crate::db::leftovers::Scope {
+        run: None,
+        temp_dir: std::env::temp_dir(),
+        cache_dir: Some(crate::db::cache::default_dir()),
+        docker: crate::db::docker::engine().await.is_ok(),
+        url: url.clone(),
+    };
+    let found = crate::db::leftovers::find(&scope).await;
+    if found.is_empty() {
+        println!("nothing left behind by rehearsals that died");
+        return Ok(EXIT_PASSED);
+    }
+    let mut failed = false;
+    for leftover in &found {
+        if !yes {
+            println!("  {leftover}");
+            continue;
+        }
+        match crate::db::leftovers::remove(leftover, url.as_deref()).await {
+            Ok(()) => println!("  removed {leftover}"),
+            Err(e) => {
+                failed = true;
+                println!("  FAILED to remove {leftover}: {e}");
+            }
+        }
+    }
+    if !yes {
+        println!(
+            "{} thing(s) left behind by rehearsals that died; `rehearse gc --yes` removes them",
+            found.len()
+        );
+    }
+    Ok(if failed { EXIT_FAILED } else { EXIT_PASSED })
 }
 
 fn check_reports(paths: &[PathBuf]) -> Result<i32, Error> {

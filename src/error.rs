@@ -49,6 +49,17 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// Another rehearsal writes to the same output folder.
+    #[error(
+        "failed to start: {other} is writing to {} now; give this run its own --out",
+        out.display()
+    )]
+    Busy {
+        /// The output folder.
+        out: PathBuf,
+        /// The other run.
+        other: String,
+    },
     /// The user interrupted the command (Ctrl-C or SIGTERM).
     #[error("interrupted")]
     Interrupted,
@@ -66,7 +77,8 @@ impl Error {
             )
             | Error::Traffic(TrafficError::Connect(_))
             | Error::Db(_)
-            | Error::Output { .. } => EXIT_ENVIRONMENT,
+            | Error::Output { .. }
+            | Error::Busy { .. } => EXIT_ENVIRONMENT,
             Error::Scenario(_)
             | Error::Usage(_)
             | Error::Report(_)

@@ -94,19 +94,17 @@ pub async fn clear(dir: &Path) -> Result<(Vec<String>, Vec<String>), DbError> {
                 docker = Some(super::docker::engine().await?);
             }
             let engine = docker.as_ref().expect("set above");
-            if let Err(e) = engine
-                .remove_volume(
-                    &entry.name,
-                    None::<bollard::query_parameters::RemoveVolumeOptions>,
-                )
-                .await
-                && !e.to_string().contains("404")
-            {
+            // A container a dead run left on the volume goes first: a volume in use stays.
+            super::docker::remove_cache_users(engine, &entry.name).await;
+            if let Err(reason) = super::docker::remove_volume(engine, &entry.name).await {
                 return Err(DbError::Cluster {
                     what: format!("remove the docker volume {}", entry.name),
-                    reason: e.to_string(),
+                    reason,
                 });
             }
+        } else if let Some(pid) = super::leftovers::postmaster(&lock.path) {
+            // Its lock is free, so the server a dead run left running on it has no owner.
+            super::leftovers::stop_postmaster(pid);
         }
         remove(&lock.path)?;
         drop(lock);

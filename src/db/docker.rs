@@ -25,8 +25,10 @@ use tokio_postgres::Config;
 use super::{BackendKind, BackendOptions, DEFAULT_MAJOR, DbError, Server};
 use crate::scenario::DatabasePlan;
 
-/// The label every container of a run carries.
+/// The label every container and throwaway volume of a run carries.
 pub const RUN_LABEL: &str = "org.rehearse.run";
+/// The label of a container that uses a seed cache volume: the volume's name.
+const CACHE_LABEL: &str = "org.rehearse.cache";
 
 const READY: &str = "database system is ready to accept connections";
 
@@ -75,6 +77,21 @@ async fn cache_volume(
         notes.push(note);
         return Ok(None);
     };
+    // The lock is ours, so a container still using the volume belongs to a run that died
+    // without removing it: remove it before a second server could start on the same data.
+    for (kind, id, container, _) in labelled_by(docker, CACHE_LABEL, &name).await {
+        if kind == Labelled::Container {
+            tracing::warn!(
+                "removing container {container}, left on the seed cache volume {name} by a run that died"
+            );
+            remove_container(docker, &id)
+                .await
+                .map_err(|reason| DbError::Container {
+                    image: image.into(),
+                    reason: format!("cannot remove {container}, still using {name}: {reason}"),
+                })?;
+        }
+    }
     // Without its password file (a cleared cache folder) the volume's cluster cannot be entered.
     if cache.fresh || !lock.path.join("password").is_file() {
         let _ = docker
@@ -151,14 +168,15 @@ pub async fn provision(
         .with_cmd(cmd)
         .with_shm_size(1 << 30)
         .with_label(RUN_LABEL, &options.run_id)
+        .with_label(super::owner::OWNER_LABEL, options.owner.to_string())
         .with_container_name(format!("rehearse-{}", options.run_id))
         .with_startup_timeout(Duration::from_secs(180));
     // The data directory lives on a volume either way: the container's own overlay filesystem
     // seeds at well under half the speed. Without a cache entry it is a throwaway volume,
     // labelled with the run and removed with the container.
-    let volume = match &cache {
-        Some((_, volume)) => volume.clone(),
-        None => throwaway_volume(&docker, &options.run_id).await?,
+    let (volume, request) = match &cache {
+        Some((_, volume)) => (volume.clone(), request.with_label(CACHE_LABEL, volume)),
+        None => (throwaway_volume(&docker, options).await?, request),
     };
     let request = request.with_mount(testcontainers::core::Mount::volume_mount(
         volume,
@@ -248,12 +266,18 @@ impl DockerServer {
 }
 
 /// A volume for one run's data directory, labelled with the run so [`sweep`] removes it.
-async fn throwaway_volume(docker: &Docker, run_id: &str) -> Result<String, DbError> {
-    let name = format!("rehearse-run-{run_id}");
+async fn throwaway_volume(docker: &Docker, options: &BackendOptions) -> Result<String, DbError> {
+    let name = format!("rehearse-run-{}", options.run_id);
     docker
         .create_volume(bollard::models::VolumeCreateRequest {
             name: Some(name.clone()),
-            labels: Some(HashMap::from([(RUN_LABEL.to_owned(), run_id.to_owned())])),
+            labels: Some(HashMap::from([
+                (RUN_LABEL.to_owned(), options.run_id.clone()),
+                (
+                    super::owner::OWNER_LABEL.to_owned(),
+                    options.owner.to_string(),
+                ),
+            ])),
             ..Default::default()
         })
         .await
@@ -265,8 +289,56 @@ async fn throwaway_volume(docker: &Docker, run_id: &str) -> Result<String, DbErr
 
 /// Removes every container labelled with this run's id, then its throwaway volumes.
 pub async fn sweep(docker: &Docker, run_id: &str) {
-    let filters = HashMap::from([("label".to_owned(), vec![format!("{RUN_LABEL}={run_id}")])]);
-    let list = docker
+    let mut found = labelled_by(docker, RUN_LABEL, run_id).await;
+    // Containers first: a volume in use cannot be removed.
+    found.sort_by_key(|(kind, ..)| *kind != Labelled::Container);
+    for (kind, id, name, _) in found {
+        let removed = match kind {
+            Labelled::Container => remove_container(docker, &id).await,
+            Labelled::Volume => remove_volume(docker, &name).await,
+        };
+        if let Err(e) = removed {
+            tracing::warn!("failed to remove {name}: {e}");
+        }
+    }
+}
+
+/// What carries a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labelled {
+    /// A container.
+    Container,
+    /// A volume.
+    Volume,
+}
+
+/// Containers and volumes of runs (all runs', or `run`'s), with their labels.
+pub async fn labelled(
+    docker: &Docker,
+    run: Option<&str>,
+) -> Vec<(Labelled, String, String, HashMap<String, String>)> {
+    match run {
+        Some(run) => labelled_by(docker, RUN_LABEL, run).await,
+        None => labelled_filter(docker, RUN_LABEL.to_owned()).await,
+    }
+}
+
+async fn labelled_by(
+    docker: &Docker,
+    label: &str,
+    value: &str,
+) -> Vec<(Labelled, String, String, HashMap<String, String>)> {
+    labelled_filter(docker, format!("{label}={value}")).await
+}
+
+/// Containers (any state) and volumes matching a label filter: kind, id, name, labels.
+async fn labelled_filter(
+    docker: &Docker,
+    filter: String,
+) -> Vec<(Labelled, String, String, HashMap<String, String>)> {
+    let filters = HashMap::from([("label".to_owned(), vec![filter])]);
+    let mut found = Vec::new();
+    let containers = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
                 .all(true)
@@ -274,18 +346,13 @@ pub async fn sweep(docker: &Docker, run_id: &str) {
                 .build(),
         ))
         .await;
-    for summary in list.unwrap_or_default() {
-        if let Some(id) = summary.id {
-            let removed = docker
-                .remove_container(
-                    &id,
-                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                )
-                .await;
-            if let Err(e) = removed {
-                tracing::warn!("failed to remove container {id}: {e}");
-            }
-        }
+    for c in containers.unwrap_or_default() {
+        let Some(id) = c.id else { continue };
+        let name = c
+            .names
+            .and_then(|n| n.into_iter().next())
+            .map_or_else(|| id.clone(), |n| n.trim_start_matches('/').to_owned());
+        found.push((Labelled::Container, id, name, c.labels.unwrap_or_default()));
     }
     let volumes = docker
         .list_volumes(Some(
@@ -294,16 +361,48 @@ pub async fn sweep(docker: &Docker, run_id: &str) {
                 .build(),
         ))
         .await;
-    for volume in volumes.ok().and_then(|v| v.volumes).unwrap_or_default() {
-        let removed = docker
-            .remove_volume(
-                &volume.name,
-                None::<bollard::query_parameters::RemoveVolumeOptions>,
-            )
-            .await;
-        if let Err(e) = removed {
-            tracing::warn!("failed to remove volume {}: {e}", volume.name);
+    for v in volumes.ok().and_then(|v| v.volumes).unwrap_or_default() {
+        found.push((Labelled::Volume, v.name.clone(), v.name, v.labels));
+    }
+    found
+}
+
+/// Removes the containers that use seed cache volume `volume` (their run is gone: the caller
+/// holds the entry's lock).
+pub async fn remove_cache_users(docker: &Docker, volume: &str) {
+    for (kind, id, name, _) in labelled_by(docker, CACHE_LABEL, volume).await {
+        if kind == Labelled::Container
+            && let Err(e) = remove_container(docker, &id).await
+        {
+            tracing::warn!("failed to remove container {name}: {e}");
         }
+    }
+}
+
+/// Removes a container, running or not.
+pub async fn remove_container(docker: &Docker, id: &str) -> Result<(), String> {
+    match docker
+        .remove_container(
+            id,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.to_string().contains("404") => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Removes a volume.
+pub async fn remove_volume(docker: &Docker, name: &str) -> Result<(), String> {
+    match docker
+        .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.to_string().contains("404") => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

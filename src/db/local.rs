@@ -73,6 +73,22 @@ pub async fn provision(
     }
     let owner = cluster_owner()?;
     let dir = cluster_dir(options, bin.major, &mut notes)?;
+    if let ClusterDir::Kept(lock) = &dir
+        && let Some(pid) = super::leftovers::postmaster(&lock.path)
+    {
+        // The entry's lock is ours, so a server still running on it belongs to a run that died
+        // without stopping it: stop it before starting a second one on the same data.
+        tracing::warn!(
+            "stopping server pid {pid}, left running on the seed cache entry {} by a run that died",
+            lock.path.display()
+        );
+        super::leftovers::stop_postmaster(pid);
+    }
+    super::leftovers::write_marker(dir.path(), &options.owner).map_err(|source| DbError::Io {
+        what: "mark the cluster folder with its owner",
+        path: dir.path().to_owned(),
+        source,
+    })?;
     let reuse = dir.path().join("data/PG_VERSION").is_file();
     if let Some(user) = &owner {
         std::os::unix::fs::chown(dir.path(), Some(user.uid.as_raw()), Some(user.gid.as_raw()))
@@ -116,6 +132,14 @@ pub async fn provision(
         .stderr(log)
         .process_group(0);
     as_user(&mut command, owner.as_ref());
+    // SAFETY: prctl only sets a flag of the new process; nothing else runs between fork and
+    // exec. If rehearse dies (even by SIGKILL), the server gets SIGINT (fast shutdown) rather
+    // than running on; the reaper removes the folder.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(std::io::Error::from)
+        });
+    }
     let child = command.spawn().map_err(|e| DbError::Cluster {
         what: format!("start {}", bin.dir.join("postgres").display()),
         reason: e.to_string(),

@@ -13,7 +13,10 @@ mod conninfo;
 pub mod docker;
 mod error;
 mod facts;
+pub mod leftovers;
 pub mod local;
+pub mod owner;
+pub mod reaper;
 mod scratch;
 mod url;
 pub use url::connect as connect_url;
@@ -79,6 +82,9 @@ pub struct BackendOptions {
     /// Where the seeded cluster may outlive the run (local: a kept data directory; docker: a
     /// volume), or `None` for a throwaway server.
     pub cache: Option<CacheSpot>,
+    /// Who owns what the run creates (marks on folders, labels on containers and volumes,
+    /// comments on scratch databases).
+    pub owner: owner::Owner,
 }
 
 /// A cache entry for a seeded cluster: what it holds and where it lives.

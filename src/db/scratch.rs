@@ -9,16 +9,19 @@ use crate::pg::quote_ident;
 #[derive(Debug, Default)]
 pub struct Scratch {
     databases: Vec<String>,
+    /// Written as each database's comment, so what a killed run left can be found.
+    owner: Option<super::owner::Owner>,
     /// Clone with `STRATEGY FILE_COPY` (PG 15+): since PG 15 CREATE DATABASE copies through WAL
     /// by default, which for a seeded template of hundreds of MB is several times slower.
     file_copy: bool,
 }
 
 impl Scratch {
-    /// Scratch databases on a server of version `server_version_num`.
-    pub fn new(server_version_num: u32) -> Scratch {
+    /// Scratch databases of `owner` on a server of version `server_version_num`.
+    pub fn new(server_version_num: u32, owner: super::owner::Owner) -> Scratch {
         Scratch {
             databases: Vec::new(),
+            owner: Some(owner),
             file_copy: server_version_num >= 150_000,
         }
     }
@@ -51,6 +54,20 @@ impl Scratch {
                 message: crate::pg::describe(&e),
             })?;
         self.databases.push(name.to_owned());
+        if let Some(owner) = &self.owner {
+            let comment = format!(
+                "COMMENT ON DATABASE {} IS '{}'",
+                quote_ident(name),
+                owner.to_string().replace('\'', "''")
+            );
+            client
+                .batch_execute(&comment)
+                .await
+                .map_err(|e| DbError::Statement {
+                    what: format!("mark scratch database {name} with its owner"),
+                    message: crate::pg::describe(&e),
+                })?;
+        }
         Ok(())
     }
 

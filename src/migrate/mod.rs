@@ -137,7 +137,11 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
                 }
             }
             StepAction::Command { argv, dir } => {
-                let done = command::run(argv, dir, command_env, cancel).await;
+                let secret = command_env
+                    .iter()
+                    .find(|(k, _)| k == "PGPASSWORD")
+                    .map(|(_, v)| v.as_str());
+                let done = command::run(argv, dir, command_env, secret, cancel).await;
                 report.output = Some(done.output);
                 match (done.interrupted, done.failure) {
                     (true, _) => None,

@@ -47,11 +47,18 @@ pub(crate) async fn run_or_compare(
             crate::report::render::compare_table(&result.report)
         );
     }
-    let _ = writeln!(
-        stdout,
-        "  report   {} (and report.html, report.md, junit.xml beside it)",
-        result.report_path.display()
-    );
+    match &result.report_path {
+        Some(path) => {
+            let _ = writeln!(
+                stdout,
+                "  report   {} (and report.html, report.md, junit.xml beside it)",
+                path.display()
+            );
+        }
+        None => {
+            let _ = writeln!(stdout, "  report   not written");
+        }
+    }
     drop(stdout);
     let code = exit_code(Some(result.report.outcome), result.error.as_ref());
     match result.error {

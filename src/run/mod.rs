@@ -33,8 +33,8 @@ use crate::seed::{Seeding, Template};
 pub(crate) struct RunResult {
     /// The report, as written.
     pub report: Report,
-    /// Where `report.json` is.
-    pub report_path: PathBuf,
+    /// Where `report.json` is, when it was written.
+    pub report_path: Option<PathBuf>,
     /// Why the run could not complete, when it could not.
     pub error: Option<Error>,
 }
@@ -52,14 +52,31 @@ pub(crate) async fn run(plan: &Plan, options: &RunOptions, cancel: CancellationT
         started_at: clock.wall_start(),
         ..Observations::default()
     };
-    let error = match std::fs::create_dir_all(&options.out) {
-        Ok(()) => {
+    // If this process dies without cleaning up, the reaper removes what the run left.
+    let _reaper = db::reaper::Reaper::spawn(&db::reaper::Watch {
+        owner: options.backend.owner.clone(),
+        docker: matches!(
+            options.backend.kind,
+            db::BackendKind::Docker | db::BackendKind::Auto
+        ),
+        cache_dir: options.backend.cache.as_ref().map(|c| c.dir.clone()),
+        url: options.backend.database_url.clone(),
+    });
+    let out_lock = std::fs::create_dir_all(&options.out)
+        .map_err(|source| Error::Output {
+            path: options.out.clone(),
+            source,
+        })
+        .and_then(|()| lock_out(&options.out, &options.backend.owner));
+    let error = match out_lock {
+        Ok(_lock) => {
             let server = tokio::select! {
                 server = db::provision(&options.backend, &plan.database) => server.map_err(Error::from),
                 () = cancel.cancelled() => Err(Error::Interrupted),
             };
             match server {
                 Ok(server) => {
+                    warn_about_leftovers(&server, options).await;
                     let mut scratch = Scratch::default();
                     let result = rehearse(
                         plan,
@@ -81,10 +98,7 @@ pub(crate) async fn run(plan: &Plan, options: &RunOptions, cancel: CancellationT
                 }
             }
         }
-        Err(source) => Some(Error::Output {
-            path: options.out.clone(),
-            source,
-        }),
+        Err(e) => Some(e),
     };
 
     observed.duration_s = clock.offset().as_secs_f64();
@@ -92,15 +106,84 @@ pub(crate) async fn run(plan: &Plan, options: &RunOptions, cancel: CancellationT
     observed.error = error.as_ref().map(ToString::to_string);
     let error = error.filter(|e| !matches!(e, Error::Interrupted));
     let report = crate::assemble::assemble(plan, observed);
-    let report_path = options.out.join("report.json");
-    let error = match write_report(&report, &options.out) {
-        Ok(()) => error,
-        Err(e) => error.or(Some(e)),
+    // The folder is another run's: its report is left alone.
+    let busy = matches!(error, Some(Error::Busy { .. }));
+    let (written, error) = match (busy, error) {
+        (true, error) => (false, error),
+        (false, error) => match write_report(&report, &options.out) {
+            Ok(()) => (true, error),
+            Err(e) => (false, error.or(Some(e))),
+        },
     };
     RunResult {
         report,
-        report_path,
+        report_path: written.then(|| options.out.join("report.json")),
         error,
+    }
+}
+
+/// Takes the output folder for this run: a second run writing to the same folder would mix its
+/// report and server log with this one's. Held until dropped.
+fn lock_out(
+    out: &std::path::Path,
+    owner: &db::owner::Owner,
+) -> Result<nix::fcntl::Flock<std::fs::File>, Error> {
+    use nix::fcntl::{Flock, FlockArg};
+    use std::io::{Read, Seek, Write};
+    let path = out.join(".rehearse.lock");
+    let io = |source| Error::Output {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut lock) => {
+            lock.set_len(0).map_err(io)?;
+            lock.rewind().map_err(io)?;
+            writeln!(lock, "{owner}").map_err(io)?;
+            Ok(lock)
+        }
+        Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let other = db::owner::Owner::parse(&text).map_or_else(
+                || "another rehearse".to_owned(),
+                |o| format!("run {} (pid {})", o.run_id, o.pid),
+            );
+            Err(Error::Busy {
+                out: out.to_owned(),
+                other,
+            })
+        }
+        Err((_, errno)) => Err(io(errno.into())),
+    }
+}
+
+/// Says (once, at the start) what rehearsals that died left on this backend.
+async fn warn_about_leftovers(server: &Server, options: &RunOptions) {
+    let scope = db::leftovers::Scope {
+        run: None,
+        temp_dir: std::env::temp_dir(),
+        cache_dir: options.backend.cache.as_ref().map(|c| c.dir.clone()),
+        docker: server.backend == db::BackendKind::Docker,
+        url: options
+            .backend
+            .database_url
+            .clone()
+            .filter(|_| server.backend == db::BackendKind::Url),
+    };
+    let found = db::leftovers::find(&scope).await;
+    if let Some(first) = found.first() {
+        tracing::warn!(
+            "{} thing(s) left behind by rehearsals that died (e.g. {first}); `rehearse gc --yes` removes them",
+            found.len()
+        );
     }
 }
 
@@ -130,7 +213,7 @@ async fn rehearse(
 ) -> Result<(), Error> {
     let maintenance = server.connect(server.maintenance_db()).await?;
     let facts = server.facts(&maintenance, &plan.database).await?;
-    *scratch = Scratch::new(facts.version_num);
+    *scratch = Scratch::new(facts.version_num, options.backend.owner.clone());
     observed.server = Some(facts);
     let template = Template::for_run(server, &options.run_id);
     let seeding = Seeding {
@@ -224,7 +307,11 @@ async fn rehearse_strategy(
     let observer = server
         .connect_as(database, SessionRole::OBSERVER_APP)
         .await?;
-    let env = server.env_for(database);
+    let mut env = server.env_for(database);
+    env.push((
+        db::leftovers::COMMAND_ENV.to_owned(),
+        options.backend.owner.to_string(),
+    ));
     let context = crate::migrate::StepContext {
         client: &client,
         observer: &observer,

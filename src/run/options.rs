@@ -84,6 +84,7 @@ impl Settings {
                     dir: self.cache_dir.clone(),
                     fresh: self.cache == CacheMode::Fresh,
                 }),
+                owner: crate::db::owner::Owner::current(&run_id),
             },
             run_id,
             out,

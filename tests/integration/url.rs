@@ -22,6 +22,7 @@ async fn server(sandbox: &Sandbox) -> rehearse::db::Server {
         log_path: sandbox.path().join("server.log"),
         run_id: "urltest".into(),
         cache: None,
+        owner: rehearse::db::owner::Owner::current("urltest"),
     };
     provision(&options, &DatabasePlan::default()).await.unwrap()
 }
