@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::pg::{LockMode, SessionRole};
 use crate::report::{
-    DelayedOps, IntervalReport, Stability, StepReport, StrategyFigures, StrategyReport,
+    DelayedOps, IntervalReport, LockWait, Stability, StepReport, StrategyFigures, StrategyReport,
     TrafficReport,
 };
 use crate::scenario::PhaseKind;
@@ -90,8 +90,9 @@ fn baseline_stability(t: &TrafficReport) -> Option<Stability> {
 }
 
 /// How long a step held an ACCESS EXCLUSIVE lock, at most: a transactional step that held one
-/// at commit took it after its own lock wait and kept it to the end of its last attempt.
-pub(crate) fn exclusive_hold_s(step: &StepReport) -> Option<f64> {
+/// at commit took it after its own lock waits in its last attempt and kept it to that attempt's
+/// end. Waits of earlier attempts (retried after a lock timeout) held nothing.
+pub(crate) fn exclusive_hold_s(step: &StepReport, waits: &[LockWait]) -> Option<f64> {
     if !step
         .locks
         .iter()
@@ -99,14 +100,71 @@ pub(crate) fn exclusive_hold_s(step: &StepReport) -> Option<f64> {
     {
         return None;
     }
-    let attempt = step
-        .attempts
-        .last()
-        .map(|a| a.duration_s)
-        .or(step.duration_s)?;
-    let waited = step
-        .lock_summary
-        .as_ref()
-        .map_or(0.0, |l| l.migration_wait_s);
-    Some((attempt - waited).max(0.0))
+    let (start, took) = match step.attempts.last() {
+        Some(a) => (a.start_s, a.duration_s),
+        None => (step.start_s?, step.duration_s?),
+    };
+    let end = start + took;
+    let waited: f64 = waits
+        .iter()
+        .filter(|w| w.waiter.role == SessionRole::Migration)
+        .map(|w| (w.end_s.min(end) - w.start_s.max(start)).max(0.0))
+        .fold(0.0, |total, overlap| total + overlap);
+    Some((took - waited).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::LockType;
+    use crate::report::{AttemptReport, LockTaken, SessionRef, StepStatus};
+    use crate::verdict::test_support::step;
+
+    fn migration_wait(start_s: f64, end_s: f64) -> LockWait {
+        LockWait {
+            waiter: SessionRef {
+                pid: 1,
+                role: SessionRole::Migration,
+                name: None,
+                query: None,
+            },
+            locktype: LockType::Relation,
+            mode: LockMode::AccessExclusiveLock,
+            relation: Some("users".into()),
+            start_s,
+            end_s,
+            duration_s: end_s - start_s,
+            logged_duration_s: None,
+            sampled_duration_s: None,
+            blocked_by: Vec::new(),
+            samples: 1,
+        }
+    }
+
+    #[test]
+    fn only_the_last_attempt_holds_the_lock() {
+        // Two attempts time out after waiting 1 s each; the third waits 0.3 s, then holds the
+        // lock for 2 s.
+        let mut s = step("add-column", 4.8, StepStatus::Succeeded);
+        s.locks = vec![LockTaken {
+            relation: "users".into(),
+            kind: crate::pg::RelKind::Table,
+            mode: LockMode::AccessExclusiveLock,
+        }];
+        s.attempts = [(0.0, 1.0), (1.25, 1.0), (2.5, 2.3)]
+            .into_iter()
+            .map(|(start_s, duration_s)| AttemptReport {
+                start_s,
+                duration_s,
+                error: None,
+            })
+            .collect();
+        let waits = [
+            migration_wait(0.0, 1.0),
+            migration_wait(1.25, 2.25),
+            migration_wait(2.5, 2.8),
+        ];
+        let held = exclusive_hold_s(&s, &waits).unwrap();
+        assert!((held - 2.0).abs() < 1e-9, "{held}");
+    }
 }

@@ -1,12 +1,17 @@
 //! What a report must never contradict in itself: checked on every report the test suite
 //! produces (`rehearse check-report`) and by the contention check script.
 
+use crate::pg::SessionRole;
 use crate::report::{Report, StepStatus, StrategyReport};
 use crate::scenario::PhaseKind;
 
 /// How far a phase boundary may be from its step's start, seconds: the phase is marked just
 /// before the catalog snapshot that precedes the step.
 const BOUNDARY_S: f64 = 0.5;
+/// How far a sampled wait's duration may be from the logged one: two polls…
+const SAMPLED_SLACK_S: f64 = 0.25;
+/// …and a share of the wait (a busy server answers polls late).
+const SAMPLED_SLACK_SHARE: f64 = 0.2;
 
 /// Every way `report` contradicts itself, said plainly; empty when it is consistent.
 pub(crate) fn invariants(report: &Report) -> Vec<String> {
@@ -40,6 +45,15 @@ fn strategy(s: &StrategyReport, fail: &mut impl FnMut(String)) {
                 w.duration_s
             ));
         }
+        // The sampler sees a wait to within a poll or two; beyond that, one of the two matched
+        // the wrong wait.
+        if let (Some(logged), Some(sampled)) = (w.logged_duration_s, w.sampled_duration_s)
+            && (logged - sampled).abs() > SAMPLED_SLACK_S + SAMPLED_SLACK_SHARE * logged
+        {
+            fail(format!(
+                "{who}was logged as {logged:.3} s but sampled as {sampled:.3} s"
+            ));
+        }
     }
     for step in &s.steps {
         if let Some(l) = &step.lock_summary
@@ -48,6 +62,49 @@ fn strategy(s: &StrategyReport, fail: &mut impl FnMut(String)) {
             fail(format!(
                 "step {}: {} application waits behind the migration of {} in all",
                 step.name, l.app_waits_behind_migration, l.app_waits
+            ));
+        }
+        // Counted again from the waits themselves, over the step's window.
+        if let (Some(l), Some(start), Some(took)) =
+            (&step.lock_summary, step.start_s, step.duration_s)
+        {
+            let during: Vec<_> = s
+                .lock_waits
+                .iter()
+                .filter(|w| {
+                    w.waiter.role == SessionRole::Traffic
+                        && w.start_s < start + took
+                        && w.end_s > start
+                })
+                .collect();
+            let behind = during
+                .iter()
+                .filter(|w| {
+                    w.blocked_by
+                        .iter()
+                        .any(|b| b.role == SessionRole::Migration)
+                })
+                .count() as u64;
+            let all = during.len() as u64;
+            if (all, behind) != (l.app_waits, l.app_waits_behind_migration) {
+                fail(format!(
+                    "step {}: the summary counts {} application waits ({} behind the migration), \
+                     the waits themselves {all} ({behind})",
+                    step.name, l.app_waits, l.app_waits_behind_migration
+                ));
+            }
+        }
+        if let (Some(held), Some(took)) = (
+            step.exclusive_hold_s,
+            step.attempts
+                .last()
+                .map(|a| a.duration_s)
+                .or(step.duration_s),
+        ) && held > took + 1e-9
+        {
+            fail(format!(
+                "step {} held ACCESS EXCLUSIVE for {held} s, longer than its last attempt ({took} s)",
+                step.name
             ));
         }
         if step.status == StepStatus::Skipped && step.start_s.is_some() {
@@ -88,7 +145,8 @@ fn strategy(s: &StrategyReport, fail: &mut impl FnMut(String)) {
             t.failed
         ));
     }
-    // Step i's phase is phase i + 1; it begins where the step begins.
+    // Step i's phase is phase i + 1; it begins where the step begins and ends no later than
+    // the next step begins.
     for (i, step) in s.steps.iter().enumerate() {
         let phase = t.phases.get(i + 1).filter(|p| p.kind == PhaseKind::Step);
         if let (Some(phase), Some(start)) = (phase, step.start_s)
@@ -100,11 +158,22 @@ fn strategy(s: &StrategyReport, fail: &mut impl FnMut(String)) {
                 step.name
             ));
         }
+        let next_start = s.steps.get(i + 1).and_then(|n| n.start_s);
+        if let (Some(phase), Some(next)) = (phase, next_start)
+            && let Some(phase_end) = phase.end_s
+            && phase_end > next + BOUNDARY_S
+        {
+            fail(format!(
+                "step {}'s traffic phase ends at {phase_end:.3} s, after the next step began \
+                 ({next:.3} s)",
+                step.name
+            ));
+        }
     }
     let app_waits = s
         .lock_waits
         .iter()
-        .filter(|w| w.waiter.role == crate::pg::SessionRole::Traffic);
+        .filter(|w| w.waiter.role == SessionRole::Traffic);
     if let Some(longest) = s.figures.longest_stall_s
         && app_waits.clone().any(|w| w.duration_s > longest + 1e-9)
     {

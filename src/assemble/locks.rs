@@ -82,6 +82,9 @@ pub(crate) fn lock_waits(
                     }
                 }
             }
+            // A wait the log does not place in this database (a transaction id) is this
+            // strategy's only if its session is one the rehearsal knows.
+            None if !l.in_database && !known.contains_key(&l.pid) => {}
             None => waits.push(LockWait {
                 waiter: by_pid(l.pid),
                 locktype: l.locktype,
@@ -200,6 +203,7 @@ mod tests {
                 waited_s: 2.1,
                 acquired: true,
                 blocked_by: vec![20],
+                in_database: true,
             },
             LoggedWait {
                 end_s: 5.0,
@@ -210,6 +214,7 @@ mod tests {
                 waited_s: 0.15,
                 acquired: true,
                 blocked_by: vec![40],
+                in_database: true,
             },
         ];
         let waits = lock_waits(&sightings, &logged, Some(20));
@@ -236,6 +241,7 @@ mod tests {
             waited_s: 0.5,
             acquired: true,
             blocked_by: vec![20],
+            in_database: true,
         }];
         let waits = lock_waits(&[], &logged, Some(20));
         assert_eq!(waits[0].blocked_by[0].role, SessionRole::Migration);

@@ -269,7 +269,13 @@ pub(crate) fn read_report(path: &Path) -> Result<Report, ReadError> {
     let mut report = Report::from_json(path, value)?;
     for (s, delayed) in report.strategies.iter_mut().zip(delayed) {
         for step in &mut s.steps {
-            step.exclusive_hold_s = exclusive_hold_s(step);
+            // Summaries counted again: version 1 could count sightings without a lock.
+            if let (Some(_), Some(start), Some(took)) =
+                (&step.lock_summary, step.start_s, step.duration_s)
+            {
+                step.lock_summary = Some(locks::step_summary(&s.lock_waits, start, start + took));
+            }
+            step.exclusive_hold_s = exclusive_hold_s(step, &s.lock_waits);
         }
         s.figures = strategy_figures(s, delayed);
     }

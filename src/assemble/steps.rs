@@ -82,20 +82,14 @@ pub(super) fn step(
             throttled: b.throttled,
             paused_s: b.paused_s,
         }),
-        // A build phase belongs to the step that was running when it was first seen.
-        index_phases: window
-            .map(|(start, end)| {
-                progress
-                    .iter()
-                    .filter(|p| {
-                        p.role == SessionRole::Migration && p.first_s >= start && p.first_s <= end
-                    })
-                    .map(index_phase)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        // A build phase belongs to the step the sampler saw running.
+        index_phases: progress
+            .iter()
+            .filter(|p| p.role == SessionRole::Migration && p.step == Some(r.index))
+            .map(index_phase)
+            .collect(),
     };
-    report.exclusive_hold_s = super::exclusive_hold_s(&report);
+    report.exclusive_hold_s = super::exclusive_hold_s(&report, waits.unwrap_or_default());
     report
 }
 

@@ -40,8 +40,9 @@ pub(crate) struct StepContext<'a> {
     pub traffic: Option<&'a Traffic>,
     /// `DATABASE_URL` and `PG*` for command steps.
     pub command_env: &'a [(String, String)],
-    /// Set while a step runs (the lock sampler reads index progress only then).
-    pub step_running: Option<&'a std::sync::atomic::AtomicBool>,
+    /// The step running (1-based), 0 between steps (the lock sampler reads index progress only
+    /// while a step runs).
+    pub step_running: Option<&'a std::sync::atomic::AtomicUsize>,
     /// The longest application lock wait going on, µs (from the lock sampler).
     pub app_wait_us: Option<&'a std::sync::atomic::AtomicU64>,
     /// Where steps' `at` counts from: the start of traffic (or of the strategy), on the run's
@@ -64,9 +65,11 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
         app_wait_us,
         origin,
     } = *ctx;
-    let running = |on: bool| {
+    // The step running (1-based), 0 between steps: the lock sampler reads index progress only
+    // while a step runs and gives each phase to the step it saw running.
+    let running = |step: usize| {
         if let Some(flag) = step_running {
-            flag.store(on, std::sync::atomic::Ordering::Relaxed);
+            flag.store(step, std::sync::atomic::Ordering::Relaxed);
         }
     };
     let mut reports: Vec<StepRecord> = strategy
@@ -84,8 +87,15 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
         .collect();
     for (i, (step, report)) in strategy.steps.iter().zip(reports.iter_mut()).enumerate() {
         if let Some(at) = step.at {
-            // A step placed in time waits for its moment (or starts at once if it has passed).
+            // A step placed in time waits for its moment (or starts at once if it has passed);
+            // after the first step, the traffic meanwhile is counted apart from the steps'.
             let wait_for = (origin + at).saturating_sub(clock.offset());
+            if let (Some(t), Some(between)) = (traffic, strategy.between_phase())
+                && i > 0
+                && !wait_for.is_zero()
+            {
+                t.set_phase(between);
+            }
             if !wait_for.is_zero() {
                 tracing::info!(
                     "strategy {}: step {} waits {wait_for:.1?} for its start at {at:?}",
@@ -103,7 +113,7 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
             t.set_phase(i + 1);
         }
         let before = observe::snapshot(observer).await;
-        running(true);
+        running(i + 1);
         let span = clock.span();
         report.start_s = Some(span.start().as_secs_f64());
         let outcome = match &step.action {
@@ -151,7 +161,7 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
             }
         };
         report.duration_s = Some(span.elapsed().as_secs_f64());
-        running(false);
+        running(0);
         if outcome.is_some() {
             (report.rewrites, report.wal_bytes) = observe::changes(observer, &before).await;
         }

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio_postgres::{Client, Config};
@@ -27,12 +27,19 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 /// A running sampler.
 pub(crate) struct Sampler {
     /// Set while a migration step runs: index-build progress is read only then.
-    pub step_running: Arc<AtomicBool>,
+    pub step_running: Arc<AtomicUsize>,
     /// The longest lock wait of an application session going on at the last poll, µs (for
     /// backfill throttles).
     pub app_wait_us: Arc<AtomicU64>,
     stop: CancellationToken,
-    thread: std::thread::JoinHandle<(Vec<Sighting>, Vec<ProgressPhase>)>,
+    thread: Option<std::thread::JoinHandle<(Vec<Sighting>, Vec<ProgressPhase>)>>,
+}
+
+impl Drop for Sampler {
+    /// A sampler dropped without [`Sampler::stop`] (an error path) stops polling all the same.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 /// Cheap: reads only the backend status array. `pg_locks` (below) reads the whole lock table
@@ -45,7 +52,9 @@ const PROBE: &str = "
 const WAITERS: &str = "
     SELECT a.pid, a.application_name, left(a.query, 300), pg_blocking_pids(a.pid),
            l.locktype, l.mode, l.relation::regclass::text,
-           extract(epoch FROM now() - (to_jsonb(l) ->> 'waitstart')::timestamptz)::float8
+           extract(epoch FROM now() - (to_jsonb(l) ->> 'waitstart')::timestamptz)::float8,
+           coalesce(l.transactionid::text, l.virtualxid, l.page || ',' || l.tuple,
+                    l.classid || '/' || l.objid, '')
       FROM pg_stat_activity a
       JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
      WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
@@ -77,7 +86,7 @@ impl Sampler {
         clock: RunClock,
     ) -> Result<Sampler, crate::db::DbError> {
         let stop = CancellationToken::new();
-        let step_running = Arc::new(AtomicBool::new(false));
+        let step_running = Arc::new(AtomicUsize::new(0));
         let app_wait_us = Arc::new(AtomicU64::new(0));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop2, running2, gauge) = (stop.clone(), step_running.clone(), app_wait_us.clone());
@@ -101,7 +110,7 @@ impl Sampler {
                 step_running,
                 app_wait_us,
                 stop,
-                thread,
+                thread: Some(thread),
             }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(crate::db::DbError::Cluster {
@@ -113,9 +122,11 @@ impl Sampler {
 
     /// Stops sampling and returns every wait seen, in order of start, and the index-build
     /// phases seen.
-    pub(crate) async fn stop(self) -> (Vec<Sighting>, Vec<ProgressPhase>) {
+    pub(crate) async fn stop(mut self) -> (Vec<Sighting>, Vec<ProgressPhase>) {
         self.stop.cancel();
-        let thread = self.thread;
+        let Some(thread) = self.thread.take() else {
+            return Default::default();
+        };
         tokio::task::spawn_blocking(move || thread.join().unwrap_or_default())
             .await
             .unwrap_or_default()
@@ -126,11 +137,14 @@ async fn run(
     client: Client,
     clock: RunClock,
     stop: CancellationToken,
-    step_running: Arc<AtomicBool>,
+    step_running: Arc<AtomicUsize>,
     app_wait_us: Arc<AtomicU64>,
 ) -> (Vec<Sighting>, Vec<ProgressPhase>) {
     let mut phases: Vec<ProgressPhase> = Vec::new();
-    let mut open: BTreeMap<(i32, LockType, LockMode, Option<String>), Open> = BTreeMap::new();
+    // A wait is one backend waiting for one lock: two waits of a session on different
+    // transaction ids (or tuples, or objects) are two waits, however close.
+    let mut open: BTreeMap<(i32, LockType, LockMode, Option<String>, String), Open> =
+        BTreeMap::new();
     let mut done: Vec<Sighting> = Vec::new();
     let mut names: BTreeMap<i32, Session> = BTreeMap::new();
     loop {
@@ -138,15 +152,20 @@ async fn run(
         let waiting = client
             .query_one(PROBE, &[])
             .await
-            .map_or(0, |r| r.get::<_, i64>(0));
-        let rows = if waiting == 0 {
-            Vec::new()
-        } else {
-            match client.query(WAITERS, &[]).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::debug!("lock sampler: {e}");
-                    Vec::new()
+            .map(|r| r.get::<_, i64>(0));
+        let rows = match waiting {
+            Ok(0) => Ok(Vec::new()),
+            Ok(_) => client.query(WAITERS, &[]).await,
+            Err(e) => Err(e),
+        };
+        // A failed poll sees nothing: it must not end the waits in progress.
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!("lock sampler: {e}");
+                tokio::select! {
+                    () = tokio::time::sleep(BUSY_POLL) => continue,
+                    () = stop.cancelled() => break,
                 }
             }
         };
@@ -181,7 +200,7 @@ async fn run(
                 continue;
             };
             let relation: Option<String> = r.get(6);
-            let key = (pid, locktype, mode, relation.clone());
+            let key = (pid, locktype, mode, relation.clone(), r.get::<_, String>(8));
             let waited_s: Option<f64> = r.get(7);
             let blocked_by: Vec<Session> = r
                 .get::<_, Vec<i32>>(3)
@@ -217,13 +236,6 @@ async fn run(
             }
             seen.push(key);
         }
-        let longest = open
-            .values()
-            .filter(|o| o.wait.waiter.role == SessionRole::Traffic)
-            .map(|o| ((now_s - o.wait.start_s).max(0.0) * 1e6) as u64)
-            .max()
-            .unwrap_or(0);
-        app_wait_us.store(longest, Ordering::Relaxed);
         // Waits not seen in this poll have ended.
         let ended: Vec<_> = open.keys().filter(|k| !seen.contains(k)).cloned().collect();
         for key in ended {
@@ -231,7 +243,17 @@ async fn run(
                 done.push(finish(o, now_s));
             }
         }
-        let progress = if step_running.load(Ordering::Relaxed) {
+        let longest = open
+            .values()
+            .filter(|o| o.wait.waiter.role == SessionRole::Traffic)
+            .map(|o| ((now_s - o.wait.start_s).max(0.0) * 1e6) as u64)
+            .max()
+            .unwrap_or(0);
+        app_wait_us.store(longest, Ordering::Relaxed);
+        // Index-build phases are timed when the progress view is read, not at the poll's start.
+        let progress_s = clock.offset().as_secs_f64();
+        let running = step_running.load(Ordering::Relaxed);
+        let progress = if running > 0 {
             client.query(PROGRESS, &[]).await
         } else {
             Ok(Vec::new())
@@ -242,8 +264,9 @@ async fn run(
                 let phase: String = r.get(2);
                 let latest = phases.iter_mut().rev().find(|p| p.pid == pid);
                 match latest {
-                    Some(p) if p.phase == phase => {
-                        p.last_s = now_s;
+                    // The same phase of the same step goes on; another step's is a new phase.
+                    Some(p) if p.phase == phase && p.step == Some(running) => {
+                        p.last_s = progress_s;
                         p.blocks_done = r.get(4);
                         p.tuples_done = r.get(6);
                     }
@@ -252,8 +275,9 @@ async fn run(
                         role: SessionRole::of(&r.get::<_, Option<String>>(1).unwrap_or_default()),
                         index: r.get(3),
                         phase,
-                        first_s: now_s,
-                        last_s: now_s,
+                        step: Some(running),
+                        first_s: progress_s,
+                        last_s: progress_s,
                         blocks_done: r.get(4),
                         blocks_total: r.get(5),
                         tuples_done: r.get(6),

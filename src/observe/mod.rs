@@ -63,6 +63,7 @@ pub(crate) async fn logged_waits(
             waited_s: w.waited_s,
             acquired: w.acquired,
             blocked_by: w.blocked_by,
+            in_database: w.database_oid.is_some(),
         });
     }
     waits

@@ -50,6 +50,8 @@ pub(crate) struct ProgressPhase {
     pub index: Option<String>,
     /// The phase, e.g. `building index: scanning table`.
     pub phase: String,
+    /// The step (1-based) that was running when the phase was seen.
+    pub step: Option<usize>,
     /// First seen, seconds on the run's clock.
     pub first_s: f64,
     /// Last seen.
@@ -84,4 +86,7 @@ pub(crate) struct LoggedWait {
     pub acquired: bool,
     /// The pids it waited for (holders, then earlier waiters), from the log's DETAIL.
     pub blocked_by: Vec<i32>,
+    /// Whether the log names the rehearsal's database (a relation, an object, an advisory
+    /// lock); waits on transaction ids name none, and may be another database's.
+    pub in_database: bool,
 }

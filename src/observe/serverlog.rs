@@ -83,30 +83,46 @@ enum Line {
     /// The DETAIL of a "still waiting" line: "Process(es) holding the lock: 7747. Wait
     /// queue: 7580, 7581."
     Detail { holders: Vec<i32>, queue: Vec<i32> },
-    /// An ERROR of the backend (the statement that was waiting, if any, ended here).
-    Error,
+    /// An ERROR that cancels the backend's statement (lock_timeout, statement_timeout, a
+    /// cancel request, a deadlock) or a FATAL that ends it: a wait, if any, ended here. Other
+    /// errors (a PL/pgSQL handler may have caught the cancellation) end nothing.
+    Cancelled,
 }
 
 /// Every completed wait in `log` (the text of a server log), in log order.
 pub(crate) fn parse(log: &str) -> Vec<ParsedWait> {
-    let mut waits = Vec::new();
-    // Per backend: the waits it logged as "still waiting" and has not ended yet.
-    let mut open: BTreeMap<i32, Vec<Waiting>> = BTreeMap::new();
+    let mut waits: Vec<ParsedWait> = Vec::new();
+    // Per backend: the wait it logged as "still waiting" and has not ended yet. A backend waits
+    // for one lock at a time, so a newer "still waiting" line replaces an older one (the server
+    // repeats it after a spurious wake-up).
+    let mut open: BTreeMap<i32, Waiting> = BTreeMap::new();
+    // Per backend: the wait it last ended, which a DETAIL after a "detected deadlock" or
+    // "failed to acquire" line belongs to.
+    let mut ended: BTreeMap<i32, usize> = BTreeMap::new();
     for (at, pid, line) in log.lines().filter_map(parse_line) {
         match line {
             Line::Waiting { mode, tag, after_s } => {
-                open.entry(pid).or_default().push(Waiting {
-                    since: at,
-                    mode,
-                    tag,
-                    after_s,
-                    blocked_by: Vec::new(),
-                });
+                ended.remove(&pid);
+                open.insert(
+                    pid,
+                    Waiting {
+                        since: at,
+                        mode,
+                        tag,
+                        after_s,
+                        blocked_by: Vec::new(),
+                    },
+                );
             }
             Line::Detail { holders, queue } => {
-                if let Some(w) = open.get_mut(&pid).and_then(|list| list.last_mut()) {
-                    let ahead = queue.iter().take_while(|p| **p != pid).copied();
-                    w.blocked_by = holders.into_iter().chain(ahead).collect();
+                let ahead = queue.iter().take_while(|p| **p != pid).copied();
+                let blocked_by: Vec<i32> = holders.into_iter().chain(ahead).collect();
+                if let Some(w) = open.get_mut(&pid) {
+                    w.blocked_by = blocked_by;
+                } else if let Some(&k) = ended.get(&pid)
+                    && waits[k].blocked_by.is_empty()
+                {
+                    waits[k].blocked_by = blocked_by;
                 }
             }
             Line::Ended {
@@ -115,21 +131,26 @@ pub(crate) fn parse(log: &str) -> Vec<ParsedWait> {
                 after_s,
                 acquired,
             } => {
-                let mut blocked_by = Vec::new();
-                if let Some(list) = open.get_mut(&pid)
-                    && let Some(k) = list.iter().position(|w| w.mode == mode && w.tag == tag)
-                {
-                    blocked_by = list.remove(k).blocked_by;
-                }
+                let blocked_by = match open.remove(&pid) {
+                    Some(w) if w.mode == mode && w.tag == tag => w.blocked_by,
+                    Some(other) => {
+                        // Not the wait it had logged: keep that one open.
+                        open.insert(pid, other);
+                        Vec::new()
+                    }
+                    None => Vec::new(),
+                };
+                ended.insert(pid, waits.len());
                 waits.push(ParsedWait::new(
                     at, pid, mode, tag, after_s, acquired, blocked_by,
                 ));
             }
-            Line::Error => {
+            Line::Cancelled => {
                 // A statement cancelled while waiting logs no end line: the ERROR ends it.
-                for w in open.remove(&pid).unwrap_or_default() {
+                if let Some(w) = open.remove(&pid) {
                     let more = (at - w.since).num_microseconds().unwrap_or(0) as f64 / 1e6;
                     let waited_s = w.after_s + more.max(0.0);
+                    ended.insert(pid, waits.len());
                     waits.push(ParsedWait::new(
                         at,
                         pid,
@@ -178,8 +199,13 @@ fn parse_line(line: &str) -> Option<(DateTime<Utc>, i32, Line)> {
         .and_utc();
     let (pid, rest) = rest.split_once("] ")?;
     let pid: i32 = pid.parse().ok()?;
-    if rest.starts_with("ERROR:") || rest.starts_with("FATAL:") {
-        return Some((at, pid, Line::Error));
+    if rest.starts_with("FATAL:")
+        || rest.strip_prefix("ERROR:").is_some_and(|m| {
+            let m = m.trim_start();
+            m.starts_with("canceling statement due to") || m.starts_with("deadlock detected")
+        })
+    {
+        return Some((at, pid, Line::Cancelled));
     }
     if let Some(detail) = rest.strip_prefix("DETAIL:") {
         return detail_line(detail.trim()).map(|line| (at, pid, line));
@@ -359,6 +385,34 @@ mod tests {
                 assert!((waits[0].waited_s - 1.665_192).abs() < 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn a_repeated_line_replaces_the_wait_and_unrelated_errors_end_nothing() {
+        let log = "\
+2026-11-21 05:06:01.100 UTC [9] LOG:  process 9 still waiting for ShareLock on transaction 7 after 100.000 ms
+2026-11-21 05:06:01.300 UTC [9] LOG:  process 9 still waiting for ShareLock on transaction 7 after 300.000 ms
+2026-11-21 05:06:01.500 UTC [9] ERROR:  duplicate key value violates unique constraint \"k\"
+2026-11-21 05:06:02.000 UTC [9] LOG:  process 9 acquired ShareLock on transaction 7 after 1000.000 ms
+2026-11-21 05:06:09.000 UTC [9] ERROR:  canceling statement due to user request
+";
+        let waits = parse(log);
+        assert_eq!(waits.len(), 1, "{waits:#?}");
+        assert!(waits[0].acquired);
+        assert!((waits[0].waited_s - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_deadlock_keeps_its_blockers() {
+        let log = "\
+2026-11-21 05:06:02.000 UTC [9] LOG:  process 9 detected deadlock while waiting for ShareLock on transaction 7 after 1000.000 ms
+2026-11-21 05:06:02.000 UTC [9] DETAIL:  Process holding the lock: 8. Wait queue: .
+2026-11-21 05:06:02.000 UTC [9] ERROR:  deadlock detected
+";
+        let waits = parse(log);
+        assert_eq!(waits.len(), 1, "{waits:#?}");
+        assert!(!waits[0].acquired);
+        assert_eq!(waits[0].blocked_by, [8]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
 use super::{Settings, load_plan, run};
-use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED, Error};
+use crate::error::{EXIT_INTERRUPTED, EXIT_PASSED, Error, exit_code};
 use crate::report::Outcome;
 use crate::scenario::Overrides;
 
@@ -28,7 +28,7 @@ pub(crate) async fn estimate(
     crate::estimate::check_scales(scales, target).map_err(Error::Usage)?;
     let mut reports = Vec::new();
     let mut out_dir = None;
-    let mut failed = false;
+    let mut code = EXIT_PASSED;
     for scale in scales {
         let overrides = Overrides {
             scale: Some(*scale),
@@ -42,18 +42,18 @@ pub(crate) async fn estimate(
         if let Some(e) = result.error {
             return Err(e);
         }
-        match result.report.outcome {
-            Outcome::Interrupted => return Ok(EXIT_INTERRUPTED),
-            Outcome::Failed | Outcome::Error => {
-                eprintln!(
-                    "estimate: the rehearsal at scale {scale} failed ({}); its steps are fitted \
-                     as measured",
-                    options.out.join("report.json").display()
-                );
-                failed = true;
-            }
-            Outcome::Passed => {}
+        let scale_code = exit_code(Some(result.report.outcome), None);
+        if scale_code == EXIT_INTERRUPTED {
+            return Ok(scale_code);
         }
+        if result.report.outcome != Outcome::Passed {
+            eprintln!(
+                "estimate: the rehearsal at scale {scale} failed ({}); its steps are fitted as \
+                 measured",
+                options.out.join("report.json").display()
+            );
+        }
+        code = code.max(scale_code);
         out_dir = Some(base);
         reports.push((*scale, result.report));
     }
@@ -77,5 +77,5 @@ pub(crate) async fn estimate(
             json.display()
         );
     }
-    Ok(if failed { EXIT_FAILED } else { EXIT_PASSED })
+    Ok(code)
 }

@@ -191,6 +191,9 @@ pub enum PhaseKind {
     Step,
     /// Traffic after the last step.
     Recovery,
+    /// Traffic while a step waits for its `at`, after the step before it ended (every such
+    /// wait of a strategy together).
+    Between,
 }
 
 impl StrategyPlan {
@@ -203,7 +206,21 @@ impl StrategyPlan {
                 "recovery".to_owned(),
                 PhaseKind::Recovery,
             )))
+            .chain(
+                self.between_phase()
+                    .map(|_| ("between steps".to_owned(), PhaseKind::Between)),
+            )
             .collect()
+    }
+
+    /// The index of the phase counting the time steps wait for their `at` (after the recovery),
+    /// when a step after the first has one.
+    pub(crate) fn between_phase(&self) -> Option<usize> {
+        self.steps
+            .iter()
+            .skip(1)
+            .any(|s| s.at.is_some())
+            .then_some(self.steps.len() + 2)
     }
 }
 

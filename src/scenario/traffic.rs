@@ -187,24 +187,31 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
             ),
         );
     }
-    let background = t
-        .background
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let b = b.get_ref();
-            BackgroundPlan {
-                name: b
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("background {}", i + 1)),
-                sql: b.sql.clone(),
-                start: b.start,
-                hold: b.hold,
-                isolation: b.isolation,
-            }
-        })
-        .collect();
+    let mut background: Vec<BackgroundPlan> = Vec::new();
+    for (i, b) in t.background.iter().enumerate() {
+        let section = b.get_ref();
+        let plan = BackgroundPlan {
+            name: section
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("background {}", i + 1)),
+            sql: section.sql.clone(),
+            start: section.start,
+            hold: section.hold,
+            isolation: section.isolation,
+        };
+        if background.iter().any(|other| other.name == plan.name) {
+            report(
+                Some(b.span()),
+                format!("traffic.background[{i}].name"),
+                format!(
+                    "duplicate background session name `{}`; names must be unique",
+                    plan.name
+                ),
+            );
+        }
+        background.push(plan);
+    }
     TrafficPlan {
         rate,
         connections: connections.clamp(1, 1000) as usize,

@@ -66,6 +66,12 @@ impl Sessions {
         }
     }
 
+    /// Cancels every session now.
+    pub(super) fn cancel_now(self) {
+        self.no_start.cancel();
+        self.cancel.cancel();
+    }
+
     /// Lets sessions still running finish (sessions not started yet never start), cancelling
     /// them after `cap` or when `interrupt` fires; returns what each did.
     pub(super) async fn finish(
@@ -76,7 +82,10 @@ impl Sessions {
         self.no_start.cancel();
         let running = self.tasks.len();
         if running > 0 {
-            tracing::debug!("waiting for {running} background session(s) to end");
+            tracing::info!(
+                "waiting for {running} background session(s) still running (at most {} s)",
+                cap.as_secs()
+            );
         }
         let mut runs = Vec::new();
         let deadline = tokio::time::Instant::now() + cap;

@@ -123,6 +123,10 @@ pub(super) struct Collector {
     query_names: Vec<String>,
     phase_names: Vec<(String, PhaseKind)>,
     phase_starts: Vec<Option<u64>>,
+    /// When each phase last stopped being the current one.
+    phase_ends: Vec<Option<u64>>,
+    /// The phase in force.
+    current: Option<usize>,
     books: Vec<Vec<Book>>,
     lateness: Histogram<u64>,
     interval_us: u64,
@@ -153,6 +157,8 @@ impl Collector {
             books: vec![vec![Book::new(); query_names.len()]; phases],
             query_names,
             phase_starts: vec![None; phases],
+            phase_ends: vec![None; phases],
+            current: None,
             phase_names,
             lateness: histogram(),
             interval_us,
@@ -175,6 +181,10 @@ impl Collector {
             Event::Phase { index, at_us } => {
                 if let Some(slot) = self.phase_starts.get_mut(index) {
                     slot.get_or_insert(at_us);
+                    if let Some(previous) = self.current.filter(|c| *c != index) {
+                        self.phase_ends[previous] = Some(at_us);
+                    }
+                    self.current = Some(index);
                 }
             }
             Event::Tick {
@@ -325,22 +335,23 @@ impl Collector {
             .unwrap_or(0)
             .max(self.interval_of(end_us.saturating_sub(1)));
         self.close_until(last + 1);
-        let starts = self.phase_starts.clone();
+        if let Some(current) = self.current {
+            self.phase_ends[current] = Some(end_us);
+        }
+        let (starts, ends) = (self.phase_starts, self.phase_ends);
         let phases = self
             .phase_names
             .into_iter()
             .zip(self.books)
             .enumerate()
             .map(|(p, ((name, kind), books))| {
-                // A phase ends where the next one that began begins, else when traffic stopped.
-                let end_us = starts[p]
-                    .and(starts[p + 1..].iter().flatten().next().copied())
-                    .or(starts[p].map(|_| end_us));
+                // A phase ends when the next one began (the time between steps, last when it
+                // stopped being current), else when traffic stopped.
                 PhaseBook {
                     name,
                     kind,
                     start_us: starts[p],
-                    end_us,
+                    end_us: starts[p].and(ends[p]),
                     queries: self.query_names.iter().cloned().zip(books).collect(),
                 }
             })

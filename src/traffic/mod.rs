@@ -100,13 +100,13 @@ pub(crate) struct Traffic {
     plan: TrafficPlan,
     shared: Arc<Shared>,
     clock: RunClock,
-    events: mpsc::Sender<Event>,
+    events: Option<mpsc::Sender<Event>>,
     scheduler: Option<std::thread::JoinHandle<()>>,
     queue: Option<async_channel::Receiver<schedule::Op>>,
     pool: Option<pool::Pool>,
     ticker: tokio::task::JoinHandle<()>,
-    collector: tokio::task::JoinHandle<Collector>,
-    background: background::Sessions,
+    collector: Option<tokio::task::JoinHandle<Collector>>,
+    background: Option<background::Sessions>,
     recent_p99_us: Arc<std::sync::atomic::AtomicU64>,
     started: Duration,
 }
@@ -148,6 +148,10 @@ pub(crate) async fn start(
         clock,
         shared: shared.clone(),
         mix: Mix::new(&plan.queries, &versions),
+        warmup_gap: match plan.rate {
+            Rate::PerSecond(r) => Some(Duration::from_secs_f64(plan.connections as f64 / r)),
+            Rate::Max => None,
+        },
     });
 
     let (events, rx) = mpsc::channel(65_536);
@@ -230,13 +234,13 @@ pub(crate) async fn start(
         plan: plan.clone(),
         shared,
         clock,
-        events,
+        events: Some(events),
         scheduler,
         queue: Some(queue_rx),
         pool: Some(pool),
         ticker,
-        collector,
-        background,
+        collector: Some(collector),
+        background: Some(background),
         recent_p99_us,
         started: Duration::from_micros(start_us),
     })
@@ -247,7 +251,9 @@ impl Traffic {
     pub(crate) fn set_phase(&self, index: usize) {
         self.shared.phase.store(index, Ordering::Relaxed);
         let at_us = self.clock.offset().as_micros() as u64;
-        let _ = self.events.try_send(Event::Phase { index, at_us });
+        if let Some(events) = &self.events {
+            let _ = events.try_send(Event::Phase { index, at_us });
+        }
     }
 
     /// The p99 latency of the last time-series interval that had completions (for throttles).
@@ -296,17 +302,18 @@ impl Traffic {
         drop(self.queue.take());
         self.ticker.abort();
         let end_us = self.clock.offset().as_micros() as u64;
-        let Traffic {
-            plan,
-            shared,
-            events,
-            collector,
-            background,
-            ..
-        } = self;
-        let background = background.finish(background::CAP, interrupt).await;
-        drop(events);
-        let mut collector = collector.await.expect("collector task");
+        let background = match self.background.take() {
+            Some(b) => b.finish(background::CAP, interrupt).await,
+            None => Vec::new(),
+        };
+        drop(self.events.take());
+        let mut collector = self
+            .collector
+            .take()
+            .expect("stop runs once")
+            .await
+            .expect("collector task");
+        let (plan, shared) = (&self.plan, &self.shared);
         let scheduled = shared.scheduled();
         let abandoned = scheduled.saturating_sub(collector.recorded());
         collector.abandon(abandoned, end_us);
@@ -330,6 +337,21 @@ impl Traffic {
             errors: c.errors,
             background,
         }
+    }
+}
+
+impl Drop for Traffic {
+    /// Traffic dropped without [`Traffic::stop`] (an error path) stops all the same: no
+    /// scheduler, worker or background session outlives it.
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(pool) = self.pool.take() {
+            pool.abandon_now();
+        }
+        if let Some(background) = self.background.take() {
+            background.cancel_now();
+        }
+        self.ticker.abort();
     }
 }
 
@@ -432,7 +454,7 @@ async fn max_key(
     match client.query_one(&sql, &[]).await {
         Ok(row) => Ok(row.get(0)),
         Err(e) => Err(format!(
-            "{} (a `seq` parameter needs an integer column)",
+            "{} (a `seq` parameter needs a seeded table and an integer column)",
             crate::pg::describe(&e)
         )),
     }

@@ -122,6 +122,11 @@ async fn run_thread(
 }
 
 impl Pool {
+    /// Ends the workers now (their operations are abandoned).
+    pub(super) fn abandon_now(self) {
+        self.abandon.cancel();
+    }
+
     /// Waits for the workers to finish their queued operations, up to `timeout`; then abandons
     /// what is left. Returns whether everything finished.
     pub(super) async fn join(self, timeout: Duration) -> bool {

@@ -37,6 +37,9 @@ pub(super) struct Context {
     pub shared: Arc<Shared>,
     /// The mix, for closed-loop (`rate = "max"`) workers that pick their own operations.
     pub mix: Mix,
+    /// During the warm-up, the pause between one connection's operations that keeps the pool
+    /// at the scenario's rate (none for `rate = "max"`).
+    pub warmup_gap: Option<Duration>,
 }
 
 /// Where a worker's operations come from.
@@ -160,17 +163,25 @@ pub(super) async fn run(
 }
 
 impl Worker {
-    /// Runs the mix back to back, unmeasured, while the pool warms up: the fresh copy's pages
-    /// come into shared buffers and every statement gets prepared.
+    /// Runs the mix at the scenario's rate (back to back for `rate = "max"`), unmeasured, while
+    /// the pool warms up: the fresh copy's pages come into shared buffers and every statement
+    /// gets prepared.
     async fn warm_up(&mut self) {
         let shared = self.ctx.shared.clone();
         while shared.warming.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
             let now = self.ctx.clock.offset().as_micros() as u64;
             let version = shared.version_at(now, &mut self.conn.rng);
             let query = self.ctx.mix.pick(version, &mut self.conn.rng);
-            if self.conn.execute(query as usize).await.0.is_err() {
-                // A failing query warms nothing; do not spin on it.
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            let failed = self.conn.execute(query as usize).await.0.is_err();
+            // At the scenario's rate, not faster (a failing query warms nothing: no spinning).
+            let gap = self.ctx.warmup_gap.unwrap_or_default();
+            let gap = if failed {
+                gap.max(Duration::from_millis(10))
+            } else {
+                gap
+            };
+            if !gap.is_zero() {
+                tokio::time::sleep(gap).await;
             }
         }
     }

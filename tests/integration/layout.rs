@@ -19,15 +19,23 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
         let deps = graph.entry(name.clone()).or_default();
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
-            for line in text.lines() {
-                let code = line.split("//").next().unwrap_or("");
-                for (i, _) in code.match_indices("crate::") {
-                    let rest = &code[i + "crate::".len()..];
-                    let module: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
-                    if !module.is_empty() && module != name {
+            // Code only: comments dropped line by line; `use crate::{a::X, b}` groups opened.
+            let code: String = text
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for (i, _) in code.match_indices("crate::") {
+                let rest = &code[i + "crate::".len()..];
+                let heads: Vec<String> = match rest.strip_prefix('{') {
+                    Some(group) => {
+                        let group = &group[..group.find('}').unwrap_or(group.len())];
+                        group.split(',').map(|item| head(item.trim())).collect()
+                    }
+                    None => vec![head(rest)],
+                };
+                for module in heads {
+                    if !module.is_empty() && module != name && module != "self" {
                         deps.insert(module);
                     }
                 }
@@ -35,6 +43,13 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     graph
+}
+
+/// The first path segment of `path`.
+fn head(path: &str) -> String {
+    path.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
 }
 
 fn collect(path: &Path, files: &mut Vec<std::path::PathBuf>) {

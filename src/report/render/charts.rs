@@ -283,7 +283,7 @@ pub(super) fn overlay(strategies: &[StrategyReport]) -> Option<String> {
     Some(draw(|root| {
         let mut chart = chart(
             root,
-            "p99 latency of each strategy by intended start (ms, log scale; 0 = its first step)",
+            "p99 latency of each strategy (ms, log scale; 0 = its first step)",
             x0..x1,
             (y_min..y_max).log_scale(),
         )?;
