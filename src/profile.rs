@@ -42,10 +42,10 @@ pub(crate) async fn profile(
     schemas: &[String],
 ) -> Result<(String, Vec<String>), DbError> {
     let query = |what: &'static str| {
-        move |source| DbError::Query {
+        move |source: tokio_postgres::Error| DbError::Query {
             what: what.into(),
             target: String::new(),
-            source,
+            message: crate::pg::describe(&source),
         }
     };
     client

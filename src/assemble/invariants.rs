@@ -132,10 +132,10 @@ fn strategy(s: &StrategyReport, fail: &mut impl FnMut(String)) {
         ));
     }
     let in_phases: u64 = t.phases.iter().map(|p| p.all.count).sum();
-    if in_phases != t.overall.count || t.overall.count + t.abandoned != t.recorded {
+    if in_phases != t.overall.count || t.overall.count + t.abandoned + t.dropped != t.recorded {
         fail(format!(
-            "{in_phases} operations in phases, {} overall, {} recorded ({} abandoned)",
-            t.overall.count, t.recorded, t.abandoned
+            "{in_phases} operations in phases, {} overall, {} recorded ({} abandoned, {} dropped)",
+            t.overall.count, t.recorded, t.abandoned, t.dropped
         ));
     }
     let by_class: u64 = t.errors.iter().map(|e| e.count).sum();

@@ -76,6 +76,8 @@ pub(crate) struct StrategyRun {
     pub interrupted: bool,
     /// The backend pid of the connection that ran the steps.
     pub migration_pid: Option<i32>,
+    /// Why the strategy could not finish (the server died), when it could not.
+    pub failure: Option<String>,
 }
 
 /// Turns a run's observations into its report (verdict and outcome included).
@@ -172,7 +174,12 @@ fn strategy(plan: &StrategyPlan, run: StrategyRun) -> StrategyReport {
         database: run.database,
         start_s,
         duration_s: end_s.zip(start_s).map(|(end, start)| end - start),
-        status: steps::strategy_status(&steps, run.interrupted),
+        status: if run.failure.is_some() {
+            StrategyStatus::Failed
+        } else {
+            steps::strategy_status(&steps, run.interrupted)
+        },
+        error: run.failure,
         steps,
         traffic,
         leftovers: run
@@ -199,6 +206,7 @@ fn not_run(plan: &StrategyPlan) -> StrategyReport {
         start_s: None,
         duration_s: None,
         status: StrategyStatus::NotRun,
+        error: None,
         steps: plan
             .steps
             .iter()

@@ -86,6 +86,7 @@ pub(super) fn traffic(t: &TrafficRecord) -> (TrafficReport, Option<DelayedOps>) 
         succeeded: t.succeeded,
         failed: t.failed,
         abandoned: t.abandoned,
+        dropped: t.dropped,
         reprepared: t.reprepared,
         lateness: percentiles(&t.lateness),
         overall: stats(&overall),

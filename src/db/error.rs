@@ -71,14 +71,15 @@ pub enum DbError {
     #[error("invalid --database-url: {0}")]
     BadUrl(String),
     /// The server refused or failed the connection.
-    #[error("failed to connect to {target} (database `{dbname}`): {source}")]
+    #[error("failed to connect to {target} (database `{dbname}`): {message}")]
     Connect {
         /// Where, without password.
         target: String,
         /// Which database.
         dbname: String,
-        /// The driver's error.
-        source: tokio_postgres::Error,
+        /// The server's message and SQLSTATE (28P01 a wrong password, 3D000 no such database,
+        /// 53300 too many clients), or the system's (connection refused).
+        message: String,
     },
     /// The server did not answer in time.
     #[error("failed to connect to {target}: no answer within the timeout")]
@@ -115,14 +116,35 @@ pub enum DbError {
         role: String,
     },
     /// A catalog query failed.
-    #[error("failed to {what} on {target}: {source}")]
+    #[error("failed to {what} on {target}: {message}")]
     Query {
         /// Which operation.
         what: String,
         /// Where, without password.
         target: String,
-        /// The server's error.
-        source: tokio_postgres::Error,
+        /// The server's error, with its SQLSTATE.
+        message: String,
+    },
+    /// The seeded data would not fit on the server's disk.
+    #[error(
+        "refusing to seed: the data would take about {needed} (rows × their columns' widths, plus \
+         indexes) and the disk holding {} has {free} free; lower the row counts or --scale, or \
+         free some space",
+        place.display()
+    )]
+    NoSpace {
+        /// The estimate.
+        needed: String,
+        /// Free space.
+        free: String,
+        /// Where the data would go.
+        place: PathBuf,
+    },
+    /// The server stopped answering during a strategy.
+    #[error("{cause}")]
+    ServerDied {
+        /// When, during which phase, and why.
+        cause: String,
     },
     /// A statement rehearse itself runs on the server (creating or dropping a scratch
     /// database, reading the version) failed.

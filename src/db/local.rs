@@ -188,6 +188,11 @@ pub async fn provision(
 }
 
 impl LocalCluster {
+    /// The cluster's folder.
+    pub(super) fn dir(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.path().to_owned())
+    }
+
     /// Stops the server and deletes the cluster directory.
     pub async fn shutdown(self) {
         // Stopping waits on the child process: keep that off the async workers.

@@ -19,6 +19,7 @@ pub mod owner;
 pub mod reaper;
 mod scratch;
 mod url;
+mod watch;
 pub use url::connect as connect_url;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use conninfo::redacted;
 pub use error::DbError;
 pub use facts::ServerFacts;
 pub use scratch::{Scratch, drop_database, sweep_leftovers};
+pub use watch::ServerWatch;
 
 use crate::scenario::DatabasePlan;
 
@@ -254,6 +256,22 @@ impl Server {
         env
     }
 
+    /// Free bytes on the disk the server's data lives on, when this machine can tell (a local
+    /// cluster's folder; the Docker engine's root folder, when the engine runs here).
+    pub async fn disk_free(&self) -> Option<(u64, PathBuf)> {
+        let place = match &self.handle {
+            Handle::Local(cluster) => cluster.dir()?,
+            Handle::Docker(_) => {
+                let engine = docker::engine().await.ok()?;
+                let root = engine.info().await.ok()?.docker_root_dir?;
+                PathBuf::from(root)
+            }
+            Handle::Url => return None,
+        };
+        let stat = nix::sys::statvfs::statvfs(&place).ok()?;
+        Some((stat.blocks_available() * stat.fragment_size(), place))
+    }
+
     /// Stops and removes whatever the backend started. The url backend leaves the server alone.
     pub async fn shutdown(self) {
         match self.handle {
@@ -349,7 +367,7 @@ pub(crate) async fn connect(config: &Config, target: &str) -> Result<Client, DbE
             return Err(DbError::Connect {
                 target: target.to_owned(),
                 dbname: config.get_dbname().unwrap_or("").to_owned(),
-                source,
+                message: crate::pg::describe(&source),
             });
         }
         Err(_) => {
@@ -386,7 +404,7 @@ pub(crate) async fn wait_until_ready(
                 return Err(DbError::Connect {
                     target: target.to_owned(),
                     dbname: config.get_dbname().unwrap_or("").to_owned(),
-                    source: e,
+                    message: crate::pg::describe(&e),
                 });
             }
             Err(_) if tokio::time::Instant::now() > give_up => {

@@ -41,10 +41,10 @@ pub(super) async fn provision(options: &BackendOptions) -> Result<Server, DbErro
     let query = |what: &str| {
         let target = target.clone();
         let what = what.to_owned();
-        move |source| DbError::Query {
+        move |source: tokio_postgres::Error| DbError::Query {
             what,
             target,
-            source,
+            message: crate::pg::describe(&source),
         }
     };
 

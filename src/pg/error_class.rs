@@ -32,6 +32,8 @@ pub enum ErrorClass {
     Connection,
     /// Still queued or running when traffic stopped, and given up on.
     Abandoned,
+    /// Could not even be queued: a minute of operations was already waiting.
+    Dropped,
     /// Anything else.
     Other,
 }
@@ -60,7 +62,7 @@ impl ErrorClass {
     }
 
     /// Every class.
-    pub const ALL: [ErrorClass; 10] = [
+    pub const ALL: [ErrorClass; 11] = [
         ErrorClass::LockTimeout,
         ErrorClass::StatementTimeout,
         ErrorClass::Deadlock,
@@ -70,6 +72,7 @@ impl ErrorClass {
         ErrorClass::Resources,
         ErrorClass::Connection,
         ErrorClass::Abandoned,
+        ErrorClass::Dropped,
         ErrorClass::Other,
     ];
 
@@ -91,6 +94,7 @@ impl ErrorClass {
             ErrorClass::Resources => "resources",
             ErrorClass::Connection => "connection",
             ErrorClass::Abandoned => "abandoned",
+            ErrorClass::Dropped => "dropped",
             ErrorClass::Other => "other",
         }
     }

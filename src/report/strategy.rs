@@ -26,6 +26,9 @@ pub struct StrategyReport {
     pub duration_s: Option<f64>,
     /// How it ended.
     pub status: StrategyStatus,
+    /// Why it could not finish (the server died: when, during which phase, the cause).
+    #[serde(default)]
+    pub error: Option<String>,
     /// Its steps, in order.
     pub steps: Vec<StepReport>,
     /// What the application traffic felt, when the scenario has `[traffic]`.

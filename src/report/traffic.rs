@@ -33,6 +33,10 @@ pub struct TrafficReport {
     /// Operations still queued or running when traffic stopped and given up on after the drain
     /// timeout (counted as failed with class `abandoned`).
     pub abandoned: u64,
+    /// Operations that could not even be queued (a minute of operations already waited for a
+    /// connection), counted as failed with class `dropped`.
+    #[serde(default)]
+    pub dropped: u64,
     /// Statements re-prepared after the server invalidated their cached plan (SQLSTATE 0A000).
     pub reprepared: u64,
     /// Schedule lateness (actual send − intended start), milliseconds.

@@ -211,7 +211,7 @@ async fn rehearse(
     scratch: &mut Scratch,
     observed: &mut Observations,
 ) -> Result<(), Error> {
-    let maintenance = server.connect(server.maintenance_db()).await?;
+    let mut maintenance = server.connect(server.maintenance_db()).await?;
     let facts = server.facts(&maintenance, &plan.database).await?;
     *scratch = Scratch::new(facts.version_num, options.backend.owner.clone());
     observed.server = Some(facts);
@@ -232,6 +232,10 @@ async fn rehearse(
         if cancel.is_cancelled() {
             return Err(Error::Interrupted);
         }
+        // A server that restarted after a crash dropped every connection: connect again.
+        if maintenance.is_closed() {
+            maintenance = server.connect(server.maintenance_db()).await?;
+        }
         let database = format!("rehearse_{}_s{}", options.run_id, i + 1);
         // Every strategy starts from an identical copy of the seeded data.
         scratch
@@ -239,8 +243,20 @@ async fn rehearse(
             .await?;
         let run =
             rehearse_strategy(plan, options, strategy, server, &database, clock, cancel).await;
+        let run = match run {
+            Ok(run) => run,
+            Err(e) => {
+                scratch.drop_one(server, &maintenance, &database).await;
+                return Err(e);
+            }
+        };
+        if let Some(failure) = run.failure.clone() {
+            // What was measured until the server died is kept; nothing more can run.
+            observed.strategies.push(run);
+            return Err(Error::Db(db::DbError::ServerDied { cause: failure }));
+        }
         scratch.drop_one(server, &maintenance, &database).await;
-        observed.strategies.push(run?);
+        observed.strategies.push(run);
     }
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
@@ -262,12 +278,27 @@ async fn rehearse_strategy(
     let client = server
         .connect_as(database, SessionRole::MIGRATION_APP)
         .await?;
+    let observer = server
+        .connect_as(database, SessionRole::OBSERVER_APP)
+        .await?;
     tracing::info!("strategy {}: rehearsing in {database}", strategy.name);
     let migration_pid = client
         .query_one("SELECT pg_backend_pid()", &[])
         .await
         .ok()
         .map(|r| r.get::<_, i32>(0));
+    // The strategy stops early on Ctrl-C or when the server dies (the watch's cause says why).
+    let watch = db::ServerWatch::start(
+        server.config_as(server.maintenance_db(), SessionRole::OBSERVER_APP),
+        server.target.clone(),
+    );
+    let stop = cancel.child_token();
+    let dead = watch.dead.clone();
+    let stop_on_death = stop.clone();
+    let guard = tokio::spawn(async move {
+        dead.cancelled().await;
+        stop_on_death.cancel();
+    });
     let since_s = clock.offset().as_secs_f64();
     let sampler = if options.lock_sampler {
         Some(
@@ -280,6 +311,13 @@ async fn rehearse_strategy(
         )
     } else {
         None
+    };
+    // When the watch saw the server die: the time and the phase in progress.
+    let mut death: Option<(f64, String)> = None;
+    let mut note_death = |phase: String| {
+        if watch.dead.is_cancelled() && death.is_none() {
+            death = Some((clock.offset().as_secs_f64(), phase));
+        }
     };
     let traffic = match &plan.traffic {
         Some(t) => {
@@ -295,8 +333,9 @@ async fn rehearse_strategy(
             tracing::info!("strategy {}: traffic running; baseline", strategy.name);
             // A first step placed in time (`at`) ends the baseline itself.
             if strategy.steps.first().is_none_or(|s| s.at.is_none()) {
-                crate::migrate::wait(t.baseline, cancel).await;
+                crate::migrate::wait(t.baseline, &stop).await;
             }
+            note_death("the baseline".into());
             Some(running)
         }
         None => None,
@@ -304,9 +343,6 @@ async fn rehearse_strategy(
     let origin = traffic
         .as_ref()
         .map_or_else(|| clock.offset(), crate::traffic::Traffic::started);
-    let observer = server
-        .connect_as(database, SessionRole::OBSERVER_APP)
-        .await?;
     let mut env = server.env_for(database);
     env.push((
         db::leftovers::COMMAND_ENV.to_owned(),
@@ -316,7 +352,7 @@ async fn rehearse_strategy(
         client: &client,
         observer: &observer,
         clock,
-        cancel,
+        cancel: &stop,
         traffic: traffic.as_ref(),
         command_env: &env,
         step_running: sampler.as_ref().map(|s| s.step_running.as_ref()),
@@ -324,25 +360,42 @@ async fn rehearse_strategy(
         origin,
     };
     let steps = crate::migrate::run_steps(&context, strategy).await;
+    note_death(
+        steps
+            .iter()
+            .rev()
+            .find(|s| s.start_s.is_some())
+            .map_or_else(|| "the steps".into(), |s| format!("step {}", s.name)),
+    );
     let traffic = match (traffic, &plan.traffic) {
         (Some(running), Some(t)) => {
             running.set_phase(strategy.steps.len() + 1);
             tracing::info!("strategy {}: recovery", strategy.name);
-            crate::migrate::wait(t.recovery, cancel).await;
-            Some(running.stop(cancel).await)
+            crate::migrate::wait(t.recovery, &stop).await;
+            note_death("the recovery".into());
+            Some(running.stop(&stop).await)
         }
         _ => None,
     };
+    guard.abort();
     let sampled = sampler.is_some();
     let (sightings, progress) = match sampler {
         Some(s) => s.stop().await,
         None => Default::default(),
     };
-    let logged = match &server.log {
-        Some(log) => crate::observe::logged_waits(log, since_s, clock, &observer).await,
-        None => Vec::new(),
+    let failure = watch.cause().map(|cause| {
+        let (at_s, phase) = death.unwrap_or((clock.offset().as_secs_f64(), "the strategy".into()));
+        format!("the server died at {at_s:.1} s, during {phase}: {cause}")
+    });
+    let (logged, leftovers) = if failure.is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        let logged = match &server.log {
+            Some(log) => crate::observe::logged_waits(log, since_s, clock, &observer).await,
+            None => Vec::new(),
+        };
+        (logged, crate::migrate::leftovers(&observer).await)
     };
-    let leftovers = crate::migrate::leftovers(&observer).await;
     Ok(StrategyRun {
         database: database.to_owned(),
         steps,
@@ -354,5 +407,6 @@ async fn rehearse_strategy(
         leftovers,
         interrupted: cancel.is_cancelled(),
         migration_pid,
+        failure,
     })
 }

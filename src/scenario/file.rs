@@ -440,4 +440,7 @@ pub(super) struct BudgetsSection {
     /// Longest a step may hold an ACCESS EXCLUSIVE lock.
     #[serde(default, with = "humantime_serde")]
     pub max_exclusive_lock_hold: Option<Duration>,
+    /// Application operations that may be dropped (the queue was full) or abandoned (still
+    /// running when traffic stopped); 0 unless given.
+    pub max_lost_operations: Option<u64>,
 }

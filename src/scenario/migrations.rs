@@ -3,7 +3,7 @@
 //!
 //! | layout | files |
 //! | --- | --- |
-//! | diesel | `VERSION_name/up.sql` and `down.sql` folders |
+//! | diesel | `VERSION_name/up.sql` and `down.sql` folders (VERSION a timestamp such as `2017-08-31-230457`; `metadata.toml` may say `run_in_transaction = false`) |
 //! | dbmate | `VERSION_name.sql` with `-- migrate:up` / `-- migrate:down` sections |
 //! | flyway (and refinery) | `V1__name.sql`, `V1.1__name.sql`; undo: `U1__name.sql` |
 //! | golang-migrate, sqlx (reversible) | `VERSION_name.up.sql`, `VERSION_name.down.sql` |
@@ -68,9 +68,12 @@ pub fn read(dir: &Path) -> Result<(String, Vec<Migration>), String> {
     let mut found = Vec::new();
     let layout;
     if !folders.is_empty() {
+        // Diesel's rules: only folders count (a README or stray file beside them is ignored),
+        // the version is everything before the first `_` (a timestamp, dashes and all), and
+        // migrations run in the order of their folder names.
         layout = "diesel";
         for folder in folders {
-            let version = leading_version(folder).ok_or_else(|| {
+            let version = diesel_version(folder).ok_or_else(|| {
                 format!("diesel migration folder `{folder}` has no version prefix")
             })?;
             let up = read_file(&format!("{folder}/up.sql"))?;
@@ -80,14 +83,25 @@ pub fn read(dir: &Path) -> Result<(String, Vec<Migration>), String> {
                 .is_file()
                 .then(|| read_file(&down_path))
                 .transpose()?;
+            let metadata = dir.join(folder).join("metadata.toml");
+            let no_transaction = metadata.is_file()
+                && std::fs::read_to_string(&metadata)
+                    .ok()
+                    .and_then(|t| t.parse::<toml::Table>().ok())
+                    .and_then(|t| t.get("run_in_transaction").and_then(toml::Value::as_bool))
+                    == Some(false);
             found.push(Migration {
                 version,
                 name: folder.clone(),
                 up,
                 down,
-                no_transaction: false,
+                no_transaction,
             });
         }
+        // The folder names' order is diesel's; versions only have to be unique.
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        check_unique(&found)?;
+        return Ok((layout.to_owned(), found));
     } else if sql.is_empty() {
         return Err(format!(
             "no migrations in {}: expected .sql files or diesel folders (VERSION_name/up.sql)",
@@ -174,16 +188,7 @@ pub fn read(dir: &Path) -> Result<(String, Vec<Migration>), String> {
         }
     }
     found.sort_by(|a, b| a.version.cmp(&b.version));
-    for pair in found.windows(2) {
-        if pair[0].version == pair[1].version {
-            return Err(format!(
-                "duplicate version {} ({} and {})",
-                show(&pair[0].version),
-                pair[0].name,
-                pair[1].name
-            ));
-        }
-    }
+    check_unique(&found)?;
     let simple: Vec<u64> = found
         .iter()
         .filter(|m| m.version.len() == 1)
@@ -202,6 +207,40 @@ pub fn read(dir: &Path) -> Result<(String, Vec<Migration>), String> {
         }
     }
     Ok((layout.to_owned(), found))
+}
+
+/// Refuses two migrations of one version, naming both.
+fn check_unique(found: &[Migration]) -> Result<(), String> {
+    let mut sorted: Vec<&Migration> = found.iter().collect();
+    sorted.sort_by(|a, b| a.version.cmp(&b.version));
+    for pair in sorted.windows(2) {
+        if pair[0].version == pair[1].version {
+            return Err(format!(
+                "duplicate version {} ({} and {})",
+                show(&pair[0].version),
+                pair[0].name,
+                pair[1].name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A diesel folder's version: what comes before the first `_`, digits of a timestamp such as
+/// `2017-08-31-230457` (dashes dropped, as diesel records it) or a plain number.
+fn diesel_version(folder: &str) -> Option<Vec<u64>> {
+    let head = folder.split_once('_').map_or(folder, |(v, _)| v);
+    let digits: String = head.chars().filter(char::is_ascii_digit).collect();
+    if digits.is_empty() || !head.chars().all(|c| c.is_ascii_digit() || c == '-') {
+        return None;
+    }
+    // A 14-digit timestamp fits in a u64; longer ones are split so none overflows.
+    let parts = digits
+        .as_bytes()
+        .chunks(18)
+        .map(|c| std::str::from_utf8(c).ok()?.parse().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    Some(parts)
 }
 
 fn show(version: &[u64]) -> String {

@@ -277,6 +277,8 @@ pub(crate) struct Budgets {
     pub max_errors_by_class: Vec<(ErrorClass, u64)>,
     /// Longest ACCESS EXCLUSIVE hold of a step.
     pub max_exclusive_lock_hold: Option<Duration>,
+    /// Application operations that may be lost (dropped or abandoned); 0 unless given.
+    pub max_lost_operations: Option<u64>,
 }
 
 impl Plan {
@@ -326,8 +328,8 @@ impl Builder<'_> {
         check_seed: SeedCheck,
     ) -> Result<Plan, ScenarioError> {
         let name = file.name.get_ref().trim().to_owned();
-        if name.is_empty() {
-            self.problem(Some(&file.name), "name", "must not be empty".into());
+        if let Some(message) = name_problem(&name) {
+            self.problem(Some(&file.name), "name", message);
         }
         let database = self.database(&file);
         let schema = self.schema(&file);
@@ -350,6 +352,7 @@ impl Builder<'_> {
             p99_vs_baseline: file.budgets.p99_vs_baseline,
             max_errors_by_class: Vec::new(),
             max_exclusive_lock_hold: file.budgets.max_exclusive_lock_hold,
+            max_lost_operations: file.budgets.max_lost_operations,
         };
         if let Some(r) = budgets.p99_vs_baseline
             && !(r.is_finite() && r > 0.0)
@@ -532,11 +535,11 @@ impl Builder<'_> {
         let mut plans: Vec<StrategyPlan> = Vec::new();
         for (i, strategy) in file.strategies.iter().enumerate() {
             let name = strategy.name.get_ref().trim().to_owned();
-            if name.is_empty() {
+            if let Some(message) = name_problem(&name) {
                 self.problem(
                     Some(&strategy.name),
                     &format!("strategy[{i}].name"),
-                    "must not be empty".into(),
+                    message,
                 );
             } else if plans.iter().any(|p| p.name == name) {
                 self.problem(
@@ -702,6 +705,11 @@ impl Builder<'_> {
                 format!("pause {}", humantime::format_duration(pause)),
             )
         };
+        if let Some(given) = &section.name
+            && let Some(message) = name_problem(given)
+        {
+            self.problem(Some(step), &format!("{key}.name"), message);
+        }
         Some(StepPlan {
             name: section.name.clone().unwrap_or(name),
             action,
@@ -805,8 +813,18 @@ impl Builder<'_> {
         step: &Spanned<StepSection>,
         key: &str,
     ) -> Option<SqlStep> {
+        for (name, timeout) in [
+            ("lock-timeout", section.lock_timeout),
+            ("statement-timeout", section.statement_timeout),
+        ] {
+            if let Some(message) = timeout.and_then(timeout_problem) {
+                self.problem(Some(step), &format!("{key}.{name}"), message);
+            }
+        }
         let statements = split::split(&source.sql);
-        if statements.is_empty() {
+        // An empty or comment-only migration file (an irreversible migration's down.sql, say) is
+        // a step that does nothing, as the migration tools treat it; empty inline SQL is a slip.
+        if statements.is_empty() && source.origin == "inline" {
             self.problem(Some(step), key, "the step's SQL is empty".into());
             return None;
         }
@@ -839,6 +857,50 @@ impl Builder<'_> {
             retry_backoff: section.retry_backoff.unwrap_or(DEFAULT_RETRY_BACKOFF),
         })
     }
+}
+
+/// The longest name a scenario, strategy or step may have: names become folder names, report
+/// headings and JUnit test names.
+pub(crate) const MAX_NAME: usize = 200;
+
+/// What is wrong with a name, if anything: empty, too long, or holding control characters (a
+/// NUL or a newline breaks file names, XML and tables).
+pub(crate) fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("must not be empty".into());
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME {
+        return Some(format!(
+            "is {chars} characters long; names may have at most {MAX_NAME}"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "holds the control character {c:?}; names are one line of text"
+        ));
+    }
+    None
+}
+
+/// What is wrong with a Postgres timeout setting, if anything: the server counts whole
+/// milliseconds (less rounds to 0, which turns the timeout off) up to `INT_MAX`.
+fn timeout_problem(t: Duration) -> Option<String> {
+    const MAX_MS: u128 = i32::MAX as u128;
+    if t.as_millis() == 0 {
+        return Some(format!(
+            "{} is under 1ms: Postgres would round it to 0, which turns the timeout off; \
+             give at least 1ms",
+            humantime::format_duration(t)
+        ));
+    }
+    if t.as_millis() > MAX_MS {
+        return Some(format!(
+            "{} is over Postgres's maximum of {MAX_MS} ms (about 24.8 days)",
+            humantime::format_duration(t)
+        ));
+    }
+    None
 }
 
 /// 1-based line of byte offset `at` in `text`.

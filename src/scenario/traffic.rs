@@ -12,6 +12,9 @@ use crate::values::{Constant, FakeKind, KeyDistPlan};
 
 /// Default time-series resolution.
 pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// More operations a second than one connection could ever run (even a trivial query costs
+/// tens of microseconds of round trip): a rate above this times the connections is a mistake.
+const MAX_RATE_PER_CONNECTION: f64 = 50_000.0;
 /// Default unmeasured traffic before the baseline.
 pub(crate) const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
 /// Default traffic before the first step and after the last.
@@ -147,6 +150,22 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
             format!("expected 1 to 1000 connections, found {connections}"),
         );
     }
+    if let Rate::PerSecond(r) = rate
+        && r > connections.max(1) as f64 * MAX_RATE_PER_CONNECTION
+    {
+        report(
+            Some(t.rate.span()),
+            "traffic.rate".into(),
+            format!(
+                "{r} operations a second on {connections} connection(s) is {:.0} a second per \
+                 connection; a connection runs one operation at a time, and even the simplest \
+                 query takes over 20 µs, so at most {MAX_RATE_PER_CONNECTION:.0} a second each: \
+                 lower the rate, add connections, or use rate = \"max\" to measure how fast \
+                 they go",
+                r / connections.max(1) as f64
+            ),
+        );
+    }
     let interval = t.interval.unwrap_or(DEFAULT_INTERVAL);
     if interval < Duration::from_millis(100) {
         report(
@@ -165,6 +184,13 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
     let mut queries: Vec<QueryPlan> = Vec::new();
     for (i, q) in t.query.iter().enumerate() {
         let key = format!("traffic.query[{i}]");
+        if let Some(message) = super::plan::name_problem(q.get_ref().name.get_ref()) {
+            report(
+                Some(q.get_ref().name.span()),
+                format!("{key}.name"),
+                message,
+            );
+        }
         if let Some(query) = query(q, &key, report) {
             if queries.iter().any(|other| other.name == query.name) {
                 report(
@@ -200,6 +226,13 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
             hold: section.hold,
             isolation: section.isolation,
         };
+        if let Some(message) = super::plan::name_problem(&plan.name) {
+            report(
+                Some(b.span()),
+                format!("traffic.background[{i}].name"),
+                message,
+            );
+        }
         if background.iter().any(|other| other.name == plan.name) {
             report(
                 Some(b.span()),

@@ -133,6 +133,16 @@ impl Permutation {
     }
 }
 
+/// `lo + k`, for `k` within the range's size (so the sum stays within `lo..=hi`).
+fn offset(lo: i64, k: u64) -> i64 {
+    i64::try_from(i128::from(lo) + i128::from(k)).unwrap_or(i64::MAX)
+}
+
+/// How many integers `lo..=hi` holds (at most `u64::MAX`).
+pub(super) fn span(lo: i64, hi: i64) -> u64 {
+    u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX)
+}
+
 fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         (a, b) = (b, a % b);
@@ -146,7 +156,7 @@ impl ColGen {
         match self {
             ColGen::Serial => Value::I64(row as i64 + 1),
             ColGen::Int { lo, hi, unique } => Value::I64(match unique {
-                Some(p) => lo + p.apply(row) as i64,
+                Some(p) => offset(*lo, p.apply(row)),
                 None => rng.random_range(*lo..=*hi),
             }),
             ColGen::Decimal {
@@ -156,7 +166,7 @@ impl ColGen {
                 unique,
             } => {
                 let units = match unique {
-                    Some(p) => lo + p.apply(row) as i64,
+                    Some(p) => offset(*lo, p.apply(row)),
                     None => rng.random_range(*lo..=*hi),
                 };
                 Value::Numeric(rust_decimal::Decimal::new(units, *scale))

@@ -124,9 +124,63 @@ pub(crate) async fn create_schema(client: &Client, schema: &SqlSource) -> Result
 /// with its scenario line. Statements the parser does not understand are left to the check
 /// against the catalog when seeding.
 pub(crate) fn check(schema_sql: &str, plan: &SeedPlan) -> Vec<Problem> {
-    match resolve::resolve(&shape::from_sql(schema_sql), plan, resolve::Source::Sql) {
+    let shapes = shape::from_sql(schema_sql);
+    let mut problems = match resolve::resolve(&shapes, plan, resolve::Source::Sql) {
         Ok(_) => Vec::new(),
         Err(problems) => problems,
+    };
+    let bytes = estimate_bytes_of(&shapes, plan);
+    if bytes > NO_DISK_HOLDS {
+        let biggest = plan.tables.iter().max_by_key(|t| t.rows);
+        problems.push(Problem {
+            line: biggest.and_then(|t| t.line),
+            key: biggest.map_or_else(
+                || "seed.tables".into(),
+                |t| format!("seed.tables.{}.rows", t.name),
+            ),
+            message: format!(
+                "the seeded data would take about {} (rows × their columns' widths, plus \
+                 indexes): more than any disk holds; check the row counts and --scale",
+                human_bytes(bytes)
+            ),
+        });
+    }
+    problems
+}
+
+/// An estimate beyond this is a mistake, whatever the machine (a petabyte).
+const NO_DISK_HOLDS: u64 = 1 << 50;
+
+/// About how many bytes the seeded tables take on disk, indexes included, from the schema SQL
+/// (a table the parser did not understand counts 64 bytes a row).
+pub(crate) fn estimate_bytes(schema_sql: &str, plan: &SeedPlan) -> u64 {
+    estimate_bytes_of(&shape::from_sql(schema_sql), plan)
+}
+
+fn estimate_bytes_of(shapes: &shape::Shapes, plan: &SeedPlan) -> u64 {
+    // Tuple header and line pointer, then a third more for indexes.
+    const ROW_OVERHEAD: u64 = 28;
+    let mut total: u128 = 0;
+    for t in &plan.tables {
+        let width = shapes.table(&t.name).map_or(64, |s| {
+            ROW_OVERHEAD
+                + s.columns
+                    .iter()
+                    .map(|c| c.ty.estimated_width())
+                    .sum::<u64>()
+        });
+        total += u128::from(t.rows) * u128::from(width) * 4 / 3;
+    }
+    u64::try_from(total).unwrap_or(u64::MAX)
+}
+
+/// Bytes in kB/MB/GB/TB.
+pub(crate) fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    match b {
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b => format!("{:.1} MB", b / 1e6),
     }
 }
 

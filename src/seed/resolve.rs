@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::generate::{ColGen, Permutation};
+use super::generate::{ColGen, Permutation, span};
 use super::shape::{ColType, ColumnShape, Fill, Shapes, TableShape, normalize};
 use crate::scenario::{ColumnPlan, GenPlan, Problem, SeedPlan, TablePlan};
 use crate::values::{Constant, FakeKind, KeyDistPlan, KeyPool, Pick};
@@ -348,11 +348,11 @@ impl Resolver<'_> {
                         ));
                     }
                     let (lo, hi) = (*low as i64, *high as i64);
-                    too_few((hi - lo) as u64 + 1)?;
+                    too_few(span(lo, hi))?;
                     ColGen::Int {
                         lo,
                         hi,
-                        unique: unique.then(|| Permutation::new((hi - lo) as u64 + 1)),
+                        unique: unique.then(|| Permutation::new(span(lo, hi))),
                     }
                 }
                 ColType::Numeric {
@@ -656,7 +656,7 @@ fn decimal(low: f64, high: f64, scale: u32, unique: bool, need: u64) -> Result<C
         (low * factor).round() as i64,
         (high * factor).round() as i64,
     );
-    let have = (hi - lo) as u64 + 1;
+    let have = span(lo, hi);
     if unique && have < need {
         return Err(format!(
             "the column is unique but `range` gives only {have} distinct values for {need} rows"

@@ -53,6 +53,20 @@ pub(super) enum ColType {
 }
 
 impl ColType {
+    /// About how many bytes a value takes on disk (a guess for text and JSON).
+    pub(super) fn estimated_width(&self) -> u64 {
+        match self {
+            ColType::Int(w) => u64::from(*w),
+            ColType::Bool => 1,
+            ColType::Date | ColType::Enum(_) => 4,
+            ColType::Float | ColType::Timestamp | ColType::TimestampTz => 8,
+            ColType::Numeric { .. } | ColType::Uuid => 16,
+            ColType::Text { max_len } => max_len.map_or(32, |n| (n as u64).min(64)),
+            ColType::Json | ColType::Jsonb => 128,
+            ColType::Bytea | ColType::Other(_) => 32,
+        }
+    }
+
     /// Classifies a type by name as SQL writes it (`character varying(20)`, `int8`, `BIGSERIAL`).
     /// `enums` are the enum types the schema creates.
     pub(super) fn from_name(name: &str, enums: &BTreeMap<String, Vec<String>>) -> ColType {

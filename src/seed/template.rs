@@ -73,6 +73,16 @@ impl Template {
                 return Ok(seeded);
             }
         }
+        let needed = super::estimate_bytes(&seeding.schema.sql, seeding.plan);
+        if let Some((free, place)) = server.disk_free().await
+            && needed > free
+        {
+            return Err(SeedError::Db(crate::db::DbError::NoSpace {
+                needed: super::human_bytes(needed),
+                free: super::human_bytes(free),
+                place,
+            }));
+        }
         scratch.create(maintenance, &self.name, None).await?;
         let client = server.connect(&self.name).await?;
         tracing::info!("creating the schema from {}", seeding.schema.origin);

@@ -267,6 +267,23 @@ impl Collector {
         self.succeeded + self.failed
     }
 
+    /// Records operations that could not be queued (`count`, due from `first_us` to `last_us`).
+    pub(super) fn dropped(&mut self, count: u64, first_us: u64, last_us: u64) {
+        if count == 0 {
+            return;
+        }
+        self.failed += count;
+        self.errors.insert(
+            (ErrorClass::Dropped, None, u16::MAX - 1),
+            ErrorAcc {
+                count,
+                first_us,
+                last_us,
+                example: "a minute of operations was already waiting for a connection".into(),
+            },
+        );
+    }
+
     /// Records `count` operations given up on at stop.
     pub(super) fn abandon(&mut self, count: u64, at_us: u64) {
         if count == 0 {

@@ -155,7 +155,13 @@ pub(crate) async fn start(
     });
 
     let (events, rx) = mpsc::channel(65_536);
-    let (queue_tx, queue_rx) = async_channel::unbounded();
+    // A minute of operations may wait for a connection (a long lock wait queues them); beyond
+    // that, operations are dropped and counted, so memory stays bounded.
+    let capacity = match plan.rate {
+        Rate::PerSecond(r) => (r * 60.0).clamp(10_000.0, 2_000_000.0) as usize,
+        Rate::Max => 1,
+    };
+    let (queue_tx, queue_rx) = async_channel::bounded(capacity);
     // Connect the whole pool before the first operation is due; its workers warm the fresh copy
     // of the data (unmeasured) until the warm-up ends.
     shared
@@ -315,6 +321,8 @@ impl Traffic {
             .expect("collector task");
         let (plan, shared) = (&self.plan, &self.shared);
         let scheduled = shared.scheduled();
+        let dropped = *shared.dropped.lock().expect("dropped lock");
+        collector.dropped(dropped.count, dropped.first_us, dropped.last_us);
         let abandoned = scheduled.saturating_sub(collector.recorded());
         collector.abandon(abandoned, end_us);
         let c = collector.finish(end_us);
@@ -328,6 +336,7 @@ impl Traffic {
             succeeded: c.succeeded,
             failed: c.failed,
             abandoned,
+            dropped: dropped.count,
             reprepared: c.reprepared,
             lateness: c.lateness,
             phases: c.phases,

@@ -30,6 +30,8 @@ pub(crate) struct TrafficRecord {
     pub failed: u64,
     /// Operations still queued or running when traffic stopped, given up on.
     pub abandoned: u64,
+    /// Operations that could not even be queued.
+    pub dropped: u64,
     /// Statements re-prepared after the server invalidated their cached plan.
     pub reprepared: u64,
     /// Actual send − intended start of every operation, µs.

@@ -39,6 +39,8 @@ pub(super) struct Shared {
     pub stop: AtomicBool,
     /// Set while connections warm up (their operations are not measured).
     pub warming: AtomicBool,
+    /// Operations dropped because the queue was full, with the first and last intended start.
+    pub dropped: Mutex<Dropped>,
     /// Operations scheduled so far by the open-loop scheduler.
     pub scheduled: AtomicU64,
     /// Per connection: its counters, each on its own cache line so connections on different
@@ -54,7 +56,28 @@ pub(super) struct Shared {
     deployment: Mutex<Option<(usize, u64, u64)>>,
 }
 
+/// Operations that could not even be queued.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Dropped {
+    /// How many.
+    pub count: u64,
+    /// Intended start of the first, µs.
+    pub first_us: u64,
+    /// Intended start of the last, µs.
+    pub last_us: u64,
+}
+
 impl Shared {
+    /// Counts an operation dropped because the queue was full.
+    fn drop_op(&self, intended_us: u64) {
+        let mut d = self.dropped.lock().expect("dropped lock");
+        if d.count == 0 {
+            d.first_us = intended_us;
+        }
+        d.count += 1;
+        d.last_us = intended_us;
+    }
+
     /// Fresh state for `connections` connections and `versions`, starting with
     /// `versions[initial]`.
     pub(super) fn new(connections: usize, versions: Vec<String>, initial: usize) -> Shared {
@@ -62,6 +85,7 @@ impl Shared {
             phase: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             warming: AtomicBool::new(false),
+            dropped: Mutex::new(Dropped::default()),
             scheduled: AtomicU64::new(0),
             slots: (0..connections).map(|_| Slot::default()).collect(),
             versions,
@@ -207,8 +231,11 @@ pub(super) fn run(
             phase: shared.phase.load(Ordering::Relaxed) as u16,
         };
         shared.scheduled.fetch_add(1, Ordering::Relaxed);
-        if ops.send_blocking(op).is_err() {
-            return;
+        match ops.try_send(op) {
+            Ok(()) => {}
+            // The queue holds a minute of operations: one more is dropped, and counted.
+            Err(async_channel::TrySendError::Full(op)) => shared.drop_op(op.intended_us),
+            Err(async_channel::TrySendError::Closed(_)) => return,
         }
     }
 }

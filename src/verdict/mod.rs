@@ -7,6 +7,7 @@
 //! budgets are listed as unchecked rather than silently passed; an interrupted run never passes.
 //! Every budget given gets a [`BudgetCheck`] (JUnit shows one test case per budget).
 
+mod lost_operations;
 mod max_duration;
 mod max_errors;
 mod max_errors_by_class;
@@ -80,6 +81,9 @@ fn budgets(b: &Budgets) -> Vec<Box<dyn Budget>> {
     add(b
         .max_errors
         .map(|n| Box::new(max_errors::MaxErrors(n)) as _));
+    add(Some(Box::new(lost_operations::LostOperations(
+        b.max_lost_operations.unwrap_or(0),
+    ))));
     for (class, limit) in &b.max_errors_by_class {
         add(Some(Box::new(max_errors_by_class::MaxErrorsByClass(
             *class, *limit,
@@ -101,6 +105,10 @@ pub(crate) fn judge(
     let mut checks = Vec::new();
     for budget in self::budgets(budgets) {
         let key = budget.key();
+        // Always on where there is traffic; without it, not a budget the scenario asked for.
+        if key == lost_operations::KEY && !traffic && budgets.max_lost_operations.is_none() {
+            continue;
+        }
         let status = if budget.needs_traffic() && !traffic {
             unchecked.push(format!(
                 "budget {key} needs a [traffic] section to measure; not checked"
@@ -195,6 +203,7 @@ pub(crate) mod test_support {
             start_s: Some(0.0),
             duration_s: Some(steps.iter().filter_map(|s| s.duration_s).sum()),
             status: StrategyStatus::Succeeded,
+            error: None,
             steps,
             traffic: None,
             leftovers: Vec::new(),

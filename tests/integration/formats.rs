@@ -73,7 +73,7 @@ fn every_format_is_written_and_the_html_renders_in_a_browser() {
         .collect();
     assert!(breached.contains(&"max-lock-wait"), "{breached:?}");
     let checks = report["verdict"]["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 6, "{checks:?}");
+    assert_eq!(checks.len(), 7, "{checks:?}");
     // The plain ALTER queues behind the reader and every read of `users` behind it.
     let delayed = &report["strategies"][0]["figures"]["delayed"];
     assert!(delayed["count"].as_u64().unwrap() > 10, "{delayed}");
@@ -99,7 +99,7 @@ fn every_format_is_written_and_the_html_renders_in_a_browser() {
     assert!(md.contains("| careful | succeeded |"), "{md}");
 
     let junit = std::fs::read_to_string(sandbox.out().join("junit.xml")).unwrap();
-    assert_eq!(junit.matches("<testcase ").count(), 6, "{junit}");
+    assert_eq!(junit.matches("<testcase ").count(), 7, "{junit}");
     assert!(junit.contains("failures=\"1\""), "{junit}");
     assert!(
         junit.contains("<failure message=\"max-lock-wait breached\""),
