@@ -257,7 +257,8 @@ impl Server {
     }
 
     /// Free bytes on the disk the server's data lives on, when this machine can tell (a local
-    /// cluster's folder; the Docker engine's root folder, when the engine runs here).
+    /// cluster's folder; the Docker engine's root folder, when the engine runs here; an existing
+    /// server on this machine whose `data_directory` this user may read and finds here).
     pub async fn disk_free(&self) -> Option<(u64, PathBuf)> {
         let place = match &self.handle {
             Handle::Local(cluster) => cluster.dir()?,
@@ -266,10 +267,30 @@ impl Server {
                 let root = engine.info().await.ok()?.docker_root_dir?;
                 PathBuf::from(root)
             }
-            Handle::Url => return None,
+            Handle::Url => self.local_data_directory().await?,
         };
         let stat = nix::sys::statvfs::statvfs(&place).ok()?;
         Some((stat.blocks_available() * stat.fragment_size(), place))
+    }
+
+    /// The data directory of an existing server that runs on this machine, if it can be read
+    /// (`data_directory` needs superuser or `pg_read_all_settings`) and exists here.
+    async fn local_data_directory(&self) -> Option<PathBuf> {
+        use tokio_postgres::config::Host;
+        let here = match self.config.get_hosts().first()? {
+            Host::Tcp(h) => matches!(h.as_str(), "localhost" | "127.0.0.1" | "::1"),
+            Host::Unix(_) => true,
+        };
+        if !here {
+            return None;
+        }
+        let client = self.connect(self.maintenance_db()).await.ok()?;
+        let row = client
+            .query_one("SELECT current_setting('data_directory')", &[])
+            .await
+            .ok()?;
+        let dir = PathBuf::from(row.get::<_, String>(0));
+        dir.exists().then_some(dir)
     }
 
     /// Stops and removes whatever the backend started. The url backend leaves the server alone.

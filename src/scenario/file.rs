@@ -279,6 +279,10 @@ pub(super) struct TrafficSection {
     /// 1s; "0s" to measure from the first operation.
     #[serde(default, with = "humantime_serde")]
     pub warmup: Option<Duration>,
+    /// How long operations still queued or running when the traffic ends may take to finish
+    /// before they are abandoned (counted as lost). Default 30s.
+    #[serde(default, with = "humantime_serde")]
+    pub drain: Option<Duration>,
     /// The application version running when the rehearsal starts (default `v1`).
     pub app: Option<String>,
     /// The queries and transactions of the application.

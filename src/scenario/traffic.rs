@@ -17,6 +17,8 @@ pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_RATE_PER_CONNECTION: f64 = 50_000.0;
 /// Default unmeasured traffic before the baseline.
 pub(crate) const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
+/// Default time operations left at the traffic's end may take before they are abandoned.
+const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
 /// Default traffic before the first step and after the last.
 pub(super) const DEFAULT_WINDOW: Duration = Duration::from_secs(5);
 
@@ -37,6 +39,8 @@ pub(crate) struct TrafficPlan {
     pub recovery: Duration,
     /// Traffic before the baseline, not measured.
     pub warmup: Duration,
+    /// How long operations left at the end may take before they are abandoned.
+    pub drain: Duration,
     /// The version running at the start.
     pub initial_app: String,
     /// The application's operations.
@@ -253,6 +257,7 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
         baseline: t.baseline.unwrap_or(DEFAULT_WINDOW),
         recovery: t.recovery.unwrap_or(DEFAULT_WINDOW),
         warmup: t.warmup.unwrap_or(DEFAULT_WARMUP),
+        drain: t.drain.unwrap_or(DEFAULT_DRAIN),
         initial_app,
         queries,
         background,

@@ -12,6 +12,9 @@ use crate::db::{Scratch, Server, drop_database, sweep_leftovers};
 use crate::pg::quote_ident;
 use crate::scenario::{SeedPlan, SqlSource};
 
+/// A seed worth a warning when the server's free space cannot be checked.
+const LARGE_SEED: u64 = 10 << 30;
+
 /// Marks a kept template as completely seeded: its comment holds what seeding recorded.
 const SEEDED_MARK: &str = "rehearse seed cache: ";
 
@@ -74,14 +77,19 @@ impl Template {
             }
         }
         let needed = super::estimate_bytes(&seeding.schema.sql, seeding.plan);
-        if let Some((free, place)) = server.disk_free().await
-            && needed > free
-        {
-            return Err(SeedError::Db(crate::db::DbError::NoSpace {
-                needed: super::human_bytes(needed),
-                free: super::human_bytes(free),
-                place,
-            }));
+        match server.disk_free().await {
+            Some((free, place)) if needed > free => {
+                return Err(SeedError::Db(crate::db::DbError::NoSpace {
+                    needed: super::human_bytes(needed),
+                    free: super::human_bytes(free),
+                    place,
+                }));
+            }
+            None if needed > LARGE_SEED => tracing::warn!(
+                "seeding needs about {}; the free space of the server's disk cannot be checked from here",
+                super::human_bytes(needed)
+            ),
+            _ => {}
         }
         scratch.create(maintenance, &self.name, None).await?;
         let client = server.connect(&self.name).await?;

@@ -36,9 +36,6 @@ use schedule::{Mix, Shared};
 
 pub(crate) use record::{Book, TrafficRecord};
 
-/// How long queued and running operations may take to finish once traffic stops.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Problems found before traffic starts.
 #[derive(Debug, thiserror::Error)]
 pub enum TrafficError {
@@ -296,13 +293,13 @@ impl Traffic {
             let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
         }
         let drained = match self.pool.take() {
-            Some(pool) => pool.join(DRAIN_TIMEOUT).await,
+            Some(pool) => pool.join(self.plan.drain).await,
             None => true,
         };
         if !drained {
             tracing::warn!(
-                "traffic: operations still running {} s after stop; abandoned them",
-                DRAIN_TIMEOUT.as_secs()
+                "traffic: operations still queued or running {:?} after the traffic ended (drain); abandoned them",
+                self.plan.drain
             );
         }
         drop(self.queue.take());

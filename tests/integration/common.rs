@@ -80,8 +80,9 @@ impl Sandbox {
         self.command(args).args(shared()).output().unwrap()
     }
 
-    /// Starts `rehearse ARGS` and returns once it logs a line containing `marker`.
-    pub(crate) fn spawn_until(&self, args: &[&str], marker: &str) -> (Child, String) {
+    /// Starts `rehearse ARGS` and returns once it logs a line containing `marker`, with its
+    /// log (stderr), which keeps filling as the run goes on.
+    pub(crate) fn spawn_until(&self, args: &[&str], marker: &str) -> (Child, Log) {
         let mut child = self
             .command(args)
             .stdout(Stdio::piped())
@@ -89,30 +90,29 @@ impl Sandbox {
             .spawn()
             .unwrap();
         let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let log = Log::default();
+        let filling = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
+                let mut text = filling.0.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
             }
         });
-        let mut seen = String::new();
         let deadline = Instant::now() + Duration::from_secs(180);
         while Instant::now() < deadline {
-            match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(line) => {
-                    seen.push_str(&line);
-                    seen.push('\n');
-                    if line.contains(marker) {
-                        return (child, seen);
-                    }
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(_) => break,
+            if log.text().lines().any(|l| l.contains(marker)) {
+                return (child, log);
             }
+            if child.try_wait().unwrap().is_some() {
+                std::thread::sleep(Duration::from_millis(200));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("never saw `{marker}` in rehearse's output:\n{seen}");
+        panic!("never saw `{marker}` in rehearse's output:\n{}", log.text());
     }
 
     pub(crate) fn report(&self) -> serde_json::Value {
@@ -123,6 +123,16 @@ impl Sandbox {
         assert_valid_report(&report);
         assert_consistent_report(&path);
         report
+    }
+}
+
+/// The stderr of a run started with [`Sandbox::spawn_until`], as far as it got.
+#[derive(Clone, Default)]
+pub(crate) struct Log(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl Log {
+    pub(crate) fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
     }
 }
 
@@ -362,11 +372,26 @@ fn start_shared_server() -> String {
         }
     };
     let data = dir.join("data");
+    // Connections over TCP need the password, as on a real server: the tests of connection
+    // errors need a server that can refuse one.
+    let pwfile = dir.join("password");
+    std::fs::write(&pwfile, SHARED_PASSWORD).unwrap();
+    if let Some(user) = &owner {
+        std::os::unix::fs::chown(&pwfile, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+            .unwrap();
+    }
     let mut initdb = Command::new(bin.join("initdb"));
     initdb
         .arg("-D")
         .arg(&data)
-        .args(["-U", "postgres", "--auth=trust", "--no-sync", "--locale=C"])
+        .args([
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .args(["--no-sync", "--locale=C"])
         .stdout(Stdio::null());
     as_owner(&mut initdb);
     assert!(initdb.status().unwrap().success(), "initdb failed");
@@ -410,7 +435,17 @@ fn start_shared_server() -> String {
         assert!(Instant::now() < deadline, "the shared server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    format!("postgresql://postgres@127.0.0.1:{port}/postgres")
+    format!("postgresql://postgres:{SHARED_PASSWORD}@127.0.0.1:{port}/postgres")
+}
+
+/// The password of the shared server's `postgres` user.
+pub(crate) const SHARED_PASSWORD: &str = "shared-s3cret";
+
+/// The shared server's URL with another user, password or database.
+pub(crate) fn shared_url_with(user: &str, password: &str, database: &str) -> String {
+    let url = shared_server();
+    let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+    format!("postgresql://{user}:{password}@127.0.0.1:{port}/{database}")
 }
 
 /// The newest `/usr/lib/postgresql/*/bin` (else `pg_config --bindir`).

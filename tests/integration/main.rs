@@ -9,6 +9,7 @@ mod docker;
 mod formats;
 mod layout;
 mod local;
+mod reliability;
 mod report_schema;
 mod seed;
 mod traffic;
