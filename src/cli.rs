@@ -544,7 +544,8 @@ async fn run_or_compare(args: &RunArgs, compare: bool) -> Result<i32, Error> {
     .await
 }
 
-/// First SIGINT/SIGTERM: stop the run in order (cleanup, report). Second: exit at once.
+/// First SIGINT/SIGTERM: stop the run in order (cleanup, report). Second: exit at once, leaving
+/// the cleanup to the run's reaper (which sees this process die).
 async fn watch_signals(cancel: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
@@ -563,6 +564,8 @@ async fn watch_signals(cancel: CancellationToken) {
         _ = int.recv() => {},
         _ = term.recv() => {},
     }
-    eprintln!("interrupted again: exiting without cleanup");
+    eprintln!(
+        "interrupted again: exiting now; the reaper removes the server and scratch data (`rehearse gc` lists anything left)"
+    );
     std::process::exit(EXIT_INTERRUPTED);
 }

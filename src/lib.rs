@@ -16,6 +16,8 @@ pub mod error;
 mod estimate;
 #[cfg(test)]
 mod format_tests;
+#[cfg(test)]
+mod fuzz_tests;
 mod migrate;
 mod observe;
 pub mod pg;

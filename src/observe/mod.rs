@@ -7,7 +7,7 @@
 
 mod locks;
 mod record;
-mod serverlog;
+pub(crate) mod serverlog;
 
 use std::path::Path;
 

@@ -232,7 +232,12 @@ fn parse_line(line: &str) -> Option<(DateTime<Utc>, i32, Line)> {
         _ => message,
     };
     let (tag, after) = message.rsplit_once(" after ")?;
-    let after_s = after.strip_suffix(" ms")?.parse::<f64>().ok()? / 1000.0;
+    let after_ms = after.strip_suffix(" ms")?.parse::<f64>().ok()?;
+    // The server writes a plain decimal; "nan", "inf" or a negative is not its line.
+    if !after_ms.is_finite() || after_ms < 0.0 {
+        return None;
+    }
+    let after_s = after_ms / 1000.0;
     let tag = lock_tag(tag)?;
     let line = if ended {
         Line::Ended {

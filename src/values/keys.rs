@@ -19,7 +19,11 @@ impl KeyPool {
     /// How many keys there are to choose from.
     pub(crate) fn len(&self) -> u64 {
         match self {
-            KeyPool::Range(lo, hi) => (hi - lo + 1) as u64,
+            // The whole i64 range has 2^64 keys: one more than u64 holds.
+            KeyPool::Range(lo, hi) => {
+                let n = (i128::from(*hi) - i128::from(*lo) + 1).max(0);
+                u64::try_from(n).unwrap_or(u64::MAX)
+            }
             KeyPool::Values(v) => v.len() as u64,
         }
     }
@@ -27,7 +31,8 @@ impl KeyPool {
     /// The `i`-th key in key order (`i < len()`).
     pub(crate) fn get(&self, i: u64) -> Value {
         match self {
-            KeyPool::Range(lo, _) => Value::I64(lo + i as i64),
+            // Two's complement: lo + i, for any i below the range's length.
+            KeyPool::Range(lo, _) => Value::I64(lo.wrapping_add(i as i64)),
             KeyPool::Values(v) => v[i as usize].clone(),
         }
     }
