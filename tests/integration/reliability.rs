@@ -172,6 +172,25 @@ fn the_reaper_cleans_up_after_a_sigkill() {
 }
 
 #[test]
+fn a_second_interrupt_exits_at_once_and_the_reaper_still_cleans_up() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(SLOW));
+    let (child, _) = sandbox.spawn_until(&local(&["--no-cache"]), "step sleepy running");
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(20));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 130);
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            sandbox.leftover_clusters().is_empty() && postmasters_under(sandbox.path()).is_empty()
+        }),
+        "left {:?}",
+        sandbox.leftover_clusters()
+    );
+}
+
+#[test]
 fn a_sigkilled_docker_run_with_the_cache_never_gets_a_second_server_on_its_volume() {
     if !docker_available() {
         return;
@@ -320,6 +339,18 @@ steps = [{ name = "hang", command = "sleep 300" }]
     assert_eq!(sandbox.leftover_clusters().len(), 1);
 
     let url = shared_args[3].clone();
+    // A run that starts meanwhile says so.
+    sandbox.write("quick.toml", &scenario(QUICK));
+    let mut quick = vec!["run", "quick.toml", "--out", "out4"];
+    quick.extend(shared_args.iter().map(String::as_str));
+    let out = sandbox.run(&quick);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("left behind by rehearsals that died") && stderr(&out).contains("gc"),
+        "{}",
+        stderr(&out)
+    );
+
     let listed = sandbox.run(&["gc", "--database-url", &url]);
     assert_exit(&listed, 0);
     let text = stdout(&listed);
