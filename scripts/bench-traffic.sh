@@ -28,7 +28,7 @@ sed -e "s/^connections = .*/connections = $CONNECTIONS/" \
 echo "server: $("$PG_BIN/postgres" --version); $(nproc) cores; $CONNECTIONS connections; ${SECONDS_PER_RUN} s per run"
 
 rehearse() {
-	"$REHEARSE" run "$1" --backend url --database-url "$(cluster_url postgres)" --out "$2" >/dev/null 2>"$2.log" || {
+	"$REHEARSE" run "$1" --backend url --database-url "$(cluster_url postgres)" --out "$2" ${REHEARSE_ARGS:-} >/dev/null 2>"$2.log" || {
 		echo "rehearse failed: $(tail -3 "$2.log")" >&2
 		exit 1
 	}

@@ -52,5 +52,6 @@ pub(super) fn summary(s: Seeded) -> SeedSummary {
         rows_per_second: per_second(rows),
         cache_key: s.cache_key,
         cached: s.cached,
+        notes: s.notes,
     }
 }

@@ -37,6 +37,10 @@ pub struct SeedSummary {
     /// This run reused a template seeded by an earlier run (the figures are that run's).
     #[serde(default)]
     pub cached: bool,
+    /// What seeding did that a reader should know: statements of the schema skipped, user
+    /// triggers disabled while loading.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// One seeded table.

@@ -13,6 +13,7 @@ use fake::faker::lorem::en::Words;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
+use super::literal::{LiteralKind, RangeKind};
 use crate::values::{FakeKind, KeyPool, Pick, Value, fake};
 
 /// How one column's values are made.
@@ -92,11 +93,67 @@ pub(super) enum ColGen {
         pick: Pick,
         /// One row per key, in a permuted order.
         unique: Option<Permutation>,
+        /// One of several key columns that together must be distinct (a junction table's
+        /// primary key): the row's combination, from a permutation of all combinations.
+        combo: Option<Combo>,
+    },
+    /// One column of a several-column foreign key: every column of the key draws the same
+    /// referenced row (the draw depends on the row number and the key, not on the RNG's state).
+    Tuple {
+        /// The referenced rows' keys (a sample of up to 100,000, in key order).
+        pool: std::sync::Arc<Vec<Vec<Value>>>,
+        /// This column's place in the key.
+        position: usize,
+        /// How rows are drawn.
+        pick: Pick,
+        /// Shared by the key's columns: which draw.
+        salt: u64,
+        /// One row per referenced row, in a permuted order.
+        unique: Option<Permutation>,
+    },
+    /// One of several generators, by weight (the ranges of a table's partitions).
+    Choice {
+        /// The generators.
+        options: Vec<ColGen>,
+        /// Cumulative weights, last = total.
+        cumulative: Vec<f64>,
+    },
+    /// A type written as its text literal.
+    Literal {
+        /// Which type.
+        kind: LiteralKind,
+        /// Distinct values (from the row number).
+        unique: bool,
+    },
+    /// Arrays of 0–4 elements (1–4 when unique: the first is the row's own).
+    Array {
+        /// Generates the elements.
+        element: Box<ColGen>,
+        /// Generates the first element when the arrays must be distinct.
+        unique: Option<Box<ColGen>>,
+    },
+    /// Ranges, or multiranges of 1–3 ranges.
+    Range {
+        /// The bounds' type.
+        kind: RangeKind,
+        /// Distinct lower bounds.
+        unique: bool,
+        /// A multirange.
+        multi: bool,
     },
     /// A constant.
     Const(Value),
     /// Always NULL.
     Null,
+}
+
+/// A column's part in a combination of keys: `(permutation(row) / stride) mod its pool's size`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Combo {
+    /// Over all combinations.
+    pub permutation: Permutation,
+    /// The product of the pool sizes of the key's earlier columns.
+    pub stride: u64,
 }
 
 /// A bijection of `0..size`: `(i · step + offset) mod size` with `step` coprime to `size`.
@@ -151,6 +208,28 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 }
 
 impl ColGen {
+    /// Whether some values are literals the server must parse (so the table loads as text):
+    /// constants, tuples of types without a binary encoder here, and labels of a list
+    /// partition of a non-text column.
+    pub(super) fn writes_literals(&self, ty: &tokio_postgres::types::Type) -> bool {
+        use tokio_postgres::types::{Kind, Type};
+        let base = crate::values::base_type(ty);
+        let text_like = matches!(base.kind(), Kind::Enum(_))
+            || matches!(base, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME)
+            || base.name() == "citext";
+        match self {
+            ColGen::Const(Value::Literal(_)) => true,
+            ColGen::Tuple { pool, position, .. } => pool
+                .first()
+                .is_some_and(|r| matches!(r[*position], Value::Literal(_))),
+            ColGen::Enum { .. } => {
+                !text_like && !matches!(base, Type::INT2 | Type::INT4 | Type::INT8)
+            }
+            ColGen::Choice { options, .. } => options.iter().any(|o| o.writes_literals(ty)),
+            _ => false,
+        }
+    }
+
     /// The value for row `row` (0-based).
     pub(super) fn value(&self, row: u64, rng: &mut ChaCha8Rng) -> Value {
         match self {
@@ -215,10 +294,76 @@ impl ColGen {
             ColGen::Json { bytes } => Value::JsonText(json(*bytes, row, rng)),
             ColGen::Uuid => Value::Uuid(uuid::Builder::from_random_bytes(rng.random()).into_uuid()),
             ColGen::Bytes => Value::Bytes(rng.random::<[u8; 16]>().to_vec()),
-            ColGen::Key { pool, pick, unique } => match unique {
-                Some(p) => pool.get(p.apply(row)),
-                None => pool.get(pick.index(pool.len(), rng)),
+            ColGen::Key {
+                pool,
+                pick,
+                unique,
+                combo,
+            } => match (combo, unique) {
+                (Some(c), _) => pool.get(c.permutation.apply(row) / c.stride % pool.len()),
+                (None, Some(p)) => pool.get(p.apply(row)),
+                (None, None) => pool.get(pick.index(pool.len(), rng)),
             },
+            ColGen::Tuple {
+                pool,
+                position,
+                pick,
+                salt,
+                unique,
+            } => {
+                let n = pool.len() as u64;
+                let i = unique.map_or_else(
+                    || {
+                        let mut own = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(
+                            row.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt,
+                        );
+                        pick.index(n, &mut own)
+                    },
+                    |p| p.apply(row),
+                );
+                pool[i as usize][*position].clone()
+            }
+            ColGen::Choice {
+                options,
+                cumulative,
+            } => {
+                let total = cumulative.last().copied().unwrap_or(1.0);
+                let x = rng.random_range(0.0..total);
+                let i = cumulative
+                    .partition_point(|c| *c <= x)
+                    .min(options.len() - 1);
+                options[i].value(row, rng)
+            }
+            ColGen::Literal { kind, unique } => Value::Literal(kind.value(row, *unique, rng)),
+            ColGen::Array { element, unique } => {
+                let mut items = Vec::new();
+                if let Some(first) = unique {
+                    items.push(super::literal::text_of(&first.value(row, rng)));
+                }
+                let more = rng.random_range(if unique.is_some() { 0..=3 } else { 0..=4 });
+                for _ in 0..more {
+                    let item = match element.as_ref() {
+                        // Arrays of text hold words: tags, labels, names.
+                        ColGen::Text { max_len, .. } => {
+                            let mut w = super::literal::array_word(rng);
+                            cut(&mut w, max_len.unwrap_or(usize::MAX));
+                            Value::Text(w)
+                        }
+                        other => other.value(rng.random(), rng),
+                    };
+                    items.push(super::literal::text_of(&item));
+                }
+                Value::Literal(super::literal::array_literal(&items))
+            }
+            ColGen::Range {
+                kind,
+                unique,
+                multi,
+            } => Value::Literal(if *multi {
+                super::literal::multirange_literal(*kind, row, *unique, rng)
+            } else {
+                super::literal::range_literal(*kind, row, *unique, rng)
+            }),
             ColGen::Const(v) => v.clone(),
             ColGen::Null => Value::Null,
         }
@@ -240,8 +385,11 @@ fn text(
             s.push_str(&fake(kind, rng));
         }
         cut(&mut s, want);
-        let trimmed = s.trim_end().len();
-        s.truncate(trimmed);
+        // Exactly `want` characters, none of them a trailing space (a length CHECK counts it).
+        if s.ends_with(' ') {
+            s.pop();
+            s.push('s');
+        }
     }
     let Some(row) = row else {
         if let Some(max) = max_len {

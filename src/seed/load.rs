@@ -20,15 +20,16 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinSet;
 use tokio_postgres::Client;
-use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::types::{IsNull, Kind, ToSql, Type};
 
 use super::SeedError;
 use super::catalog::{Deferred, DeferredKind, Table};
 use super::generate::ColGen;
+use super::literal::{put_copy_text, text_of};
 use super::record::{Build, BuildKind, TableLoad};
 use super::resolve::TableGen;
 use crate::pg::quote_ident;
-use crate::values::{Pick, fnv1a, load_key_pool};
+use crate::values::{Pick, Value, fnv1a, load_key_pool};
 
 /// Rows per RNG block: the unit of determinism.
 const BLOCK: u64 = 65_536;
@@ -47,6 +48,8 @@ pub(super) struct Work {
     pub seed: u64,
     /// Rows generated so far, per table (for progress).
     pub progress: Vec<Arc<AtomicU64>>,
+    /// What the reader should know, gathered while loading.
+    pub notes: std::sync::Mutex<Vec<String>>,
 }
 
 /// What the loader measured.
@@ -55,6 +58,8 @@ pub(super) struct Outcome {
     pub tables: Vec<TableLoad>,
     /// Every index and constraint build.
     pub builds: Vec<Build>,
+    /// What the reader should know.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -222,7 +227,13 @@ pub(super) async fn run(work: Arc<Work>, clients: Vec<Client>) -> Result<Outcome
             analyze_s: finished.get(&Task::Analyze(i)).copied().unwrap_or_default(),
         });
     }
-    Ok(Outcome { tables, builds })
+    let mut notes = std::mem::take(&mut *work.notes.lock().expect("notes lock"));
+    notes.sort();
+    Ok(Outcome {
+        tables,
+        builds,
+        notes,
+    })
 }
 
 async fn execute(work: &Work, task: Task, client: &Client) -> Result<(), SeedError> {
@@ -257,8 +268,57 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
     let table = &work.catalog[&tgen.key];
     let what = || format!("load rows into {}", table.qualified);
     let mut columns = Vec::new();
+    let mut tuples: BTreeMap<usize, Arc<Vec<Vec<Value>>>> = BTreeMap::new();
     for c in &tgen.columns {
         let mut generator = c.generator.clone();
+        if let Some(spec) = &c.pending_tuple {
+            let pool = if let Some(pool) = tuples.get(&spec.group) {
+                Arc::clone(pool)
+            } else {
+                let target = &work.catalog[&spec.target].qualified;
+                let pool = Arc::new(
+                    load_tuples(
+                        client,
+                        target,
+                        &spec.target_columns,
+                        &table.types,
+                        tgen,
+                        spec.group,
+                    )
+                    .await
+                    .map_err(|e| SeedError::server(format!("read the keys of {target}"), &e))?,
+                );
+                if pool.is_empty() {
+                    return Err(SeedError::EmptyReference {
+                        table: table.qualified.clone(),
+                        column: c.name.clone(),
+                        target: target.clone(),
+                    });
+                }
+                if spec.unique && (pool.len() as u64) < tgen.rows {
+                    return Err(SeedError::Server {
+                        what: what(),
+                        message: format!(
+                            "its key is a foreign key into {target}, which has only {} rows for {} (one each)",
+                            pool.len(),
+                            tgen.rows
+                        ),
+                        environment: false,
+                    });
+                }
+                tuples.insert(spec.group, Arc::clone(&pool));
+                pool
+            };
+            generator = ColGen::Tuple {
+                pick: Pick::new(crate::values::KeyDistPlan::Uniform, pool.len() as u64),
+                unique: spec
+                    .unique
+                    .then(|| super::generate::Permutation::new(pool.len() as u64)),
+                pool,
+                position: spec.position,
+                salt: fnv1a(&format!("{}:{}", tgen.key, spec.group)),
+            };
+        }
         if let Some((target, column, dist)) = &c.pending_key {
             let target = &work.catalog[target].qualified;
             let pool = load_key_pool(client, target, column)
@@ -273,6 +333,7 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
                 pick: Pick::new(*dist, pool.len()),
                 pool,
                 unique: None,
+                combo: None,
             };
         }
         columns.push(Column {
@@ -281,10 +342,51 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
             null: c.null,
         });
     }
+    combine(tgen, &mut columns).map_err(|message| SeedError::Server {
+        what: what(),
+        message,
+        environment: false,
+    })?;
     client
         .batch_execute(&format!("BEGIN; TRUNCATE {}", table.qualified))
         .await
         .map_err(|e| SeedError::server(what(), &e))?;
+    // The seeded rows are the generators' alone: user triggers (which may update other tables
+    // row by row, slowly, or change the rows) are off during the load, in its transaction.
+    let triggers = client
+        .query(
+            "SELECT t.tgrelid::regclass::text, t.tgname::text, t.tgenabled::text
+               FROM pg_trigger t
+              WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+                AND (t.tgrelid = $1::text::regclass
+                     OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1::text::regclass)))
+              ORDER BY 1, 2",
+            &[&table.qualified],
+        )
+        .await
+        .map_err(|e| SeedError::server(format!("read the triggers of {}", table.qualified), &e))?;
+    let triggers: Vec<(String, String, String)> = triggers
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    for (relation, name, _) in &triggers {
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {relation} DISABLE TRIGGER {}",
+                quote_ident(name)
+            ))
+            .await
+            .map_err(|e| SeedError::server(format!("disable trigger {name} on {relation}"), &e))?;
+    }
+    if !triggers.is_empty() {
+        let mut names: Vec<&str> = triggers.iter().map(|(_, n, _)| n.as_str()).collect();
+        names.dedup();
+        work.notes.lock().expect("notes lock").push(format!(
+            "user triggers of {} disabled while loading: {}",
+            table.qualified,
+            names.join(", ")
+        ));
+    }
     if columns.is_empty() {
         let sql = format!(
             "INSERT INTO {} SELECT FROM generate_series(1, $1::int8)",
@@ -297,10 +399,15 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
         work.progress[i].store(tgen.rows, Ordering::Relaxed);
     } else {
         let names: Vec<String> = tgen.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        // Binary when every value has a binary encoder here; else text, parsed by the server.
+        let text = columns
+            .iter()
+            .any(|c| !binary_encodable(&c.ty) || c.generator.writes_literals(&c.ty));
         let copy = format!(
-            "COPY {} ({}) FROM STDIN (FORMAT binary{})",
+            "COPY {} ({}) FROM STDIN (FORMAT {}{})",
             table.qualified,
             names.join(", "),
+            if text { "text" } else { "binary" },
             if table.partitioned { "" } else { ", FREEZE" }
         );
         let sink = client
@@ -315,7 +422,14 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
         let counter = Arc::clone(&work.progress[i]);
         let producer = std::thread::Builder::new()
             .name(format!("seed-{}", tgen.key))
-            .spawn(move || encode(&columns, rows, seed, &counter, &tx))
+            .spawn(move || {
+                if text {
+                    encode_text(&columns, rows, seed, &counter, &tx);
+                    Ok(())
+                } else {
+                    encode(&columns, rows, seed, &counter, &tx)
+                }
+            })
             .map_err(|e| SeedError::Server {
                 what: "start a generator thread".into(),
                 message: e.to_string(),
@@ -341,11 +455,31 @@ async fn load(work: &Work, i: usize, client: &Client) -> Result<(), SeedError> {
             .await
             .map_err(|e| SeedError::server(what(), &e))?;
     }
-    for c in tgen.columns.iter().filter(|c| c.sequence) {
+    for (relation, name, enabled) in &triggers {
+        let how = match enabled.as_str() {
+            "A" => "ENABLE ALWAYS TRIGGER",
+            "R" => "ENABLE REPLICA TRIGGER",
+            _ => "ENABLE TRIGGER",
+        };
         client
+            .batch_execute(&format!(
+                "ALTER TABLE {relation} {how} {}",
+                quote_ident(name)
+            ))
+            .await
+            .map_err(|e| SeedError::server(format!("enable trigger {name} on {relation}"), &e))?;
+    }
+    for c in tgen.columns.iter().filter(|c| c.sequence) {
+        // The sequence the default names, owned by the column or not: the application's next
+        // insert must get a value above every seeded one.
+        let Some(sequence) = table.sequences.get(&c.name) else {
+            continue;
+        };
+        client
+            // Serial values: 1 to the row count.
             .query_one(
-                "SELECT setval(pg_get_serial_sequence($1, $2), $3)",
-                &[&table.qualified, &c.name, &(tgen.rows as i64)],
+                "SELECT setval($1::text::regclass, $2)",
+                &[sequence, &(tgen.rows.max(1) as i64)],
             )
             .await
             .map_err(|e| {
@@ -365,6 +499,121 @@ struct Column {
     ty: Type,
     generator: ColGen,
     null: f64,
+}
+
+/// Reads up to 100,000 rows of `columns` of `target` (non-NULL, in key order), each value as
+/// the referencing column's type takes it.
+async fn load_tuples(
+    client: &Client,
+    target: &str,
+    columns: &[String],
+    types: &BTreeMap<String, Type>,
+    tgen: &TableGen,
+    group: usize,
+) -> Result<Vec<Vec<Value>>, tokio_postgres::Error> {
+    let list: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{}::text", quote_ident(c)))
+        .collect();
+    let present: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{} IS NOT NULL", quote_ident(c)))
+        .collect();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {} FROM {target} WHERE {} ORDER BY {} LIMIT 100000",
+                list.join(", "),
+                present.join(" AND "),
+                (1..=columns.len())
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            &[],
+        )
+        .await?;
+    // The referencing columns' types, in key order.
+    let referencing: Vec<Option<&Type>> = (0..columns.len())
+        .map(|position| {
+            tgen.columns
+                .iter()
+                .find(|c| {
+                    c.pending_tuple
+                        .as_ref()
+                        .is_some_and(|t| t.group == group && t.position == position)
+                })
+                .and_then(|c| types.get(&c.name))
+        })
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (0..columns.len())
+                .map(|i| {
+                    let text: String = r.get(i);
+                    match referencing[i] {
+                        Some(ty) if binary_encodable(ty) => Value::Text(text).coerce(ty),
+                        _ => Value::Literal(text),
+                    }
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Gives the columns of each key over several foreign keys (a junction table's) distinct
+/// combinations: a permutation of all combinations of their pools, each column taking its
+/// digit. Refuses a table with more rows than combinations.
+fn combine(tgen: &TableGen, columns: &mut [Column]) -> Result<(), String> {
+    let sets: std::collections::BTreeSet<usize> = tgen
+        .columns
+        .iter()
+        .filter_map(|c| c.combo.map(|(s, _)| s))
+        .collect();
+    for set in sets {
+        let mut members: Vec<(usize, usize)> = tgen
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.combo.filter(|(s, _)| *s == set).map(|(_, p)| (p, i)))
+            .collect();
+        members.sort_unstable();
+        let sizes: Vec<u64> = members
+            .iter()
+            .map(|&(_, i)| match &columns[i].generator {
+                ColGen::Key { pool, .. } => pool.len(),
+                _ => 1,
+            })
+            .collect();
+        let product = sizes
+            .iter()
+            .fold(1u128, |p, &n| p.saturating_mul(u128::from(n)));
+        if product < u128::from(tgen.rows) {
+            let names: Vec<&str> = members
+                .iter()
+                .map(|&(_, i)| tgen.columns[i].name.as_str())
+                .collect();
+            return Err(format!(
+                "its key ({}) has only {product} distinct combinations of the referenced keys for {} rows",
+                names.join(", "),
+                tgen.rows
+            ));
+        }
+        let permutation =
+            super::generate::Permutation::new(u64::try_from(product).unwrap_or(u64::MAX));
+        let mut stride = 1u64;
+        for (k, &(_, i)) in members.iter().enumerate() {
+            if let ColGen::Key { combo, .. } = &mut columns[i].generator {
+                *combo = Some(super::generate::Combo {
+                    permutation,
+                    stride,
+                });
+            }
+            stride = stride.saturating_mul(sizes[k]);
+        }
+    }
+    Ok(())
 }
 
 /// Generates and encodes every row in binary COPY format, in chunks. Each block of rows has
@@ -423,6 +672,81 @@ fn encode(
     counter.fetch_add(rows - done, Ordering::Relaxed);
     let _ = tx.blocking_send(buf.freeze());
     Ok(())
+}
+
+/// Like [`encode`], in COPY's text format: every value as its literal.
+fn encode_text(
+    columns: &[Column],
+    rows: u64,
+    seed: u64,
+    counter: &AtomicU64,
+    tx: &tokio::sync::mpsc::Sender<Bytes>,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64 * 1024);
+    let mut done = 0u64;
+    for block in 0..rows.div_ceil(BLOCK) {
+        let mut rng = ChaCha8Rng::seed_from_u64(splitmix(seed ^ splitmix(block)));
+        let end = ((block + 1) * BLOCK).min(rows);
+        for row in block * BLOCK..end {
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'\t');
+                }
+                if c.null > 0.0 && rng.random_bool(c.null) {
+                    buf.extend_from_slice(b"\\N");
+                    continue;
+                }
+                let value = c.generator.value(row, &mut rng).coerce(&c.ty);
+                match text_of(&value) {
+                    Some(t) => put_copy_text(&mut buf, &t),
+                    None => buf.extend_from_slice(b"\\N"),
+                }
+            }
+            buf.push(b'\n');
+            if buf.len() >= CHUNK {
+                let n = row + 1 - done;
+                done = row + 1;
+                counter.fetch_add(n, Ordering::Relaxed);
+                let chunk = Bytes::from(std::mem::replace(
+                    &mut buf,
+                    Vec::with_capacity(CHUNK + 64 * 1024),
+                ));
+                if tx.blocking_send(chunk).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    counter.fetch_add(rows - done, Ordering::Relaxed);
+    let _ = tx.blocking_send(Bytes::from(buf));
+}
+
+/// Whether [`Value`] has a binary encoder for columns of type `ty` (domains by their base).
+fn binary_encodable(ty: &Type) -> bool {
+    let ty = crate::values::base_type(ty);
+    matches!(ty.kind(), Kind::Enum(_))
+        || ty.name() == "citext"
+        || matches!(
+            ty,
+            Type::BOOL
+                | Type::INT2
+                | Type::INT4
+                | Type::INT8
+                | Type::FLOAT4
+                | Type::FLOAT8
+                | Type::NUMERIC
+                | Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::BYTEA
+                | Type::TIMESTAMP
+                | Type::TIMESTAMPTZ
+                | Type::DATE
+                | Type::UUID
+                | Type::JSON
+                | Type::JSONB
+        )
 }
 
 fn splitmix(x: u64) -> u64 {

@@ -9,7 +9,10 @@
 //! the scenario's settings throughout, so the rehearsal itself meets production-like ones.
 
 mod catalog;
+mod checks;
+mod fit;
 mod generate;
+mod literal;
 mod load;
 mod progress;
 mod record;
@@ -109,15 +112,65 @@ impl SeedError {
     }
 }
 
-/// Runs the schema SQL.
-pub(crate) async fn create_schema(client: &Client, schema: &SqlSource) -> Result<(), SeedError> {
-    client
-        .batch_execute(&schema.sql)
-        .await
-        .map_err(|e| SeedError::Schema {
-            origin: schema.origin.clone(),
-            message: crate::pg::describe_in(&e, &schema.sql),
+/// Runs the schema SQL statement by statement, as psql runs a file: each statement in a
+/// transaction of its own (so `CREATE INDEX CONCURRENTLY` works), psql's meta-commands
+/// (`\restrict` and the like in newer `pg_dump` output) skipped, and a failure named with its
+/// line in the file. Ownership and privilege statements for roles this server does not have
+/// (`ALTER … OWNER TO`, `GRANT`, `REVOKE` in a dump made without `--no-owner`) are skipped and
+/// counted: the rehearsal runs as one role. Returns the number of statements skipped that way.
+pub(crate) async fn create_schema(client: &Client, schema: &SqlSource) -> Result<usize, SeedError> {
+    // Meta-commands are whole lines; blank them, so lines keep their numbers.
+    let sql: String = schema
+        .sql
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with('\\') {
+                ""
+            } else {
+                line
+            }
         })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut skipped = 0;
+    for statement in crate::pg::split::split(&sql) {
+        let Err(e) = client.batch_execute(&statement.text).await else {
+            continue;
+        };
+        if is_role_statement(&statement.text)
+            && e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT)
+        {
+            skipped += 1;
+            continue;
+        }
+        let mut error = crate::pg::ServerError::from_driver(&e, Some(&statement.text));
+        error.line = Some(statement.line + error.line.map_or(0, |l| l - 1));
+        return Err(SeedError::Schema {
+            origin: schema.origin.clone(),
+            message: error.to_string(),
+        });
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            "skipped {skipped} ownership or privilege statement(s) of {} naming roles this server does not have",
+            schema.origin
+        );
+    }
+    Ok(skipped)
+}
+
+/// Statements about roles: ownership and privileges.
+fn is_role_statement(sql: &str) -> bool {
+    let words: Vec<String> = crate::pg::split::strip_comments(sql)
+        .split_whitespace()
+        .take(64)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let first = words.first().map(String::as_str);
+    matches!(first, Some("GRANT" | "REVOKE"))
+        || (first == Some("ALTER")
+            && (words.windows(2).any(|w| w[0] == "OWNER" && w[1] == "TO")
+                || words.get(1).is_some_and(|w| w == "DEFAULT")))
 }
 
 /// Checks the seed section against the schema SQL, without a database: every problem found,
@@ -251,6 +304,7 @@ pub(crate) async fn fill(
         deferred,
         seed: plan.seed,
         progress,
+        notes: std::sync::Mutex::default(),
     });
     let outcome = load::run(Arc::clone(&work), clients).await;
     bars.finish().await;
@@ -279,6 +333,7 @@ pub(crate) async fn fill(
         builds: outcome.builds,
         cache_key: None,
         cached: false,
+        notes: outcome.notes,
     })
 }
 

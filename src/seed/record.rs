@@ -26,6 +26,10 @@ pub(crate) struct Seeded {
     pub cache_key: Option<String>,
     /// Whether this run reused a template an earlier run seeded.
     pub cached: bool,
+    /// What seeding did that a reader should know (statements skipped, triggers disabled
+    /// while loading).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// One table's load.

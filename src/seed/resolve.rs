@@ -8,10 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::checks::Limits;
+use super::fit;
 use super::generate::{ColGen, Permutation, span};
-use super::shape::{ColType, ColumnShape, Fill, Shapes, TableShape, normalize};
+use super::literal::LiteralKind;
+use super::shape::{ColType, ColumnShape, CompositeRef, Fill, Shapes, TableShape, normalize};
 use crate::scenario::{ColumnPlan, GenPlan, Problem, SeedPlan, TablePlan};
-use crate::values::{Constant, FakeKind, KeyDistPlan, KeyPool, Pick};
+use crate::values::{Constant, FakeKind, KeyDistPlan, KeyPool, Pick, Value};
 
 /// A table ready to generate.
 #[derive(Debug, Clone)]
@@ -45,6 +48,27 @@ pub(super) struct ColumnGen {
     pub pending_key: Option<(String, String, KeyDistPlan)>,
     /// The other table it takes keys from.
     pub references: Option<String>,
+    /// One column of a several-column foreign key: the referenced rows are read before
+    /// generating, and every column of the key takes the same row's.
+    pub pending_tuple: Option<TupleSpec>,
+    /// One column of a key over several key columns (a junction table's): `(key, position)`;
+    /// the loader gives the key's columns distinct combinations.
+    pub combo: Option<(usize, usize)>,
+}
+
+/// A column's part in a several-column foreign key.
+#[derive(Debug, Clone)]
+pub(super) struct TupleSpec {
+    /// Referenced table (normalized).
+    pub target: String,
+    /// Referenced columns, in key order.
+    pub target_columns: Vec<String>,
+    /// This column's place among them.
+    pub position: usize,
+    /// Which of the table's several-column keys (the same draw for its columns).
+    pub group: usize,
+    /// Each referenced row at most once (the key is also the table's unique key).
+    pub unique: bool,
 }
 
 /// How strict to be about what the shapes do not say.
@@ -131,6 +155,7 @@ impl Resolver<'_> {
                 );
             }
         }
+        let tuples = self.tuple_columns(table, shape);
         let mut out = TableGen {
             key: normalize(&table.name),
             name: table.name.clone(),
@@ -154,6 +179,33 @@ impl Resolver<'_> {
                 continue;
             }
             let spec = table.columns.iter().find(|c| c.name == column.name);
+            if let Some((group, position, reference)) = tuples.get(&column.name) {
+                let target = reference.target.clone();
+                out.deps.insert(target.clone());
+                out.refs.insert(target.clone());
+                let null = spec.map_or(0.0, |s| s.null);
+                let unique = shape.unique_sets.iter().any(|set| {
+                    set.len() == reference.columns.len()
+                        && set.iter().all(|c| reference.columns.contains(c))
+                });
+                out.columns.push(ColumnGen {
+                    name: column.name.clone(),
+                    generator: ColGen::Null,
+                    null,
+                    sequence: false,
+                    pending_key: None,
+                    references: Some(target.clone()),
+                    pending_tuple: Some(TupleSpec {
+                        target,
+                        target_columns: reference.target_columns.clone(),
+                        position: *position,
+                        group: *group,
+                        unique,
+                    }),
+                    combo: None,
+                });
+                continue;
+            }
             if let Some(c) = self.column(table, shape, column, spec) {
                 if let Some((t, _, _)) = &c.pending_key {
                     out.deps.insert(t.clone());
@@ -164,7 +216,108 @@ impl Resolver<'_> {
                 out.columns.push(c);
             }
         }
+        self.unique_sets(table, shape, &mut out);
         Some(out)
+    }
+
+    /// The several-column foreign keys of `shape` whose referenced table is seeded and whose
+    /// columns the scenario gives no generator: column → (key, position, the key).
+    fn tuple_columns<'s>(
+        &self,
+        table: &TablePlan,
+        shape: &'s TableShape,
+    ) -> BTreeMap<String, (usize, usize, &'s CompositeRef)> {
+        let mut out = BTreeMap::new();
+        for (group, reference) in shape.composite_refs.iter().enumerate() {
+            let explicit = reference.columns.iter().any(|c| {
+                table
+                    .columns
+                    .iter()
+                    .any(|s| &s.name == c && s.generator != GenPlan::Default)
+            });
+            if explicit
+                || self.plan_table(&reference.target).is_none()
+                || reference
+                    .columns
+                    .iter()
+                    .any(|c| out.contains_key(c) || shape.column(c).is_none())
+            {
+                continue;
+            }
+            for (position, c) in reference.columns.iter().enumerate() {
+                out.insert(c.clone(), (group, position, reference));
+            }
+        }
+        out
+    }
+
+    /// Makes every key over several columns hold distinct combinations: already so when one
+    /// of its columns is distinct; else one of its free columns is made distinct; else (every
+    /// column a foreign key, as in a junction table) the loader enumerates combinations of
+    /// the referenced keys.
+    fn unique_sets(&mut self, table: &TablePlan, shape: &TableShape, out: &mut TableGen) {
+        let is_unique = |c: &ColumnGen| match &c.generator {
+            ColGen::Serial | ColGen::Uuid => true,
+            ColGen::Int { unique, .. }
+            | ColGen::Decimal { unique, .. }
+            | ColGen::Timestamp { unique, .. }
+            | ColGen::Key { unique, .. } => unique.is_some(),
+            ColGen::Text { unique, .. } | ColGen::Literal { unique, .. } => *unique,
+            _ => c.pending_tuple.as_ref().is_some_and(|t| t.unique),
+        };
+        for (index, set) in shape.unique_sets.iter().enumerate() {
+            let members: Vec<usize> = set
+                .iter()
+                .filter_map(|name| out.columns.iter().position(|c| &c.name == name))
+                .collect();
+            if members.len() != set.len() || members.iter().any(|&i| is_unique(&out.columns[i])) {
+                continue;
+            }
+            // A free column: no generator given, no key of another table, a type that can be
+            // made distinct.
+            let free = members.iter().copied().find(|&i| {
+                let c = &out.columns[i];
+                let Some(column) = shape.column(&c.name) else {
+                    return false;
+                };
+                c.references.is_none()
+                    && c.pending_tuple.is_none()
+                    && table
+                        .columns
+                        .iter()
+                        .all(|s| s.name != c.name || s.generator == GenPlan::Default)
+                    && type_default(column, true, table.rows).is_some_and(|g| {
+                        !matches!(g, ColGen::Enum { .. } | ColGen::Bool | ColGen::Float(..))
+                    })
+            });
+            if let Some(i) = free {
+                let column = shape.column(&out.columns[i].name).expect("checked above");
+                if let Some(g) = type_default(column, true, table.rows) {
+                    out.columns[i].generator = g;
+                }
+                continue;
+            }
+            let keys = members.iter().all(|&i| {
+                let c = &out.columns[i];
+                c.pending_key.is_some() || matches!(c.generator, ColGen::Key { .. })
+            });
+            if keys {
+                for (position, &i) in members.iter().enumerate() {
+                    out.columns[i].combo = Some((index, position));
+                }
+                continue;
+            }
+            self.problem(
+                table.line,
+                format!("seed.tables.{}", table.name),
+                format!(
+                    "the key ({}) of `{}` needs distinct combinations, and no column of it can \
+                     be made distinct; give one of them `unique = true` with a generator",
+                    set.join(", "),
+                    table.name
+                ),
+            );
+        }
     }
 
     fn column(
@@ -196,10 +349,40 @@ impl Resolver<'_> {
             sequence: false,
             pending_key: None,
             references: None,
+            pending_tuple: None,
+            combo: None,
         };
         let result = match plan {
-            GenPlan::Default => self.default_for(table, shape, column, unique, &mut out),
-            explicit => self.explicit(table, shape, column, explicit, unique, &mut out),
+            GenPlan::Default => self
+                .default_for(table, shape, column, unique, &mut out)
+                .and_then(|g| match g {
+                    Some(g)
+                        if out.pending_key.is_none()
+                            && !matches!(g, ColGen::Key { .. } | ColGen::Null) =>
+                    {
+                        let limits = Limits::of(&column.checks);
+                        let g = fit::to_limits(g, column, &limits, table.rows, unique)?;
+                        Ok(Some(match &shape.partitions {
+                            Some(p) if p.column == column.name => fit::to_partitions(g, column, p),
+                            _ => g,
+                        }))
+                    }
+                    other => Ok(other),
+                }),
+            explicit => self
+                .explicit(table, shape, column, explicit, unique, &mut out)
+                .and_then(|g| match (&g, &shape.partitions) {
+                    (Some(generator), Some(p)) if p.column == column.name => {
+                        match fit::outside_partitions(generator, p) {
+                            Some(why) => Err(format!(
+                                "`{}` partitions `{}` and has no default partition: {why}",
+                                column.name, table.name
+                            )),
+                            None => Ok(g),
+                        }
+                    }
+                    _ => Ok(g),
+                }),
         };
         match result {
             Ok(Some(generator)) => {
@@ -253,7 +436,12 @@ impl Resolver<'_> {
         match type_default(column, unique, table.rows) {
             Some(g) => Ok(Some(g)),
             None if column.fill == Fill::Default => Ok(None),
-            None if matches!(column.ty, ColType::Other(_)) && self.source == Source::Sql => {
+            // Perhaps an extension's type or a domain the parser did not read: the catalog
+            // decides. A composite type the schema creates has no generator either way.
+            None if self.source == Source::Sql
+                && matches!(&column.ty, ColType::Other(name)
+                    if !self.shapes.composites.contains(&normalize(name))) =>
+            {
                 Ok(None)
             }
             None if !column.not_null => Ok(Some(ColGen::Null)),
@@ -402,7 +590,12 @@ impl Resolver<'_> {
             }
             GenPlan::Enum(labels) => {
                 match ty {
-                    ColType::Text { .. } => {}
+                    // Labels as literals: the server parses each.
+                    ColType::Text { .. }
+                    | ColType::Literal(_)
+                    | ColType::Array(_)
+                    | ColType::Range(_)
+                    | ColType::MultiRange(_) => {}
                     ColType::Enum(allowed) => {
                         let unknown: Vec<&str> = labels
                             .iter()
@@ -452,6 +645,26 @@ impl Resolver<'_> {
                 );
             }
             GenPlan::Value(c) => {
+                let literal = matches!(
+                    ty,
+                    ColType::Other(_)
+                        | ColType::Literal(_)
+                        | ColType::Array(_)
+                        | ColType::Range(_)
+                        | ColType::MultiRange(_)
+                );
+                if literal {
+                    // The server parses it with the type's input function when loading; what
+                    // can be checked here is.
+                    if let Some(problem) = literal_problem(c, ty) {
+                        return Err(format!(
+                            "`value` {problem} for `{}` of type {}",
+                            column.name, column.type_name
+                        ));
+                    }
+                    too_few(1)?;
+                    return Ok(Some(ColGen::Const(Value::Literal(constant_text(c)))));
+                }
                 let fits = match (c, ty) {
                     (_, ColType::Other(_)) => true,
                     (Constant::Text(t), ColType::Enum(allowed)) => allowed.contains(t),
@@ -543,6 +756,7 @@ impl Resolver<'_> {
                 pick: Pick::new(dist, pool.len()),
                 unique: unique.then(|| Permutation::new(pool.len())),
                 pool,
+                combo: None,
             }));
         }
         if normalize(&table.name) == target {
@@ -643,6 +857,55 @@ fn find_cycle<'a>(
     let mut path = vec![start];
     let mut seen = BTreeSet::new();
     walk(edges, start, start, &mut path, &mut seen).then_some(path)
+}
+
+/// A constant as the literal the server parses.
+fn constant_text(c: &Constant) -> String {
+    match c {
+        Constant::Text(t) => t.clone(),
+        Constant::Integer(i) => i.to_string(),
+        Constant::Float(f) => f.to_string(),
+        Constant::Bool(b) => b.to_string(),
+    }
+}
+
+/// What is wrong with a constant for a type written as a literal, as far as can be told
+/// without the server.
+fn literal_problem(c: &Constant, ty: &ColType) -> Option<&'static str> {
+    let Constant::Text(t) = c else {
+        return match ty {
+            ColType::Literal(LiteralKind::Oid | LiteralKind::Money | LiteralKind::Interval)
+            | ColType::Other(_) => None,
+            _ => Some("is not text"),
+        };
+    };
+    let t = t.trim();
+    let ok = match ty {
+        ColType::Literal(LiteralKind::Inet) => {
+            let address = t.split_once('/').map_or(t, |(a, _)| a);
+            address.parse::<std::net::IpAddr>().is_ok()
+        }
+        ColType::Literal(LiteralKind::Cidr) => {
+            let address = t.split_once('/').map_or(t, |(a, _)| a);
+            address.parse::<std::net::IpAddr>().is_ok()
+        }
+        ColType::Literal(LiteralKind::MacAddr | LiteralKind::MacAddr8) => t
+            .split([':', '-', '.'])
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_hexdigit())),
+        ColType::Literal(LiteralKind::Bit(n)) => {
+            t.len() == *n as usize && t.chars().all(|c| c == '0' || c == '1')
+        }
+        ColType::Literal(LiteralKind::VarBit(_)) => t.chars().all(|c| c == '0' || c == '1'),
+        ColType::Array(_) | ColType::MultiRange(_) => t.starts_with('{') && t.ends_with('}'),
+        ColType::Range(_) => {
+            t.eq_ignore_ascii_case("empty")
+                || ((t.starts_with('[') || t.starts_with('('))
+                    && (t.ends_with(']') || t.ends_with(')'))
+                    && t.contains(','))
+        }
+        _ => true,
+    };
+    (!ok).then_some("does not parse as that type")
 }
 
 /// Distinct values a unique column needs: its non-NULL rows.
@@ -765,6 +1028,43 @@ fn type_default(column: &ColumnShape, unique: bool, rows: u64) -> Option<ColGen>
         ColType::Enum(labels) => {
             enum_gen(&labels.iter().map(|l| (l.clone(), 1.0)).collect::<Vec<_>>())
         }
+        ColType::Literal(kind) => {
+            if unique && kind.distinct() < rows {
+                return None;
+            }
+            ColGen::Literal {
+                kind: *kind,
+                unique,
+            }
+        }
+        ColType::Array(element) => {
+            let shape = |unique: bool| ColumnShape {
+                ty: (**element).clone(),
+                unique,
+                ..column.clone()
+            };
+            ColGen::Array {
+                element: Box::new(match element.as_ref() {
+                    ColType::Text { max_len } => ColGen::Text {
+                        kind: FakeKind::Word,
+                        length: None,
+                        max_len: *max_len,
+                        unique: false,
+                    },
+                    _ => type_default(&shape(false), false, rows)?,
+                }),
+                unique: if unique {
+                    Some(Box::new(type_default(&shape(true), true, rows)?))
+                } else {
+                    None
+                },
+            }
+        }
+        ColType::Range(kind) | ColType::MultiRange(kind) => ColGen::Range {
+            kind: *kind,
+            unique,
+            multi: matches!(column.ty, ColType::MultiRange(_)),
+        },
         ColType::Other(_) => return None,
     })
 }

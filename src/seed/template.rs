@@ -94,10 +94,18 @@ impl Template {
         scratch.create(maintenance, &self.name, None).await?;
         let client = server.connect(&self.name).await?;
         tracing::info!("creating the schema from {}", seeding.schema.origin);
-        super::create_schema(&client, seeding.schema).await?;
+        let skipped = super::create_schema(&client, seeding.schema).await?;
         drop(client);
         let start_s = clock.offset().as_secs_f64();
         let mut seeded = super::fill(server, &self.name, seeding.plan, seeding.jobs).await?;
+        if skipped > 0 {
+            seeded.notes.insert(
+                0,
+                format!(
+                    "skipped {skipped} ownership or privilege statement(s) of the schema naming roles this server does not have"
+                ),
+            );
+        }
         seeded.start_s = Some(start_s);
         if let Some(key) = &self.cache_key {
             seeded.cache_key = Some(key.clone());

@@ -16,4 +16,4 @@ pub(crate) use fake::{FakeKind, fake};
 pub(crate) use hash::{fnv1a, fnv1a_from};
 pub(crate) use keys::{KeyPool, load_key_pool};
 pub(crate) use pick::{KeyDistPlan, Pick};
-pub(crate) use value::{Value, parse_instant};
+pub(crate) use value::{Value, base_type, parse_instant};

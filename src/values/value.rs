@@ -39,6 +39,9 @@ pub(crate) enum Value {
     Uuid(uuid::Uuid),
     /// json, jsonb: a document already written as text
     JsonText(String),
+    /// Any type, as its text literal: the server parses it (tables holding such values load
+    /// by COPY in text format; there is no binary form to send).
+    Literal(String),
 }
 
 impl ToSql for Value {
@@ -73,6 +76,10 @@ impl ToSql for Value {
                 out.extend_from_slice(v.as_bytes());
                 Ok(IsNull::No)
             }
+            Value::Literal(v) => Err(format!(
+                "the literal {v:?} has no binary form for type {ty}; it is sent as text"
+            )
+            .into()),
         }
     }
 
@@ -141,6 +148,12 @@ pub(crate) fn parse_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>>
     let t = text.trim();
     if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(d.to_utc());
+    }
+    // As Postgres prints timestamptz: `2024-01-01 00:00:00+00`, `… 12:30:00.5-05:30`.
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(d) = chrono::DateTime::parse_from_str(t, format) {
+            return Some(d.to_utc());
+        }
     }
     for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, format) {

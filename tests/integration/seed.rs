@@ -328,3 +328,135 @@ END $$""" }]
     assert_eq!(step["status"], "succeeded", "{step}");
     assert_eq!(report["strategies"][0]["leftovers"], serde_json::json!([]));
 }
+
+/// The fixture schema shaped like a real pg_dump (tests/fixtures/scenarios/real), with its
+/// scenario and the step that checks the seeded data, copied into the sandbox.
+fn real_schema(sandbox: &Sandbox) {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios/real");
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        sandbox.write(&entry.file_name().to_string_lossy(), &text);
+    }
+}
+
+#[test]
+fn a_real_schema_seeds_on_the_first_run_with_no_generator_and_rehearses() {
+    let sandbox = Sandbox::new();
+    real_schema(&sandbox);
+    let out = sandbox.run(&["validate", "scenario.toml"]);
+    assert_exit(&out, 0);
+    let out = sandbox.run_shared(&["run", "scenario.toml", "--out", "out", "--scale", "5"]);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let notes = report["seed"]["notes"].to_string();
+    assert!(
+        notes.contains("user triggers of project_members disabled while loading"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("skipped 2 ownership or privilege"),
+        "{notes}"
+    );
+    assert_eq!(report["seed"]["rows"], 66_000, "{}", report["seed"]);
+    let strategy = &report["strategies"][0];
+    assert_eq!(strategy["status"], "succeeded", "{strategy}");
+    assert_eq!(
+        strategy["traffic"]["failed"], 0,
+        "{}",
+        strategy["traffic"]["errors"]
+    );
+}
+
+/// A scenario over `schema` seeding `table` with `rows` and the given column specs.
+fn one_table(schema: &str, table: &str, columns: &str) -> String {
+    format!(
+        "name = \"v\"\n[schema]\nsql = '''{schema}'''\n[seed.tables.{table}]\nrows = 100\n{columns}\n\
+         [[strategy]]\nname = \"s\"\nsteps = [{{ sql = \"SELECT 1\" }}]\n"
+    )
+}
+
+#[test]
+fn validate_predicts_what_seeding_a_real_schema_would_refuse() {
+    let sandbox = Sandbox::new();
+    let refused = |text: &str, needles: &[&str]| {
+        sandbox.write("v.toml", text);
+        let out = sandbox.run(&["validate", "v.toml"]);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        for n in needles {
+            assert!(err.contains(n), "`{n}` not in:\n{err}");
+        }
+    };
+    // A domain check no generator can be fitted to, on a column with no generator.
+    refused(
+        &one_table(
+            "CREATE DOMAIN zip AS text CHECK (VALUE ~ '^[0-9]{5}$');\nCREATE TABLE a (id int PRIMARY KEY, code zip NOT NULL);",
+            "a",
+            "",
+        ),
+        &[
+            "`code` must satisfy",
+            "domain zip",
+            "give `code` a generator",
+        ],
+    );
+    // A composite type has no generator.
+    refused(
+        &one_table(
+            "CREATE TYPE pair AS (x int, y int);\nCREATE TABLE a (id int PRIMARY KEY, p pair NOT NULL);",
+            "a",
+            "",
+        ),
+        &["no generator makes values of type", "`p`"],
+    );
+    // A constant that is not an address.
+    refused(
+        &one_table(
+            "CREATE TABLE a (id int PRIMARY KEY, ip inet NOT NULL);",
+            "a",
+            "columns.ip = { value = \"not-an-address\" }",
+        ),
+        &["`value` does not parse as that type for `ip` of type inet"],
+    );
+    // A partition column's generator outside every partition.
+    refused(
+        &one_table(
+            "CREATE TABLE e (id int, region text NOT NULL) PARTITION BY LIST (region);\n\
+             CREATE TABLE e_eu PARTITION OF e FOR VALUES IN ('eu');",
+            "e",
+            "columns.region = { enum = { eu = 1, mars = 1 } }",
+        ),
+        &["`region` partitions `e`", "`mars` has no partition"],
+    );
+    // A key over two columns neither of which can be distinct.
+    refused(
+        &one_table(
+            "CREATE TABLE k (a text NOT NULL, b text NOT NULL, PRIMARY KEY (a, b));",
+            "k",
+            "columns.a = { enum = { x = 1, y = 1 } }\ncolumns.b = { enum = { p = 1, q = 1 } }",
+        ),
+        &["the key (a, b) of `k` needs distinct combinations"],
+    );
+    // A readable check with no room for the rows a unique column needs.
+    refused(
+        &one_table(
+            "CREATE TABLE t (id int PRIMARY KEY CHECK (id BETWEEN 1 AND 10));",
+            "t",
+            "",
+        ),
+        &["`id` is unique but its checks allow only 10 values for 100 rows"],
+    );
+    // What fits is accepted: a list check, a fitting constant.
+    sandbox.write(
+        "v.toml",
+        &one_table(
+            "CREATE TABLE t (id int PRIMARY KEY, \
+             state text NOT NULL CHECK (state IN ('a', 'b')), ip inet NOT NULL);",
+            "t",
+            "columns.ip = { value = \"10.0.0.1\" }",
+        ),
+    );
+    let out = sandbox.run(&["validate", "v.toml"]);
+    assert_exit(&out, 0);
+}

@@ -39,6 +39,9 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             seed.scale,
             seed.seed
         )?;
+        for note in &seed.notes {
+            writeln!(out, "           {note}")?;
+        }
     }
     for strategy in &report.strategies {
         writeln!(out)?;
