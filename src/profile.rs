@@ -174,7 +174,9 @@ async fn columns(client: &Client, oid: u32) -> Result<Vec<ColumnStats>, tokio_po
                JOIN pg_namespace n ON n.oid = c.relnamespace
                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
-                                   AND s.attname = a.attname AND NOT s.inherited
+                                   AND s.attname = a.attname
+                                   -- A partitioned table's statistics cover its partitions.
+                                   AND s.inherited = (c.relkind = 'p')
               WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
               ORDER BY a.attnum",
             &[&oid],

@@ -145,7 +145,10 @@ async fn profile_writes_a_seed_section_shaped_like_the_database() {
         email text NOT NULL UNIQUE, status text NOT NULL, created_at timestamptz NOT NULL, \
         note text, prefs jsonb); \
         CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers (id), \
-        total numeric(10, 2) NOT NULL);";
+        total numeric(10, 2) NOT NULL); \
+        CREATE TABLE visits (region text NOT NULL, hits int NOT NULL) PARTITION BY LIST (region); \
+        CREATE TABLE visits_eu PARTITION OF visits FOR VALUES IN ('eu'); \
+        CREATE TABLE visits_us PARTITION OF visits FOR VALUES IN ('us');";
     let client = server.connect("postgres").await.unwrap();
     client.batch_execute("CREATE DATABASE prod").await.unwrap();
     let prod = server.connect("prod").await.unwrap();
@@ -158,6 +161,7 @@ async fn profile_writes_a_seed_section_shaped_like_the_database() {
            FROM generate_series(1, 20000) g;
          INSERT INTO orders (customer_id, total)
          SELECT 1 + floor(19999 * power(g / 60000.0, 6))::bigint, (g % 500) + 0.5 FROM generate_series(1, 60000) g;
+         INSERT INTO visits SELECT CASE WHEN g % 4 = 0 THEN 'us' ELSE 'eu' END, g % 7 FROM generate_series(1, 4000) g;
          ANALYZE;",
     )
     .await
@@ -180,6 +184,9 @@ async fn profile_writes_a_seed_section_shaped_like_the_database() {
         "customer_id = { key = \"customers.id\", dist = \"zipf\"",
         "total = { range = [0.50, 499.50] }",
         "prefs = { json = ",
+        // A partitioned table's statistics are its partitions' (pg_stats.inherited).
+        "[seed.tables.visits]\nrows = 4000",
+        "region = { enum = { eu = 75",
     ] {
         assert!(seed.contains(expected), "missing `{expected}` in:\n{seed}");
     }
@@ -208,5 +215,5 @@ async fn profile_writes_a_seed_section_shaped_like_the_database() {
         ])
     });
     assert_exit(&out, 0);
-    assert_eq!(sandbox.report()["seed"]["rows"], 8000);
+    assert_eq!(sandbox.report()["seed"]["rows"], 8400);
 }
