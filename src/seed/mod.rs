@@ -104,9 +104,15 @@ pub enum SeedError {
 
 impl SeedError {
     fn server(what: impl Into<String>, e: &tokio_postgres::Error) -> SeedError {
+        let mut message = crate::pg::describe(e);
+        // COPY says which column and value: `COPY t, line 1, column founded: "1800"`.
+        if let Some(context) = e.as_db_error().and_then(|db| db.where_()) {
+            message.push_str("; at ");
+            message.push_str(context.lines().next().unwrap_or(context));
+        }
         SeedError::Server {
             what: what.into(),
-            message: crate::pg::describe(e),
+            message,
             environment: crate::pg::is_environment_failure(e),
         }
     }

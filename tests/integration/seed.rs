@@ -460,3 +460,24 @@ fn validate_predicts_what_seeding_a_real_schema_would_refuse() {
     let out = sandbox.run(&["validate", "v.toml"]);
     assert_exit(&out, 0);
 }
+
+#[test]
+fn a_value_a_domain_refuses_is_named_with_its_column() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.toml",
+        &one_table(
+            "CREATE DOMAIN year AS integer CHECK (VALUE >= 1901 AND VALUE <= 2155);\n\
+             CREATE TABLE t (id int PRIMARY KEY, founded year NOT NULL);",
+            "t",
+            "columns.founded = { range = [1800, 1850] }",
+        ),
+    );
+    let out = sandbox.run_shared(&["run", "s.toml", "--out", "out"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("year_check") && err.contains("column founded"),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(0));
+}
