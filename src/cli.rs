@@ -94,6 +94,23 @@ pub enum Command {
         /// Write the seed section here instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also write a [traffic] section from pg_stat_statements (the extension must be
+        /// installed in the profiled database).
+        #[arg(long)]
+        traffic: bool,
+        /// With --traffic: take two snapshots this far apart (e.g. 60s) instead of counting
+        /// since pg_stat_statements was last reset.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "traffic")]
+        window: Option<std::time::Duration>,
+        /// With --traffic: keep the busiest statements that together make up this share of
+        /// all calls.
+        #[arg(
+            long,
+            value_name = "FRACTION",
+            default_value_t = 0.95,
+            requires = "traffic"
+        )]
+        coverage: f64,
     },
     /// Re-render a report.json as HTML, Markdown or JUnit XML (to standard output, or --out).
     Render {
@@ -293,7 +310,16 @@ pub async fn execute(cli: Cli) -> i32 {
             database_url,
             schema,
             out,
-        } => profile(&database_url, &schema, out.as_deref()).await,
+            traffic,
+            window,
+            coverage,
+        } => {
+            let traffic = traffic.then_some(crate::profile::TrafficOptions {
+                window,
+                coverage: coverage.clamp(0.01, 1.0),
+            });
+            profile(&database_url, &schema, out.as_deref(), traffic).await
+        }
         Command::CheckReport { reports } => check_reports(&reports),
         Command::Gc { yes, database_url } => gc(yes, database_url).await,
         Command::Reap {
@@ -490,9 +516,13 @@ async fn profile(
     url: &str,
     schemas: &[String],
     out: Option<&std::path::Path>,
+    traffic: Option<crate::profile::TrafficOptions>,
 ) -> Result<i32, Error> {
     let (client, target) = crate::db::connect_url(url).await?;
-    let (toml, notes) = crate::profile::profile(&client, schemas).await?;
+    if let Some(window) = traffic.and_then(|t| t.window) {
+        eprintln!("reading pg_stat_statements twice, {window:?} apart…");
+    }
+    let (toml, notes) = crate::profile::profile(&client, schemas, traffic).await?;
     match out {
         Some(path) => std::fs::write(path, &toml).map_err(|source| Error::Output {
             path: path.to_owned(),

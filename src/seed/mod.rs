@@ -371,6 +371,15 @@ pub(crate) fn cache_key(schema_sql: &str, plan: &SeedPlan) -> String {
     )
 }
 
+/// Whether a type (as `format_type` writes it) has a default generator (enums and domains
+/// aside, which the catalog resolves).
+pub(crate) fn generates(type_name: &str) -> bool {
+    !matches!(
+        shape::ColType::from_name(type_name, &std::collections::BTreeMap::new()),
+        shape::ColType::Other(_)
+    )
+}
+
 /// The fake kind a text column's name suggests (words for status-like names).
 pub(crate) fn text_kind_for(column: &str) -> crate::values::FakeKind {
     resolve::text_kind(&column.to_ascii_lowercase()).unwrap_or(crate::values::FakeKind::Word)

@@ -217,3 +217,166 @@ async fn profile_writes_a_seed_section_shaped_like_the_database() {
     assert_exit(&out, 0);
     assert_eq!(sandbox.report()["seed"]["rows"], 8400);
 }
+
+/// A throwaway local cluster with `pg_stat_statements` loaded.
+async fn server_with_statements(sandbox: &Sandbox) -> rehearse::db::Server {
+    let options = BackendOptions {
+        kind: BackendKind::Local,
+        database_url: None,
+        image: None,
+        pg_bin: None,
+        allow_existing_tables: false,
+        log_path: sandbox.path().join("server.log"),
+        run_id: "pgsstest".into(),
+        cache: None,
+        owner: rehearse::db::owner::Owner::current("pgsstest"),
+    };
+    let plan = DatabasePlan {
+        settings: vec![(
+            "shared_preload_libraries".into(),
+            "pg_stat_statements".into(),
+        )],
+        ..DatabasePlan::default()
+    };
+    provision(&options, &plan).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_traffic_reproduces_the_query_mix_and_rate() {
+    let sandbox = Sandbox::new();
+    let server = server_with_statements(&sandbox).await;
+    let admin = server.connect("postgres").await.unwrap();
+    admin.batch_execute("CREATE DATABASE prod").await.unwrap();
+    let prod = server.connect("prod").await.unwrap();
+    let schema = "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+        email text NOT NULL UNIQUE, score int NOT NULL); \
+        CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers (id), \
+        total numeric(10, 2) NOT NULL);";
+    prod.batch_execute(schema).await.unwrap();
+    prod.batch_execute(
+        "CREATE EXTENSION pg_stat_statements;
+         INSERT INTO customers (email, score) SELECT 'c' || g || '@example.com', g % 100 FROM generate_series(1, 2000) g;
+         INSERT INTO orders (customer_id, total) SELECT 1 + g % 2000, g % 300 + 0.5 FROM generate_series(1, 5000) g;
+         ANALYZE;
+         SELECT pg_stat_statements_reset();",
+    )
+    .await
+    .unwrap();
+    // A known workload: 200 operations a second, 6 reads, 3 updates and 1 insert in every 10.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worker = {
+        let client = server.connect("prod").await.unwrap();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let read = client
+                .prepare("SELECT email FROM customers WHERE id = $1")
+                .await
+                .unwrap();
+            let update = client
+                .prepare("UPDATE customers SET score = $1 WHERE id = $2")
+                .await
+                .unwrap();
+            let insert = client
+                .prepare("INSERT INTO orders (customer_id, total) VALUES ($1, $2::text::numeric)")
+                .await
+                .unwrap();
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(5));
+            let mut i: i64 = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                let id = 1 + i % 2000;
+                match i % 10 {
+                    0..=5 => drop(client.query(&read, &[&id]).await.unwrap()),
+                    6..=8 => drop(
+                        client
+                            .execute(&update, &[&((i % 100) as i32), &id])
+                            .await
+                            .unwrap(),
+                    ),
+                    _ => drop(client.execute(&insert, &[&id, &"12.50"]).await.unwrap()),
+                }
+                i += 1;
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let url = format!(
+        "{}/prod",
+        url_of(&server).strip_suffix("/postgres").unwrap()
+    );
+    let out = tokio::task::block_in_place(|| {
+        sandbox.run(&[
+            "profile",
+            "--database-url",
+            &url,
+            "--traffic",
+            "--window",
+            "3s",
+        ])
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    worker.await.unwrap();
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let profiled: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let traffic = &profiled["traffic"];
+    let rate = traffic["rate"].as_float().unwrap();
+    assert!((rate - 200.0).abs() <= 20.0, "rate {rate}\n{text}");
+    let queries = traffic["query"].as_array().unwrap();
+    let weight = |q: &toml::Value| q["weight"].as_integer().unwrap() as f64;
+    let total: f64 = queries.iter().map(weight).sum();
+    let share = |needle: &str| {
+        queries
+            .iter()
+            .filter(|q| q["sql"].as_str().unwrap().contains(needle))
+            .map(weight)
+            .sum::<f64>()
+            / total
+    };
+    for (needle, expected) in [
+        ("SELECT email", 0.6),
+        ("UPDATE customers", 0.3),
+        ("INSERT INTO orders", 0.1),
+    ] {
+        let got = share(needle);
+        assert!(
+            (got - expected).abs() <= 0.05 * expected,
+            "{needle}: {got:.3} of calls, expected {expected}\n{text}"
+        );
+    }
+    assert!(
+        text.contains("params = [{ key = \"customers.id\" }]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("{ key = \"customers.id\" }, { range = ["),
+        "{text}"
+    );
+    assert!(!text.contains("pg_stat_statements_reset"), "{text}");
+
+    // With the schema, the profile is a scenario that validates.
+    sandbox.write(
+        "p.toml",
+        &format!(
+            "name = \"profiled\"\n[schema]\nsql = '''{schema}'''\n{text}\n[[strategy]]\nname = \"s\"\nsteps = [{{ sql = \"SELECT 1\" }}]\n"
+        ),
+    );
+    let out = tokio::task::block_in_place(|| sandbox.run(&["validate", "p.toml"]));
+    assert_exit(&out, 0);
+
+    // Without the extension, the message says what to install.
+    let bare = format!(
+        "{}/postgres",
+        url_of(&server).strip_suffix("/postgres").unwrap()
+    );
+    let out = tokio::task::block_in_place(|| {
+        sandbox.run(&["profile", "--database-url", &bare, "--traffic"])
+    });
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("CREATE EXTENSION pg_stat_statements"),
+        "{}",
+        stderr(&out)
+    );
+    server.shutdown().await;
+}

@@ -9,9 +9,14 @@
 //! most common keys' frequencies). No table is read: the session is read-only and only queries
 //! catalogs. What could not be inferred is said, in the output and on stderr.
 
+mod traffic;
+
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use tokio_postgres::Client;
+
+pub(crate) use traffic::TrafficOptions;
 
 use crate::db::DbError;
 use crate::values::FakeKind;
@@ -35,11 +40,13 @@ struct ColumnStats {
     references: Option<String>,
 }
 
-/// Profiles every ordinary and partitioned table of `schemas` and returns the seed section, as
-/// TOML with comments, and the notes on what could not be inferred.
+/// Profiles every ordinary and partitioned table of `schemas` and returns the seed section (and
+/// with `traffic`, the traffic section), as TOML with comments, and the notes on what could not
+/// be inferred.
 pub(crate) async fn profile(
     client: &Client,
     schemas: &[String],
+    traffic: Option<TrafficOptions>,
 ) -> Result<(String, Vec<String>), DbError> {
     let query = |what: &'static str| {
         move |source: tokio_postgres::Error| DbError::Query {
@@ -70,6 +77,7 @@ pub(crate) async fn profile(
         .map_err(query("list tables"))?;
     let mut out = String::new();
     let mut notes = Vec::new();
+    let mut profiled: BTreeMap<String, (u64, Vec<ColumnStats>)> = BTreeMap::new();
     for t in &tables {
         let oid: u32 = t.get(0);
         let name: String = t.get(1);
@@ -116,7 +124,7 @@ pub(crate) async fn profile(
                     c.name
                 ));
             }
-            if c.base == "?" {
+            if c.base == "?" && !crate::seed::generates(&c.type_name) {
                 notes.push(format!(
                     "{name}.{}: type {} has no generator; the column is left to its default",
                     c.name, c.type_name
@@ -129,6 +137,7 @@ pub(crate) async fn profile(
                 let _ = writeln!(out, "{l}");
             }
         }
+        profiled.insert(name, (rows, columns));
     }
     let _ = client.batch_execute("COMMIT").await;
     if tables.is_empty() {
@@ -139,10 +148,21 @@ pub(crate) async fn profile(
          # Pair it with the schema (pg_dump --schema-only) in a scenario's [schema] section.\n\
          # Labels of low-cardinality columns and range ends are values from pg_stats: review them.\n",
     );
+    let traffic = match traffic {
+        Some(options) => {
+            let (section, traffic_notes) = traffic::section(client, &profiled, options).await?;
+            notes.extend(traffic_notes);
+            section
+        }
+        None => String::new(),
+    };
     for n in &notes {
         let _ = writeln!(header, "# could not infer: {n}");
     }
-    Ok((format!("{header}\n[seed]\nseed = 42\n{out}\n"), notes))
+    Ok((
+        format!("{header}\n[seed]\nseed = 42\n{out}{traffic}\n"),
+        notes,
+    ))
 }
 
 async fn columns(client: &Client, oid: u32) -> Result<Vec<ColumnStats>, tokio_postgres::Error> {
@@ -333,7 +353,9 @@ fn generator(c: &ColumnStats, rows: u64) -> Option<Line> {
                 }
             }
             "json" if c.avg_width > 0 => parts.push(format!("json = {}", c.avg_width.max(2))),
-            "?" => return Some(Line::Comment(format!("{}: no generator", c.type_name))),
+            "?" if !crate::seed::generates(&c.type_name) => {
+                return Some(Line::Comment(format!("{}: no generator", c.type_name)));
+            }
             _ => {}
         }
     }
