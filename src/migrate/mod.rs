@@ -13,7 +13,7 @@ mod observe;
 mod record;
 mod sql;
 
-pub(crate) use observe::leftovers;
+pub(crate) use observe::{left_by_steps, leftovers};
 pub(crate) use record::{LeftoverRecord, StepOutcome, StepRecord};
 
 use std::time::Duration;

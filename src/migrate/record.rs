@@ -132,6 +132,8 @@ pub(crate) struct BackfillRecord {
 pub(crate) struct LeftoverRecord {
     /// What it is.
     pub kind: LeftoverKind,
+    /// The index's or the constraint's oid: tells what a step left from what was already there.
+    pub oid: u32,
     /// The index or constraint.
     pub name: String,
     /// Its table.

@@ -300,6 +300,8 @@ async fn rehearse_strategy(
         stop_on_death.cancel();
     });
     let since_s = clock.offset().as_secs_f64();
+    // Invalid indexes and NOT VALID constraints the schema already had are not the steps'.
+    let existing_leftovers = crate::migrate::leftovers(&observer).await;
     let sampler = if options.lock_sampler {
         Some(
             crate::observe::Sampler::start(
@@ -394,7 +396,11 @@ async fn rehearse_strategy(
             Some(log) => crate::observe::logged_waits(log, since_s, clock, &observer).await,
             None => Vec::new(),
         };
-        (logged, crate::migrate::leftovers(&observer).await)
+        let now = crate::migrate::leftovers(&observer).await;
+        (
+            logged,
+            crate::migrate::left_by_steps(&existing_leftovers, now),
+        )
     };
     Ok(StrategyRun {
         database: database.to_owned(),

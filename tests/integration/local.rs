@@ -280,6 +280,49 @@ steps = [
     );
 }
 
+/// Issue 16: a NOT VALID constraint or an invalid index the schema itself created was listed as
+/// left behind by the migration; only what the steps left is.
+#[test]
+fn issue_16_leftovers_the_schema_already_had_are_not_the_steps() {
+    let sandbox = Sandbox::new();
+    let strategies = r#"
+[[strategy]]
+name = "adds-one"
+steps = [
+  { name = "rename", sql = "ALTER TABLE orders RENAME TO purchases" },
+  { name = "not-valid", sql = "ALTER TABLE purchases ADD CONSTRAINT has_total CHECK (total IS NOT NULL) NOT VALID" },
+]
+"#;
+    let schema_leftovers = "    total numeric(8, 2) NOT NULL\n);\n\
+        ALTER TABLE orders ADD CONSTRAINT in_range CHECK (total > -1000000) NOT VALID;\n\
+        CREATE TABLE audit (at timestamptz);\n\
+        CREATE INDEX audit_at_idx ON audit (at);\n\
+        UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'audit_at_idx'::regclass;\n";
+    let text = scenario(strategies).replacen(
+        "    total numeric(8, 2) NOT NULL\n);\n",
+        schema_leftovers,
+        1,
+    );
+    assert!(text.contains("audit_at_idx"));
+    sandbox.write("s.toml", &text);
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let leftovers = &report["strategies"][0]["leftovers"];
+    assert_eq!(
+        leftovers,
+        &serde_json::json!([
+            { "kind": "not_valid_constraint", "name": "has_total", "relation": "purchases" }
+        ]),
+        "{leftovers}"
+    );
+    let summary = stdout(&out);
+    assert!(
+        !summary.contains("in_range") && !summary.contains("audit_at_idx"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn migration_directories_become_steps_up_then_down() {
     let sandbox = Sandbox::new();
