@@ -15,21 +15,30 @@ use crate::pg::{LeftoverKind, RelKind};
 /// A catalog snapshot taken before a step.
 #[derive(Debug, Default)]
 pub(super) struct Snapshot {
-    /// oid → (name, kind, filenode).
-    relations: BTreeMap<i64, (String, String, i64)>,
+    /// oid → (name, relkind, filenode) of every user relation (a view or a partitioned table
+    /// has no filenode).
+    relations: BTreeMap<i64, (String, String, Option<i64>)>,
     /// Write-ahead log position.
     lsn: Option<String>,
+}
+
+impl Snapshot {
+    /// The name and kind relation `oid` had before the step: how a lock on a relation the step
+    /// dropped is named.
+    pub(super) fn relation(&self, oid: i64) -> Option<(&str, RelKind)> {
+        self.relations
+            .get(&oid)
+            .map(|(name, kind, _)| (name.as_str(), RelKind::from_relkind(kind)))
+    }
 }
 
 const RELATIONS: &str = "
     SELECT c.oid::int8, c.oid::regclass::text, c.relkind::text, pg_relation_filenode(c.oid)::int8
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'i', 'm')
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-       AND n.nspname NOT LIKE 'pg_toast%'
-       AND pg_relation_filenode(c.oid) IS NOT NULL";
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg_toast%'";
 
-/// Reads the relations' filenodes and the WAL position.
+/// Reads the relations' names and filenodes, and the WAL position.
 pub(super) async fn snapshot(client: &Client) -> Snapshot {
     let relations = client
         .query(RELATIONS, &[])
@@ -48,15 +57,16 @@ pub(super) async fn snapshot(client: &Client) -> Snapshot {
     Snapshot { relations, lsn }
 }
 
-/// What changed since `before`: rewritten relations and WAL bytes.
+/// What changed since `before`: rewritten tables, indexes and materialized views, and WAL bytes.
 pub(super) async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewritten>, Option<u64>) {
     let after = snapshot(client).await;
     let rewrites = after
         .relations
         .iter()
+        .filter(|(_, (_, kind, _))| matches!(kind.as_str(), "r" | "i" | "m"))
         .filter_map(|(oid, (name, kind, filenode))| {
             let (_, _, old) = before.relations.get(oid)?;
-            (old != filenode).then(|| Rewritten {
+            (old.is_some() && filenode.is_some() && old != filenode).then(|| Rewritten {
                 relation: name.clone(),
                 kind: RelKind::from_relkind(kind),
             })

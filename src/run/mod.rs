@@ -355,6 +355,7 @@ async fn rehearse_strategy(
         observer: &observer,
         clock,
         cancel: &stop,
+        migration_pid,
         traffic: traffic.as_ref(),
         command_env: &env,
         step_running: sampler.as_ref().map(|s| s.step_running.as_ref()),

@@ -192,7 +192,9 @@ steps = [{ file = "m/003_broken.sql" }]
         "{locks}"
     );
     assert_eq!(ok[1]["status"], "succeeded", "{}", ok[1]);
-    assert_eq!(ok[1]["attempts"].as_array().unwrap().len(), 2);
+    // Two statements, each on its own, no retry: one attempt (issue 16).
+    assert_eq!(ok[1]["attempts"].as_array().unwrap().len(), 1);
+    assert!(!stdout(&out).contains("attempts"), "{}", stdout(&out));
 
     let broken = &report["strategies"][1]["steps"][0];
     assert_eq!(broken["status"], "failed");
@@ -231,6 +233,156 @@ steps = [
     assert_eq!(step["attempts"].as_array().unwrap().len(), 3);
     assert!(step["lock_timeout_s"].as_f64().unwrap() >= 0.3);
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}
+
+/// Traffic whose background session holds a REPEATABLE READ snapshot and an ACCESS SHARE lock
+/// on `users` for its first second: statements outside a transaction on `users` wait for it
+/// (long enough to be seen running), statements that need ACCESS EXCLUSIVE on it queue.
+const HOLDS_USERS: &str = r#"
+[traffic]
+rate = 10
+connections = 1
+warmup = "0s"
+baseline = "200ms"
+recovery = "0s"
+[[traffic.query]]
+name = "noop"
+sql = "SELECT 1"
+[[traffic.background]]
+name = "holder"
+sql = "SELECT count(*) FROM users"
+isolation = "repeatable-read"
+start = "0s"
+hold = "1s"
+"#;
+
+/// The locks a step's report lists, as `mode on relation`.
+fn locks_of(step: &serde_json::Value) -> Vec<String> {
+    step["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} on {}",
+                l["mode"].as_str().unwrap(),
+                l["relation"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Issue 16: statements outside a transaction (CREATE INDEX CONCURRENTLY, dbmate
+/// `transaction:false` files) reported no locks, and `DROP TABLE t` none on `t`. Every
+/// statement's locks are recorded, a dropped relation's under the name it had.
+#[test]
+fn issue_16_every_statement_s_locks_are_recorded() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "db/20240101000000_index.sql",
+        "-- migrate:up transaction:false\n\
+         CREATE INDEX CONCURRENTLY users_created_idx ON users (created_at);\n\
+         BEGIN;\n\
+         ALTER TABLE users ADD COLUMN plan text;\n\
+         COMMIT;\n\
+         DO $$ BEGIN COMMIT; END $$;\n\
+         ALTER TABLE orders ADD COLUMN note text;\n\
+         -- migrate:down\n\
+         DROP INDEX users_created_idx;\n",
+    );
+    let strategies = format!(
+        r#"{HOLDS_USERS}
+[[strategy]]
+name = "drop"
+steps = [{{ name = "drop-orders", sql = "DROP TABLE orders" }}]
+[[strategy]]
+name = "dbmate"
+steps = [{{ dir = "db" }}]
+[[strategy]]
+name = "drop-concurrently"
+steps = [
+  {{ name = "index", sql = "CREATE INDEX users_name_idx ON users (full_name)" }},
+  {{ name = "drop-index", sql = "DROP INDEX CONCURRENTLY users_name_idx" }},
+]
+[[strategy]]
+name = "own-transaction"
+steps = [{{ name = "wrapped", sql = "BEGIN; ALTER TABLE users ADD COLUMN x int; COMMIT;" }}]
+"#
+    );
+    sandbox.write("s.toml", &scenario(&strategies));
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let step = |s: usize, i: usize| report["strategies"][s]["steps"][i].clone();
+    let held = |s: usize, i: usize, lock: &str| {
+        let locks = locks_of(&step(s, i));
+        assert!(locks.iter().any(|l| l == lock), "{lock} not in {locks:?}");
+    };
+    // The table is gone when the transaction commits: named as it was.
+    held(0, 0, "AccessExclusiveLock on orders");
+    // Outside a transaction: the index build seen while it ran, the file's own transaction, the
+    // ALTER after a DO block that commits (which cannot run in a transaction block).
+    held(1, 0, "ShareUpdateExclusiveLock on users");
+    held(1, 0, "AccessExclusiveLock on users");
+    held(1, 0, "AccessExclusiveLock on orders");
+    assert_eq!(step(1, 0)["attempts"].as_array().unwrap().len(), 1);
+    // DROP INDEX CONCURRENTLY waits for the holder: its locks seen, the index's by its name.
+    held(2, 1, "ShareUpdateExclusiveLock on users");
+    held(2, 1, "ShareUpdateExclusiveLock on users_name_idx");
+    // A step whose SQL commits its own transaction.
+    held(3, 0, "AccessExclusiveLock on users");
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("held AccessExclusiveLock on orders"),
+        "{summary}"
+    );
+    // The ACCESS EXCLUSIVE holds are the transactions that held it, not the whole step: the
+    // ALTER of `orders` outside the index build.
+    let dbmate = step(1, 0);
+    let spans = dbmate["exclusive_spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2, "{dbmate}");
+    assert!(
+        dbmate["exclusive_hold_s"].as_f64().unwrap() < dbmate["duration_s"].as_f64().unwrap(),
+        "{dbmate}"
+    );
+}
+
+/// Issue 16: a step of two statements outside a transaction printed "2 attempts". Attempts
+/// count the step's retries: a retry after a lock timeout starts again at the statement that
+/// timed out, and the statements before it are not run again.
+#[test]
+fn issue_16_attempts_count_retries_not_statements() {
+    let sandbox = Sandbox::new();
+    let strategies = format!(
+        r#"{HOLDS_USERS}
+[[strategy]]
+name = "retried"
+steps = [
+  {{ name = "two-alone", transaction = false, lock-timeout = "100ms", retries = 20, retry-backoff = "50ms",
+     sql = "CREATE TABLE once (id int); ALTER TABLE users ADD COLUMN y int" }},
+]
+"#
+    );
+    sandbox.write("s.toml", &scenario(&strategies));
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let step = &report["strategies"][0]["steps"][0];
+    assert_eq!(step["status"], "succeeded", "{step}");
+    let attempts = step["attempts"].as_array().unwrap();
+    assert!(attempts.len() >= 2, "{step}");
+    let (last, retried) = attempts.split_last().unwrap();
+    assert!(last["error"].is_null(), "{step}");
+    for a in retried {
+        assert_eq!(a["error"]["sqlstate"], "55P03", "{step}");
+    }
+    // The retry ran the ALTER only (the CREATE TABLE again would have failed: 42P07).
+    assert_eq!(step["rows"], 0);
+    let summary = stdout(&out);
+    assert!(
+        summary.contains(&format!("{} attempts", attempts.len())),
+        "{summary}"
+    );
 }
 
 #[test]
