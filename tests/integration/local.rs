@@ -614,3 +614,48 @@ steps = [{ backfill = { table = "users", key = "idd", set = "email = email" } }]
     assert_eq!(typo["error"]["sqlstate"], "42703");
     assert!(typo["error"]["message"].as_str().unwrap().contains("idd"));
 }
+
+/// Issue 16: a backfill on an `integer` key failed with "error serializing parameter 0" (only
+/// bigint worked). Smallint, integer and bigint keys work; a key of another type fails the step
+/// with a message that names the table, the column and its type.
+#[test]
+fn issue_16_backfills_walk_smallint_integer_and_bigint_keys() {
+    let sandbox = Sandbox::new();
+    let strategies = r#"
+[[strategy]]
+name = "widths"
+steps = [
+  { name = "tables", sql = """
+      CREATE TABLE small (id smallint PRIMARY KEY, v int);
+      INSERT INTO small SELECT g, NULL FROM generate_series(1, 500) g;
+      CREATE TABLE mid (id integer PRIMARY KEY, v int);
+      INSERT INTO mid SELECT g, NULL FROM generate_series(-250, 249) g;
+      """ },
+  { name = "small", backfill = { table = "small", key = "id", batch = 100, set = "v = id", where = "v IS NULL" } },
+  { name = "mid", backfill = { table = "mid", key = "id", batch = 100, set = "v = id" } },
+  { name = "big", backfill = { table = "users", key = "id", batch = 1000, set = "full_name = upper(full_name)" } },
+  { sql = "DO $$ BEGIN IF EXISTS (SELECT 1 FROM small WHERE v IS DISTINCT FROM id) OR EXISTS (SELECT 1 FROM mid WHERE v IS DISTINCT FROM id) THEN RAISE 'not backfilled'; END IF; END $$" },
+]
+[[strategy]]
+name = "text-key"
+steps = [{ backfill = { table = "users", key = "email", set = "full_name = full_name" } }]
+"#;
+    sandbox.write("s.toml", &scenario(strategies));
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let steps = &report["strategies"][0]["steps"];
+    for (i, rows, batches) in [(1, 500, 5), (2, 500, 5), (3, 2000, 2)] {
+        assert_eq!(steps[i]["status"], "succeeded", "{}", steps[i]);
+        assert_eq!(steps[i]["backfill"]["rows"], rows, "{}", steps[i]);
+        assert_eq!(steps[i]["backfill"]["batches"], batches, "{}", steps[i]);
+    }
+    assert_eq!(steps[4]["status"], "succeeded", "{}", steps[4]);
+    let text = &report["strategies"][1]["steps"][0];
+    assert_eq!(text["status"], "failed");
+    let message = text["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("users.email") && message.contains("text") && message.contains("integer"),
+        "{message}"
+    );
+}
