@@ -220,20 +220,26 @@ hold = "3s"
 [[strategy]]
 name = "locked"
 steps = [
+  HOLDER_READY,
   { name = "timeouts", sql = "ALTER TABLE users ADD COLUMN y int", lock-timeout = "100ms", retries = 2, retry-backoff = "10ms" },
 ]
-"#;
-    sandbox.write("s.toml", &scenario(locked));
+"#
+    .replace("HOLDER_READY", HOLDER_READY);
+    sandbox.write("s.toml", &scenario(&locked));
     let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
-    let step = &report["strategies"][0]["steps"][0];
+    let step = &report["strategies"][0]["steps"][1];
     assert_eq!(step["status"], "failed", "{step}");
     assert_eq!(step["error"]["sqlstate"], "55P03");
     assert_eq!(step["attempts"].as_array().unwrap().len(), 3);
     assert!(step["lock_timeout_s"].as_f64().unwrap() >= 0.3);
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
+
+/// A step that waits until a background session holds its lock on `users` (it starts with the
+/// traffic, but connecting may take longer than the baseline on a busy machine).
+const HOLDER_READY: &str = r#"{ name = "holder-ready", sql = "DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'users'::regclass AND pid <> pg_backend_pid() AND granted) LOOP PERFORM pg_sleep(0.005); END LOOP; END $$" }"#;
 
 /// Traffic whose background session holds a REPEATABLE READ snapshot and an ACCESS SHARE lock
 /// on `users` for its first second: statements outside a transaction on `users` wait for it
@@ -297,10 +303,11 @@ name = "drop"
 steps = [{{ name = "drop-orders", sql = "DROP TABLE orders" }}]
 [[strategy]]
 name = "dbmate"
-steps = [{{ dir = "db" }}]
+steps = [{HOLDER_READY}, {{ dir = "db" }}]
 [[strategy]]
 name = "drop-concurrently"
 steps = [
+  {HOLDER_READY},
   {{ name = "index", sql = "CREATE INDEX users_name_idx ON users (full_name)" }},
   {{ name = "drop-index", sql = "DROP INDEX CONCURRENTLY users_name_idx" }},
 ]
@@ -322,13 +329,13 @@ steps = [{{ name = "wrapped", sql = "BEGIN; ALTER TABLE users ADD COLUMN x int; 
     held(0, 0, "AccessExclusiveLock on orders");
     // Outside a transaction: the index build seen while it ran, the file's own transaction, the
     // ALTER after a DO block that commits (which cannot run in a transaction block).
-    held(1, 0, "ShareUpdateExclusiveLock on users");
-    held(1, 0, "AccessExclusiveLock on users");
-    held(1, 0, "AccessExclusiveLock on orders");
-    assert_eq!(step(1, 0)["attempts"].as_array().unwrap().len(), 1);
+    held(1, 1, "ShareUpdateExclusiveLock on users");
+    held(1, 1, "AccessExclusiveLock on users");
+    held(1, 1, "AccessExclusiveLock on orders");
+    assert_eq!(step(1, 1)["attempts"].as_array().unwrap().len(), 1);
     // DROP INDEX CONCURRENTLY waits for the holder: its locks seen, the index's by its name.
-    held(2, 1, "ShareUpdateExclusiveLock on users");
-    held(2, 1, "ShareUpdateExclusiveLock on users_name_idx");
+    held(2, 2, "ShareUpdateExclusiveLock on users");
+    held(2, 2, "ShareUpdateExclusiveLock on users_name_idx");
     // A step whose SQL commits its own transaction.
     held(3, 0, "AccessExclusiveLock on users");
     let summary = stdout(&out);
@@ -338,7 +345,7 @@ steps = [{{ name = "wrapped", sql = "BEGIN; ALTER TABLE users ADD COLUMN x int; 
     );
     // The ACCESS EXCLUSIVE holds are the transactions that held it, not the whole step: the
     // ALTER of `orders` outside the index build.
-    let dbmate = step(1, 0);
+    let dbmate = step(1, 1);
     let spans = dbmate["exclusive_spans"].as_array().unwrap();
     assert_eq!(spans.len(), 2, "{dbmate}");
     assert!(
@@ -358,6 +365,7 @@ fn issue_16_attempts_count_retries_not_statements() {
 [[strategy]]
 name = "retried"
 steps = [
+  {HOLDER_READY},
   {{ name = "two-alone", transaction = false, lock-timeout = "100ms", retries = 20, retry-backoff = "50ms",
      sql = "CREATE TABLE once (id int); ALTER TABLE users ADD COLUMN y int" }},
 ]
@@ -367,7 +375,7 @@ steps = [
     let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 0);
     let report = sandbox.report();
-    let step = &report["strategies"][0]["steps"][0];
+    let step = &report["strategies"][0]["steps"][1];
     assert_eq!(step["status"], "succeeded", "{step}");
     let attempts = step["attempts"].as_array().unwrap();
     assert!(attempts.len() >= 2, "{step}");
