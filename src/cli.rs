@@ -11,6 +11,36 @@ use crate::report::Report;
 use crate::run::{CacheMode, Settings, load_plan};
 use crate::scenario::Overrides;
 
+/// `println!` that cannot panic: a reader that went away (`rehearse cache list | head -1`) ends
+/// the output, not the command, which exits quietly with the code it would have had.
+///
+/// Write errors are dropped rather than SIGPIPE reset to its default (which would end the
+/// process at the first write to the closed pipe) because this process also writes to Unix
+/// sockets — the server, the Docker engine — where a closed peer must be an error the run
+/// handles, not a death that skips its cleanup.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that cannot panic (see [`out!`]).
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that cannot panic (see [`out!`]): standard error may be a closed pipe too.
+macro_rules! eout {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 const EXAMPLES: &str = "\
 Examples:
   rehearse run scenarios/add-column-default.toml          # provisions Postgres by itself
@@ -341,14 +371,14 @@ pub async fn execute(cli: Cli) -> i32 {
         }
         Command::ReportSchema => {
             let schema = serde_json::to_string_pretty(&Report::json_schema()).expect("json");
-            println!("{schema}");
+            out!("{schema}");
             Ok(EXIT_PASSED)
         }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eout!("error: {e}");
             e.exit_code()
         }
     }
@@ -358,7 +388,7 @@ fn validate(paths: &[PathBuf]) -> i32 {
     let mut code = EXIT_PASSED;
     for path in paths {
         match load_plan(path, &Overrides::default()) {
-            Ok(plan) => println!(
+            Ok(plan) => out!(
                 "ok: {} ({} strateg{}, {} step{})",
                 path.display(),
                 plan.strategies.len(),
@@ -371,7 +401,7 @@ fn validate(paths: &[PathBuf]) -> i32 {
                 if plan.step_count() == 1 { "" } else { "s" }
             ),
             Err(e) => {
-                eprintln!("error: {e}");
+                eout!("error: {e}");
                 code = EXIT_USAGE;
             }
         }
@@ -384,14 +414,14 @@ async fn cache(action: CacheAction) -> Result<i32, Error> {
     match action {
         CacheAction::List => {
             let entries = crate::db::cache::list(&dir)?;
-            println!(
+            out!(
                 "seed cache {}: {} entr{}",
                 dir.display(),
                 entries.len(),
                 if entries.len() == 1 { "y" } else { "ies" }
             );
             for e in entries {
-                println!(
+                out!(
                     "  {:60} {:14} {:>10}{}",
                     e.name,
                     e.kind,
@@ -403,14 +433,14 @@ async fn cache(action: CacheAction) -> Result<i32, Error> {
         }
         CacheAction::Clear => {
             let (removed, skipped) = crate::db::cache::clear(&dir).await?;
-            println!(
+            out!(
                 "removed {} entr{} from {}",
                 removed.len(),
                 if removed.len() == 1 { "y" } else { "ies" },
                 dir.display()
             );
             for name in skipped {
-                println!("  kept {name}: a running rehearsal holds it");
+                out!("  kept {name}: a running rehearsal holds it");
             }
         }
     }
@@ -427,25 +457,25 @@ async fn gc(yes: bool, url: Option<String>) -> Result<i32, Error> {
     };
     let found = crate::db::leftovers::find(&scope).await;
     if found.is_empty() {
-        println!("nothing left behind by rehearsals that died");
+        out!("nothing left behind by rehearsals that died");
         return Ok(EXIT_PASSED);
     }
     let mut failed = false;
     for leftover in &found {
         if !yes {
-            println!("  {leftover}");
+            out!("  {leftover}");
             continue;
         }
         match crate::db::leftovers::remove(leftover, url.as_deref()).await {
-            Ok(()) => println!("  removed {leftover}"),
+            Ok(()) => out!("  removed {leftover}"),
             Err(e) => {
                 failed = true;
-                println!("  FAILED to remove {leftover}: {e}");
+                out!("  FAILED to remove {leftover}: {e}");
             }
         }
     }
     if !yes {
-        println!(
+        out!(
             "{} thing(s) left behind by rehearsals that died; `rehearse gc --yes` removes them",
             found.len()
         );
@@ -459,7 +489,7 @@ fn check_reports(paths: &[PathBuf]) -> Result<i32, Error> {
         let report = crate::assemble::read_report(path)?;
         let found = crate::assemble::invariants(&report);
         for f in &found {
-            println!("{}: {f}", path.display());
+            out!("{}: {f}", path.display());
         }
         if !found.is_empty() {
             code = EXIT_FAILED;
@@ -487,7 +517,7 @@ fn diff(
     let read = crate::assemble::read_report;
     let (base, new) = (read(base)?, read(new)?);
     let d = crate::diff::diff(&base, &new, crate::diff::Thresholds { ratio, floor });
-    print!("{}", if md { d.markdown() } else { d.text() });
+    out_raw!("{}", if md { d.markdown() } else { d.text() });
     Ok(if d.regressed() {
         EXIT_FAILED
     } else {
@@ -502,12 +532,13 @@ fn render(
 ) -> Result<i32, Error> {
     let report = crate::assemble::read_report(path)?;
     let text = crate::report::render::render(&report, format);
-    match out {
-        Some(file) => std::fs::write(file, text).map_err(|source| Error::Output {
+    if let Some(file) = out {
+        std::fs::write(file, text).map_err(|source| Error::Output {
             path: file.to_owned(),
             source,
-        })?,
-        None => print!("{text}"),
+        })?;
+    } else {
+        out_raw!("{text}");
     }
     Ok(EXIT_PASSED)
 }
@@ -520,19 +551,20 @@ async fn profile(
 ) -> Result<i32, Error> {
     let (client, target) = crate::db::connect_url(url).await?;
     if let Some(window) = traffic.and_then(|t| t.window) {
-        eprintln!("reading pg_stat_statements twice, {window:?} apart…");
+        eout!("reading pg_stat_statements twice, {window:?} apart…");
     }
     let (toml, notes) = crate::profile::profile(&client, schemas, traffic).await?;
-    match out {
-        Some(path) => std::fs::write(path, &toml).map_err(|source| Error::Output {
+    if let Some(path) = out {
+        std::fs::write(path, &toml).map_err(|source| Error::Output {
             path: path.to_owned(),
             source,
-        })?,
-        None => print!("{toml}"),
+        })?;
+    } else {
+        out_raw!("{toml}");
     }
-    eprintln!("profiled {target}");
+    eout!("profiled {target}");
     for note in &notes {
-        eprintln!("could not infer: {note}");
+        eout!("could not infer: {note}");
     }
     Ok(EXIT_PASSED)
 }
@@ -588,13 +620,13 @@ async fn watch_signals(cancel: CancellationToken) {
         _ = int.recv() => {},
         _ = term.recv() => {},
     }
-    eprintln!("interrupted: stopping the run and cleaning up (press Ctrl-C again to exit at once)");
+    eout!("interrupted: stopping the run and cleaning up (press Ctrl-C again to exit at once)");
     cancel.cancel();
     tokio::select! {
         _ = int.recv() => {},
         _ = term.recv() => {},
     }
-    eprintln!(
+    eout!(
         "interrupted again: exiting now; the reaper removes the server and scratch data (`rehearse gc` lists anything left)"
     );
     std::process::exit(EXIT_INTERRUPTED);

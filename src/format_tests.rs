@@ -48,6 +48,27 @@ fn summary() {
     insta::assert_snapshot!("summary_failing", render(&fixture("failing"), Format::Text));
 }
 
+/// Issue 16: a skipped step printed "? WAL". A step that did not run prints no figures, and one
+/// without a WAL figure (interrupted before it was read) prints the others only.
+#[test]
+fn issue_16_steps_without_a_wal_figure_print_none() {
+    let mut report = fixture("failing");
+    let typo = &mut report.strategies[1];
+    assert_eq!(typo.steps[2].status, crate::report::StepStatus::Skipped);
+    typo.steps[0].status = crate::report::StepStatus::Interrupted;
+    typo.steps[0].wal_bytes = None;
+    let text = render(&report, Format::Text);
+    assert!(!text.contains("? WAL"), "{text}");
+    assert!(
+        text.contains("interrupted\n        no rewrite; 0 rows\n        held"),
+        "{text}"
+    );
+    assert!(
+        text.contains("never                                     -  skipped\n\n"),
+        "{text}"
+    );
+}
+
 #[test]
 fn markdown() {
     insta::assert_snapshot!("md_lock_queue", render(&fixture("lock-queue"), Format::Md));

@@ -1,5 +1,7 @@
 //! The `rehearse` binary: parse, set up logging, run, map to an exit code.
 
+use std::io::Write;
+
 use clap::Parser;
 
 fn main() {
@@ -11,12 +13,18 @@ fn main() {
         )
         .with_writer(|| rehearse::LogWriter)
         .with_target(false)
+        // A closed stderr (`2>&1 | head`) drops log lines; it must not print about it.
+        .log_internal_errors(false)
         .with_timer(tracing_subscriber::fmt::time::uptime())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            // Not eprintln!: a closed stderr must not turn this into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: failed to start the async runtime: {e}"
+            );
             std::process::exit(rehearse::error::EXIT_ENVIRONMENT);
         }
     };

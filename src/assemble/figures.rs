@@ -89,9 +89,10 @@ fn baseline_stability(t: &TrafficReport) -> Option<Stability> {
     })
 }
 
-/// How long a step held an ACCESS EXCLUSIVE lock, at most: a transactional step that held one
-/// at commit took it after its own lock waits in its last attempt and kept it to that attempt's
-/// end. Waits of earlier attempts (retried after a lock timeout) held nothing.
+/// How long a step held an ACCESS EXCLUSIVE lock, at most: the longest of the transactions (or
+/// statements run outside one) that held one, less the step's own lock waits in it — it took
+/// the lock after them and kept it to that transaction's end. Reports without those spans: the
+/// step's last attempt (waits of earlier attempts, retried after a lock timeout, held nothing).
 pub(crate) fn exclusive_hold_s(step: &StepReport, waits: &[LockWait]) -> Option<f64> {
     if !step
         .locks
@@ -100,17 +101,26 @@ pub(crate) fn exclusive_hold_s(step: &StepReport, waits: &[LockWait]) -> Option<
     {
         return None;
     }
-    let (start, took) = match step.attempts.last() {
-        Some(a) => (a.start_s, a.duration_s),
-        None => (step.start_s?, step.duration_s?),
+    let spans: Vec<(f64, f64)> = if step.exclusive_spans.is_empty() {
+        let (start, took) = match step.attempts.last() {
+            Some(a) => (a.start_s, a.duration_s),
+            None => (step.start_s?, step.duration_s?),
+        };
+        vec![(start, start + took)]
+    } else {
+        step.exclusive_spans.iter().map(|&[s, e]| (s, e)).collect()
     };
-    let end = start + took;
-    let waited: f64 = waits
-        .iter()
-        .filter(|w| w.waiter.role == SessionRole::Migration)
-        .map(|w| (w.end_s.min(end) - w.start_s.max(start)).max(0.0))
-        .fold(0.0, |total, overlap| total + overlap);
-    Some((took - waited).max(0.0))
+    spans
+        .into_iter()
+        .map(|(start, end)| {
+            let waited: f64 = waits
+                .iter()
+                .filter(|w| w.waiter.role == SessionRole::Migration)
+                .map(|w| (w.end_s.min(end) - w.start_s.max(start)).max(0.0))
+                .fold(0.0, |total, overlap| total + overlap);
+            (end - start - waited).max(0.0)
+        })
+        .reduce(f64::max)
 }
 
 #[cfg(test)]
@@ -166,5 +176,27 @@ mod tests {
         ];
         let held = exclusive_hold_s(&s, &waits).unwrap();
         assert!((held - 2.0).abs() < 1e-9, "{held}");
+    }
+
+    /// Issue 16: outside a transaction, locks are recorded too; ACCESS EXCLUSIVE is held by the
+    /// statements that took it, not for the whole step (a long index build after a quick
+    /// ALTER does not count).
+    #[test]
+    fn only_the_transactions_that_held_it_count() {
+        let mut s = step("dbmate-no-transaction", 10.0, StepStatus::Succeeded);
+        s.locks = vec![LockTaken {
+            relation: "users".into(),
+            kind: crate::pg::RelKind::Table,
+            mode: LockMode::AccessExclusiveLock,
+        }];
+        s.attempts = vec![AttemptReport {
+            start_s: 0.0,
+            duration_s: 10.0,
+            error: None,
+        }];
+        // An ALTER that waited 0.5 s then held the lock 0.2 s; a second one holding it 0.4 s.
+        s.exclusive_spans = vec![[0.0, 0.7], [9.5, 9.9]];
+        let held = exclusive_hold_s(&s, &[migration_wait(0.0, 0.5)]).unwrap();
+        assert!((held - 0.4).abs() < 1e-9, "{held}");
     }
 }

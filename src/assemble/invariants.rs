@@ -94,16 +94,35 @@ fn strategy(s: &StrategyReport, fail: &mut impl FnMut(String)) {
                 ));
             }
         }
+        let longest_span = step
+            .exclusive_spans
+            .iter()
+            .map(|[start, end]| end - start)
+            .reduce(f64::max);
         if let (Some(held), Some(took)) = (
             step.exclusive_hold_s,
-            step.attempts
-                .last()
-                .map(|a| a.duration_s)
-                .or(step.duration_s),
+            longest_span.or_else(|| {
+                step.attempts
+                    .last()
+                    .map(|a| a.duration_s)
+                    .or(step.duration_s)
+            }),
         ) && held > took + 1e-9
         {
             fail(format!(
-                "step {} held ACCESS EXCLUSIVE for {held} s, longer than its last attempt ({took} s)",
+                "step {} held ACCESS EXCLUSIVE for {held} s, longer than the transaction that \
+                 held it ({took} s)",
+                step.name
+            ));
+        }
+        if let (Some(start), Some(took)) = (step.start_s, step.duration_s)
+            && step
+                .exclusive_spans
+                .iter()
+                .any(|&[s, e]| s < start - 1e-6 || e > start + took + 1e-6 || e < s)
+        {
+            fail(format!(
+                "step {} has an ACCESS EXCLUSIVE span outside its own",
                 step.name
             ));
         }

@@ -62,6 +62,7 @@ pub(super) fn step(
                 mode: l.mode,
             })
             .collect(),
+        exclusive_spans: r.exclusive_spans.iter().map(|&(s, e)| [s, e]).collect(),
         exclusive_hold_s: None,
         rewrites: r
             .rewrites

@@ -4,6 +4,10 @@
 //! application's recent p99 is above `max-p99` or one of its sessions has been waiting for a
 //! lock longer than `max-lock-wait`, and relaxes it back once neither holds. Progress is
 //! logged every tenth of the key range.
+//!
+//! The key is a smallint, integer or bigint column (or a domain over one): the range ends are
+//! sent as bigint and compared across widths (`id >= $1::int8`, which an index on `id` still
+//! serves); a key of another type fails the step before any batch, naming its type.
 
 use std::time::Duration;
 
@@ -28,6 +32,9 @@ pub(super) async fn run(
 ) -> Result<BackfillRecord, Option<ServerError>> {
     let key = quote_ident(&plan.key);
     let server = |e: tokio_postgres::Error| Some(ServerError::from_driver(&e, None));
+    if let Some(message) = key_type_problem(client, plan).await.map_err(server)? {
+        return Err(Some(ServerError::message(message)));
+    }
     let range = client
         .query_one(
             &format!(
@@ -53,7 +60,7 @@ pub(super) async fn run(
         .unwrap_or_default();
     let update = client
         .prepare(&format!(
-            "UPDATE {} SET {} WHERE {key} >= $1 AND {key} < $2{condition}",
+            "UPDATE {} SET {} WHERE {key} >= $1::int8 AND {key} < $2::int8{condition}",
             plan.table, plan.set
         ))
         .await
@@ -111,4 +118,36 @@ pub(super) async fn run(
         }
     }
     Ok(report)
+}
+
+/// Why the key column cannot be walked in integer ranges: its type, when it is not a smallint,
+/// integer or bigint (or a domain over one). A table or column that does not exist is left to
+/// the server's own error.
+async fn key_type_problem(
+    client: &Client,
+    plan: &BackfillSection,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT format_type(a.atttypid, a.atttypmod),
+                    coalesce(nullif(t.typbasetype, 0), t.oid)
+                      IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+              WHERE a.attrelid = to_regclass($1) AND a.attname = $2
+                AND a.attnum > 0 AND NOT a.attisdropped",
+            &[&plan.table, &plan.key],
+        )
+        .await?;
+    Ok(row.and_then(|r| {
+        let integer: bool = r.get(1);
+        (!integer).then(|| {
+            format!(
+                "backfill key `{}.{}` is {}, not an integer type (smallint, integer or bigint): \
+                 batches walk ranges of integer keys; choose an integer key column",
+                plan.table,
+                plan.key,
+                r.get::<_, String>(0)
+            )
+        })
+    }))
 }

@@ -9,11 +9,12 @@
 
 mod backfill;
 mod command;
+mod locks;
 mod observe;
 mod record;
 mod sql;
 
-pub(crate) use observe::leftovers;
+pub(crate) use observe::{left_by_steps, leftovers};
 pub(crate) use record::{LeftoverRecord, StepOutcome, StepRecord};
 
 use std::time::Duration;
@@ -36,6 +37,9 @@ pub(crate) struct StepContext<'a> {
     pub clock: &'a RunClock,
     /// Fires on Ctrl-C.
     pub cancel: &'a CancellationToken,
+    /// The migration connection's backend pid (its locks are read from `observer` while a
+    /// statement that cannot run in a transaction block runs).
+    pub migration_pid: Option<i32>,
     /// The running traffic, told the phase and deploys.
     pub traffic: Option<&'a Traffic>,
     /// `DATABASE_URL` and `PG*` for command steps.
@@ -64,6 +68,7 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
         step_running,
         app_wait_us,
         origin,
+        ..
     } = *ctx;
     // The step running (1-based), 0 between steps: the lock sampler reads index progress only
     // while a step runs and gives each phase to the step it saw running.
@@ -118,10 +123,11 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
         report.start_s = Some(span.start().as_secs_f64());
         let outcome = match &step.action {
             StepAction::Sql(sql) => {
-                let done = sql::run(client, sql, clock, cancel).await;
+                let done = sql::run(ctx, sql, &before).await;
                 report.rows = Some(done.rows);
                 report.attempts = done.attempts;
                 report.locks = done.locks;
+                report.exclusive_spans = done.exclusive_spans;
                 match (done.interrupted, done.failure) {
                     (true, _) => None,
                     (false, Some((error, statement))) => Some(Err((error, Some(statement)))),

@@ -2,7 +2,8 @@
 //! connection: which relations were rewritten (a rewrite gives a relation a new relfilenode under
 //! the same oid) and how much WAL was written meanwhile (`pg_current_wal_lsn()` difference; it
 //! includes the WAL of concurrent traffic). After the steps: indexes left INVALID (a failed
-//! CREATE INDEX CONCURRENTLY) and constraints left NOT VALID.
+//! CREATE INDEX CONCURRENTLY) and constraints left NOT VALID, less those already there before
+//! the first step.
 
 use std::collections::BTreeMap;
 
@@ -14,21 +15,30 @@ use crate::pg::{LeftoverKind, RelKind};
 /// A catalog snapshot taken before a step.
 #[derive(Debug, Default)]
 pub(super) struct Snapshot {
-    /// oid → (name, kind, filenode).
-    relations: BTreeMap<i64, (String, String, i64)>,
+    /// oid → (name, relkind, filenode) of every user relation (a view or a partitioned table
+    /// has no filenode).
+    relations: BTreeMap<i64, (String, String, Option<i64>)>,
     /// Write-ahead log position.
     lsn: Option<String>,
+}
+
+impl Snapshot {
+    /// The name and kind relation `oid` had before the step: how a lock on a relation the step
+    /// dropped is named.
+    pub(super) fn relation(&self, oid: i64) -> Option<(&str, RelKind)> {
+        self.relations
+            .get(&oid)
+            .map(|(name, kind, _)| (name.as_str(), RelKind::from_relkind(kind)))
+    }
 }
 
 const RELATIONS: &str = "
     SELECT c.oid::int8, c.oid::regclass::text, c.relkind::text, pg_relation_filenode(c.oid)::int8
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'i', 'm')
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-       AND n.nspname NOT LIKE 'pg_toast%'
-       AND pg_relation_filenode(c.oid) IS NOT NULL";
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg_toast%'";
 
-/// Reads the relations' filenodes and the WAL position.
+/// Reads the relations' names and filenodes, and the WAL position.
 pub(super) async fn snapshot(client: &Client) -> Snapshot {
     let relations = client
         .query(RELATIONS, &[])
@@ -47,15 +57,16 @@ pub(super) async fn snapshot(client: &Client) -> Snapshot {
     Snapshot { relations, lsn }
 }
 
-/// What changed since `before`: rewritten relations and WAL bytes.
+/// What changed since `before`: rewritten tables, indexes and materialized views, and WAL bytes.
 pub(super) async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewritten>, Option<u64>) {
     let after = snapshot(client).await;
     let rewrites = after
         .relations
         .iter()
+        .filter(|(_, (_, kind, _))| matches!(kind.as_str(), "r" | "i" | "m"))
         .filter_map(|(oid, (name, kind, filenode))| {
             let (_, _, old) = before.relations.get(oid)?;
-            (old != filenode).then(|| Rewritten {
+            (old.is_some() && filenode.is_some() && old != filenode).then(|| Rewritten {
                 relation: name.clone(),
                 kind: RelKind::from_relkind(kind),
             })
@@ -75,39 +86,99 @@ pub(super) async fn changes(client: &Client, before: &Snapshot) -> (Vec<Rewritte
     (rewrites, wal)
 }
 
-/// Indexes left invalid and constraints left NOT VALID.
+/// Indexes that are INVALID and constraints that are NOT VALID, as the catalog has them now.
 pub(crate) async fn leftovers(client: &Client) -> Vec<LeftoverRecord> {
     let mut found = Vec::new();
     if let Ok(rows) = client
         .query(
-            "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text
+            "SELECT i.indexrelid, i.indexrelid::regclass::text, i.indrelid::regclass::text
                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-              ORDER BY 1",
+              ORDER BY 2",
             &[],
         )
         .await
     {
         found.extend(rows.iter().map(|r| LeftoverRecord {
             kind: LeftoverKind::InvalidIndex,
-            name: r.get(0),
-            relation: r.get(1),
+            oid: r.get(0),
+            name: r.get(1),
+            relation: r.get(2),
         }));
     }
     if let Ok(rows) = client
         .query(
-            "SELECT conname::text, conrelid::regclass::text FROM pg_constraint
-              WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 2, 1",
+            "SELECT oid, conname::text, conrelid::regclass::text FROM pg_constraint
+              WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 3, 2",
             &[],
         )
         .await
     {
         found.extend(rows.iter().map(|r| LeftoverRecord {
             kind: LeftoverKind::NotValidConstraint,
-            name: r.get(0),
-            relation: r.get(1),
+            oid: r.get(0),
+            name: r.get(1),
+            relation: r.get(2),
         }));
     }
     found
+}
+
+/// What the steps left: the leftovers in `now` that were not already in `before` (read before
+/// the first step). The same index or constraint is recognised by its oid, so one the schema
+/// created stays out even when a step renamed its table; one a step dropped and created again
+/// is new.
+pub(crate) fn left_by_steps(
+    before: &[LeftoverRecord],
+    now: Vec<LeftoverRecord>,
+) -> Vec<LeftoverRecord> {
+    now.into_iter()
+        .filter(|l| !before.iter().any(|b| b.kind == l.kind && b.oid == l.oid))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftover(kind: LeftoverKind, oid: u32, name: &str, relation: &str) -> LeftoverRecord {
+        LeftoverRecord {
+            kind,
+            oid,
+            name: name.into(),
+            relation: relation.into(),
+        }
+    }
+
+    /// Issue 16: NOT VALID constraints and invalid indexes the schema itself created were listed
+    /// as left behind by the migration.
+    #[test]
+    fn issue_16_only_what_the_steps_left_is_listed() {
+        let before = [
+            leftover(LeftoverKind::NotValidConstraint, 10, "positive", "orders"),
+            leftover(LeftoverKind::InvalidIndex, 11, "audit_at_idx", "audit"),
+        ];
+        let now = vec![
+            // The schema's, its table renamed by a step: still the schema's.
+            leftover(
+                LeftoverKind::NotValidConstraint,
+                10,
+                "positive",
+                "purchases",
+            ),
+            leftover(LeftoverKind::InvalidIndex, 11, "audit_at_idx", "audit"),
+            // The steps': a new constraint, and an index dropped and built again (new oid).
+            leftover(
+                LeftoverKind::NotValidConstraint,
+                20,
+                "has_user",
+                "purchases",
+            ),
+            leftover(LeftoverKind::InvalidIndex, 21, "audit_at_idx", "audit"),
+        ];
+        let left = left_by_steps(&before, now);
+        let oids: Vec<u32> = left.iter().map(|l| l.oid).collect();
+        assert_eq!(oids, [20, 21]);
+    }
 }

@@ -24,10 +24,13 @@ pub(crate) struct StepRecord {
     pub outcome: StepOutcome,
     /// Rows affected.
     pub rows: Option<u64>,
-    /// Every attempt (SQL steps).
+    /// Every attempt (SQL steps): the first, then one per retry.
     pub attempts: Vec<Attempt>,
-    /// Relation locks its transaction held when it committed.
+    /// Relation locks its statements took.
     pub locks: Vec<HeldLock>,
+    /// Spans (start, end; seconds on the run's clock) of its transactions, or statements run
+    /// outside one, that held an ACCESS EXCLUSIVE lock.
+    pub exclusive_spans: Vec<(f64, f64)>,
     /// Relations it rewrote.
     pub rewrites: Vec<Rewritten>,
     /// WAL written while it ran, bytes.
@@ -57,6 +60,7 @@ impl StepRecord {
             rows: None,
             attempts: Vec::new(),
             locks: Vec::new(),
+            exclusive_spans: Vec::new(),
             rewrites: Vec::new(),
             wal_bytes: None,
             output: None,
@@ -83,7 +87,8 @@ pub(crate) enum StepOutcome {
     NotRun,
 }
 
-/// One attempt at a SQL step (or, outside a transaction, at one of its statements).
+/// One attempt at a SQL step: the first, or a retry after a lock timeout (outside a
+/// transaction, a retry starts again at the statement that timed out).
 #[derive(Debug, Clone)]
 pub(crate) struct Attempt {
     /// Its start, seconds on the run's clock.
@@ -94,7 +99,7 @@ pub(crate) struct Attempt {
     pub error: Option<ServerError>,
 }
 
-/// A relation lock a step's transaction held.
+/// A relation lock a step took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HeldLock {
     /// The relation.
@@ -132,6 +137,8 @@ pub(crate) struct BackfillRecord {
 pub(crate) struct LeftoverRecord {
     /// What it is.
     pub kind: LeftoverKind,
+    /// The index's or the constraint's oid: tells what a step left from what was already there.
+    pub oid: u32,
     /// The index or constraint.
     pub name: String,
     /// Its table.

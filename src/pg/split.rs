@@ -214,6 +214,52 @@ pub fn needs_autocommit(text: &str) -> bool {
     }
 }
 
+/// What a statement does to a transaction block, read from its first words. Statements run one
+/// by one (outside a step's own transaction) need it to know whether a block is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockEffect {
+    /// `BEGIN`, `START TRANSACTION`: opens a block.
+    Opens,
+    /// `COMMIT`, `END`, `ROLLBACK`, `ABORT`, `PREPARE TRANSACTION`: ends the block, releasing
+    /// its locks.
+    Closes,
+    /// `COMMIT AND CHAIN`, `ROLLBACK AND CHAIN`: ends the block and opens the next at once.
+    Chains,
+    /// `SAVEPOINT`, `RELEASE`, `ROLLBACK TO`, `LOCK`, `DECLARE`, `SET LOCAL`, `SET TRANSACTION`,
+    /// `SET CONSTRAINTS`: means something inside a block only (outside one, the server refuses
+    /// it or warns that it has no effect).
+    InsideOnly,
+    /// Anything else.
+    None,
+}
+
+/// What `text` does to a transaction block (see [`BlockEffect`]).
+pub fn block_effect(text: &str) -> BlockEffect {
+    let words: Vec<String> = strip_comments(text)
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let w = |i: usize| words.get(i).map_or("", String::as_str);
+    let has = |word: &str| words.iter().any(|x| x == word);
+    match w(0) {
+        "BEGIN" => BlockEffect::Opens,
+        "START" if w(1) == "TRANSACTION" => BlockEffect::Opens,
+        "PREPARE" if w(1) == "TRANSACTION" => BlockEffect::Closes,
+        // COMMIT PREPARED and ROLLBACK PREPARED end a prepared transaction, not this session's.
+        "COMMIT" | "END" | "ROLLBACK" | "ABORT" if w(1) == "PREPARED" => BlockEffect::None,
+        "ROLLBACK" if has("TO") => BlockEffect::InsideOnly,
+        "COMMIT" | "END" | "ROLLBACK" | "ABORT" if has("CHAIN") && !has("NO") => {
+            BlockEffect::Chains
+        }
+        "COMMIT" | "END" | "ROLLBACK" | "ABORT" => BlockEffect::Closes,
+        "SAVEPOINT" | "RELEASE" | "LOCK" | "DECLARE" => BlockEffect::InsideOnly,
+        "SET" if matches!(w(1), "LOCAL" | "TRANSACTION" | "CONSTRAINTS") => BlockEffect::InsideOnly,
+        _ => BlockEffect::None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +326,39 @@ SELECT 4
             "SELECT 'VACUUM'",
         ] {
             assert!(!needs_autocommit(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn what_statements_do_to_a_transaction_block() {
+        use BlockEffect::{Chains, Closes, InsideOnly, Opens};
+        for (sql, effect) in [
+            ("BEGIN", Opens),
+            ("begin transaction isolation level serializable", Opens),
+            ("-- first\nSTART TRANSACTION", Opens),
+            ("COMMIT", Closes),
+            ("end", Closes),
+            ("ROLLBACK WORK", Closes),
+            ("ABORT", Closes),
+            ("PREPARE TRANSACTION 'x'", Closes),
+            ("COMMIT AND CHAIN", Chains),
+            ("COMMIT AND NO CHAIN", Closes),
+            ("ROLLBACK TO SAVEPOINT a", InsideOnly),
+            ("rollback to a", InsideOnly),
+            ("SAVEPOINT a", InsideOnly),
+            ("RELEASE SAVEPOINT a", InsideOnly),
+            ("LOCK TABLE t IN ACCESS EXCLUSIVE MODE", InsideOnly),
+            ("SET LOCAL lock_timeout = '1s'", InsideOnly),
+            ("COMMIT PREPARED 'x'", BlockEffect::None),
+            ("SET lock_timeout = '1s'", BlockEffect::None),
+            ("DO $$ BEGIN COMMIT; END $$", BlockEffect::None),
+            (
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END",
+                BlockEffect::None,
+            ),
+            ("ALTER TABLE t ADD COLUMN \"commit\" int", BlockEffect::None),
+        ] {
+            assert_eq!(block_effect(sql), effect, "{sql}");
         }
     }
 }

@@ -151,12 +151,18 @@ pub struct StepReport {
     pub statement: Option<String>,
     /// Rows affected (SQL steps).
     pub rows: Option<u64>,
-    /// Every attempt (SQL steps; more than one after lock-timeout retries).
+    /// Every attempt (SQL steps): the first, then one per lock-timeout retry.
     pub attempts: Vec<AttemptReport>,
     /// Seconds spent in attempts that ended on a lock timeout.
     pub lock_timeout_s: f64,
-    /// Relation locks the step's transaction held when it committed (transactional SQL steps).
+    /// Relation locks the step's statements took (SQL steps): in a transaction, those held when
+    /// it ended; outside one, those seen while the statement ran.
     pub locks: Vec<LockTaken>,
+    /// When the step may have held an ACCESS EXCLUSIVE lock: `[start_s, end_s]` of each of its
+    /// transactions (or statements run outside one) that held one. Reports written before it
+    /// was recorded have none; their last attempt stands in.
+    #[serde(default)]
+    pub exclusive_spans: Vec<[f64; 2]>,
     /// How long the step held an ACCESS EXCLUSIVE lock, at most, seconds.
     pub exclusive_hold_s: Option<f64>,
     /// Relations the step rewrote (new relfilenode, same oid).
@@ -199,7 +205,8 @@ impl StepStatus {
     }
 }
 
-/// One attempt at a SQL step (or, outside a transaction, at one of its statements).
+/// One attempt at a SQL step: the first, or a retry after a lock timeout (outside a
+/// transaction, a retry starts again at the statement that timed out).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptReport {

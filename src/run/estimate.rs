@@ -1,6 +1,7 @@
 //! `rehearse estimate`: a rehearsal at each scale, then the fit (`crate::estimate`), printed
 //! and written beside the scales' reports.
 
+use std::io::Write;
 use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
@@ -37,7 +38,10 @@ pub(crate) async fn estimate(
         let plan = load_plan(scenario, &overrides)?;
         let base = settings.out_for(&plan);
         let options = settings.options(&plan, base.join(format!("scale-{scale}")));
-        eprintln!("estimate: rehearsing at scale {scale}");
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "estimate: rehearsing at scale {scale}"
+        );
         let result = run(&plan, &options, cancel.clone()).await;
         if let Some(e) = result.error {
             return Err(e);
@@ -47,7 +51,8 @@ pub(crate) async fn estimate(
             return Ok(scale_code);
         }
         if result.report.outcome != Outcome::Passed {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "estimate: the rehearsal at scale {scale} failed ({}); its steps are fitted as \
                  measured",
                 options.out.join("report.json").display()
@@ -59,7 +64,8 @@ pub(crate) async fn estimate(
     }
     let estimate = crate::estimate::estimate(&reports, target);
     let text = estimate.text();
-    print!("{text}");
+    // A closed standard output (`| head`) ends the printing, not the command.
+    let _ = write!(std::io::stdout().lock(), "{text}");
     if let Some(dir) = out_dir {
         let json = dir.join("estimate.json");
         let md = dir.join("estimate.md");
@@ -72,7 +78,8 @@ pub(crate) async fn estimate(
             path: dir.clone(),
             source,
         })?;
-        println!(
+        let _ = writeln!(
+            std::io::stdout().lock(),
             "  estimate {} (and estimate.md; each scale's report in scale-*/)",
             json.display()
         );

@@ -300,6 +300,8 @@ async fn rehearse_strategy(
         stop_on_death.cancel();
     });
     let since_s = clock.offset().as_secs_f64();
+    // Invalid indexes and NOT VALID constraints the schema already had are not the steps'.
+    let existing_leftovers = crate::migrate::leftovers(&observer).await;
     let sampler = if options.lock_sampler {
         Some(
             crate::observe::Sampler::start(
@@ -353,6 +355,7 @@ async fn rehearse_strategy(
         observer: &observer,
         clock,
         cancel: &stop,
+        migration_pid,
         traffic: traffic.as_ref(),
         command_env: &env,
         step_running: sampler.as_ref().map(|s| s.step_running.as_ref()),
@@ -394,7 +397,11 @@ async fn rehearse_strategy(
             Some(log) => crate::observe::logged_waits(log, since_s, clock, &observer).await,
             None => Vec::new(),
         };
-        (logged, crate::migrate::leftovers(&observer).await)
+        let now = crate::migrate::leftovers(&observer).await;
+        (
+            logged,
+            crate::migrate::left_by_steps(&existing_leftovers, now),
+        )
     };
     Ok(StrategyRun {
         database: database.to_owned(),

@@ -353,6 +353,9 @@ impl Resolver<'_> {
             combo: None,
         };
         let result = match plan {
+            // Every value NULL: nothing to generate and no key to take (a self-reference or a
+            // foreign key closing a cycle is fine). On a NOT NULL column the problem is above.
+            GenPlan::Default if null >= 1.0 => Ok(Some(ColGen::Null)),
             GenPlan::Default => self
                 .default_for(table, shape, column, unique, &mut out)
                 .and_then(|g| match g {
@@ -1213,5 +1216,26 @@ mod tests {
              [seed.tables.orders]\nrows = 5\ncolumns.user_id = { key = \"users.age\" }",
         );
         assert!(m.contains("cycle"), "{m}");
+    }
+
+    /// Issue 16: `{ null = 1.0 }` alone was refused on a self-referencing key column; every
+    /// value is NULL, so it needs no key. On a NOT NULL column it is refused, with one message.
+    #[test]
+    fn all_null_needs_no_generator() {
+        // `orders.user_id` is NOT NULL.
+        let m =
+            check("[seed.tables.users]\nrows = 5\n[seed.tables.orders]\nrows = 5\ncolumns.user_id = { null = 1.0 }")
+                .unwrap_err();
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(
+            m[0].to_string()
+                .contains("`null = 1` but `orders.user_id` is NOT NULL")
+        );
+        let tables =
+            check("[seed.tables.users]\nrows = 5\ncolumns.code = { null = 1.0, unique = true }")
+                .unwrap();
+        let code = tables[0].columns.iter().find(|c| c.name == "code").unwrap();
+        assert!(matches!(code.generator, ColGen::Null));
+        assert!(code.references.is_none() && code.pending_key.is_none());
     }
 }

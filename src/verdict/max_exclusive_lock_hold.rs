@@ -1,5 +1,5 @@
-//! `max-exclusive-lock-hold`: the longest a step may hold ACCESS EXCLUSIVE (an upper bound:
-//! from the end of its own lock wait to the end of its last attempt).
+//! `max-exclusive-lock-hold`: the longest a step may hold ACCESS EXCLUSIVE (an upper bound: the
+//! transaction that held it, less the step's own lock waits in it).
 
 use std::time::Duration;
 

@@ -184,6 +184,7 @@ pub(crate) mod test_support {
             attempts: Vec::new(),
             lock_timeout_s: 0.0,
             locks: Vec::new(),
+            exclusive_spans: Vec::new(),
             exclusive_hold_s: None,
             rewrites: Vec::new(),
             wal_bytes: None,

@@ -192,7 +192,9 @@ steps = [{ file = "m/003_broken.sql" }]
         "{locks}"
     );
     assert_eq!(ok[1]["status"], "succeeded", "{}", ok[1]);
-    assert_eq!(ok[1]["attempts"].as_array().unwrap().len(), 2);
+    // Two statements, each on its own, no retry: one attempt (issue 16).
+    assert_eq!(ok[1]["attempts"].as_array().unwrap().len(), 1);
+    assert!(!stdout(&out).contains("attempts"), "{}", stdout(&out));
 
     let broken = &report["strategies"][1]["steps"][0];
     assert_eq!(broken["status"], "failed");
@@ -218,19 +220,177 @@ hold = "3s"
 [[strategy]]
 name = "locked"
 steps = [
+  HOLDER_READY,
   { name = "timeouts", sql = "ALTER TABLE users ADD COLUMN y int", lock-timeout = "100ms", retries = 2, retry-backoff = "10ms" },
 ]
-"#;
-    sandbox.write("s.toml", &scenario(locked));
+"#
+    .replace("HOLDER_READY", HOLDER_READY);
+    sandbox.write("s.toml", &scenario(&locked));
     let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
     let report = sandbox.report();
-    let step = &report["strategies"][0]["steps"][0];
+    let step = &report["strategies"][0]["steps"][1];
     assert_eq!(step["status"], "failed", "{step}");
     assert_eq!(step["error"]["sqlstate"], "55P03");
     assert_eq!(step["attempts"].as_array().unwrap().len(), 3);
     assert!(step["lock_timeout_s"].as_f64().unwrap() >= 0.3);
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}
+
+/// A step that waits until a background session holds its lock on `users` (it starts with the
+/// traffic, but connecting may take longer than the baseline on a busy machine).
+const HOLDER_READY: &str = r#"{ name = "holder-ready", sql = "DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'users'::regclass AND pid <> pg_backend_pid() AND granted) LOOP PERFORM pg_sleep(0.005); END LOOP; END $$" }"#;
+
+/// Traffic whose background session holds a REPEATABLE READ snapshot and an ACCESS SHARE lock
+/// on `users` for its first second: statements outside a transaction on `users` wait for it
+/// (long enough to be seen running), statements that need ACCESS EXCLUSIVE on it queue.
+const HOLDS_USERS: &str = r#"
+[traffic]
+rate = 10
+connections = 1
+warmup = "0s"
+baseline = "200ms"
+recovery = "0s"
+[[traffic.query]]
+name = "noop"
+sql = "SELECT 1"
+[[traffic.background]]
+name = "holder"
+sql = "SELECT count(*) FROM users"
+isolation = "repeatable-read"
+start = "0s"
+hold = "1s"
+"#;
+
+/// The locks a step's report lists, as `mode on relation`.
+fn locks_of(step: &serde_json::Value) -> Vec<String> {
+    step["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} on {}",
+                l["mode"].as_str().unwrap(),
+                l["relation"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Issue 16: statements outside a transaction (CREATE INDEX CONCURRENTLY, dbmate
+/// `transaction:false` files) reported no locks, and `DROP TABLE t` none on `t`. Every
+/// statement's locks are recorded, a dropped relation's under the name it had.
+#[test]
+fn issue_16_every_statement_s_locks_are_recorded() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "db/20240101000000_index.sql",
+        "-- migrate:up transaction:false\n\
+         CREATE INDEX CONCURRENTLY users_created_idx ON users (created_at);\n\
+         BEGIN;\n\
+         ALTER TABLE users ADD COLUMN plan text;\n\
+         COMMIT;\n\
+         DO $$ BEGIN COMMIT; END $$;\n\
+         ALTER TABLE orders ADD COLUMN note text;\n\
+         -- migrate:down\n\
+         DROP INDEX users_created_idx;\n",
+    );
+    let strategies = format!(
+        r#"{HOLDS_USERS}
+[[strategy]]
+name = "drop"
+steps = [{{ name = "drop-orders", sql = "DROP TABLE orders" }}]
+[[strategy]]
+name = "dbmate"
+steps = [{HOLDER_READY}, {{ dir = "db" }}]
+[[strategy]]
+name = "drop-concurrently"
+steps = [
+  {HOLDER_READY},
+  {{ name = "index", sql = "CREATE INDEX users_name_idx ON users (full_name)" }},
+  {{ name = "drop-index", sql = "DROP INDEX CONCURRENTLY users_name_idx" }},
+]
+[[strategy]]
+name = "own-transaction"
+steps = [{{ name = "wrapped", sql = "BEGIN; ALTER TABLE users ADD COLUMN x int; COMMIT;" }}]
+"#
+    );
+    sandbox.write("s.toml", &scenario(&strategies));
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let step = |s: usize, i: usize| report["strategies"][s]["steps"][i].clone();
+    let held = |s: usize, i: usize, lock: &str| {
+        let locks = locks_of(&step(s, i));
+        assert!(locks.iter().any(|l| l == lock), "{lock} not in {locks:?}");
+    };
+    // The table is gone when the transaction commits: named as it was.
+    held(0, 0, "AccessExclusiveLock on orders");
+    // Outside a transaction: the index build seen while it ran, the file's own transaction, the
+    // ALTER after a DO block that commits (which cannot run in a transaction block).
+    held(1, 1, "ShareUpdateExclusiveLock on users");
+    held(1, 1, "AccessExclusiveLock on users");
+    held(1, 1, "AccessExclusiveLock on orders");
+    assert_eq!(step(1, 1)["attempts"].as_array().unwrap().len(), 1);
+    // DROP INDEX CONCURRENTLY waits for the holder: its locks seen, the index's by its name.
+    held(2, 2, "ShareUpdateExclusiveLock on users");
+    held(2, 2, "ShareUpdateExclusiveLock on users_name_idx");
+    // A step whose SQL commits its own transaction.
+    held(3, 0, "AccessExclusiveLock on users");
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("held AccessExclusiveLock on orders"),
+        "{summary}"
+    );
+    // The ACCESS EXCLUSIVE holds are the transactions that held it, not the whole step: the
+    // ALTER of `orders` outside the index build.
+    let dbmate = step(1, 1);
+    let spans = dbmate["exclusive_spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2, "{dbmate}");
+    assert!(
+        dbmate["exclusive_hold_s"].as_f64().unwrap() < dbmate["duration_s"].as_f64().unwrap(),
+        "{dbmate}"
+    );
+}
+
+/// Issue 16: a step of two statements outside a transaction printed "2 attempts". Attempts
+/// count the step's retries: a retry after a lock timeout starts again at the statement that
+/// timed out, and the statements before it are not run again.
+#[test]
+fn issue_16_attempts_count_retries_not_statements() {
+    let sandbox = Sandbox::new();
+    let strategies = format!(
+        r#"{HOLDS_USERS}
+[[strategy]]
+name = "retried"
+steps = [
+  {HOLDER_READY},
+  {{ name = "two-alone", transaction = false, lock-timeout = "100ms", retries = 20, retry-backoff = "50ms",
+     sql = "CREATE TABLE once (id int); ALTER TABLE users ADD COLUMN y int" }},
+]
+"#
+    );
+    sandbox.write("s.toml", &scenario(&strategies));
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let step = &report["strategies"][0]["steps"][1];
+    assert_eq!(step["status"], "succeeded", "{step}");
+    let attempts = step["attempts"].as_array().unwrap();
+    assert!(attempts.len() >= 2, "{step}");
+    let (last, retried) = attempts.split_last().unwrap();
+    assert!(last["error"].is_null(), "{step}");
+    for a in retried {
+        assert_eq!(a["error"]["sqlstate"], "55P03", "{step}");
+    }
+    // The retry ran the ALTER only (the CREATE TABLE again would have failed: 42P07).
+    assert_eq!(step["rows"], 0);
+    let summary = stdout(&out);
+    assert!(
+        summary.contains(&format!("{} attempts", attempts.len())),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -277,6 +437,49 @@ steps = [
     assert!(
         leftovers.contains("not_valid_constraint") && leftovers.contains("positive"),
         "{leftovers}"
+    );
+}
+
+/// Issue 16: a NOT VALID constraint or an invalid index the schema itself created was listed as
+/// left behind by the migration; only what the steps left is.
+#[test]
+fn issue_16_leftovers_the_schema_already_had_are_not_the_steps() {
+    let sandbox = Sandbox::new();
+    let strategies = r#"
+[[strategy]]
+name = "adds-one"
+steps = [
+  { name = "rename", sql = "ALTER TABLE orders RENAME TO purchases" },
+  { name = "not-valid", sql = "ALTER TABLE purchases ADD CONSTRAINT has_total CHECK (total IS NOT NULL) NOT VALID" },
+]
+"#;
+    let schema_leftovers = "    total numeric(8, 2) NOT NULL\n);\n\
+        ALTER TABLE orders ADD CONSTRAINT in_range CHECK (total > -1000000) NOT VALID;\n\
+        CREATE TABLE audit (at timestamptz);\n\
+        CREATE INDEX audit_at_idx ON audit (at);\n\
+        UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'audit_at_idx'::regclass;\n";
+    let text = scenario(strategies).replacen(
+        "    total numeric(8, 2) NOT NULL\n);\n",
+        schema_leftovers,
+        1,
+    );
+    assert!(text.contains("audit_at_idx"));
+    sandbox.write("s.toml", &text);
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let leftovers = &report["strategies"][0]["leftovers"];
+    assert_eq!(
+        leftovers,
+        &serde_json::json!([
+            { "kind": "not_valid_constraint", "name": "has_total", "relation": "purchases" }
+        ]),
+        "{leftovers}"
+    );
+    let summary = stdout(&out);
+    assert!(
+        !summary.contains("in_range") && !summary.contains("audit_at_idx"),
+        "{summary}"
     );
 }
 
@@ -418,4 +621,49 @@ steps = [{ backfill = { table = "users", key = "idd", set = "email = email" } }]
     assert_eq!(typo["status"], "failed");
     assert_eq!(typo["error"]["sqlstate"], "42703");
     assert!(typo["error"]["message"].as_str().unwrap().contains("idd"));
+}
+
+/// Issue 16: a backfill on an `integer` key failed with "error serializing parameter 0" (only
+/// bigint worked). Smallint, integer and bigint keys work; a key of another type fails the step
+/// with a message that names the table, the column and its type.
+#[test]
+fn issue_16_backfills_walk_smallint_integer_and_bigint_keys() {
+    let sandbox = Sandbox::new();
+    let strategies = r#"
+[[strategy]]
+name = "widths"
+steps = [
+  { name = "tables", sql = """
+      CREATE TABLE small (id smallint PRIMARY KEY, v int);
+      INSERT INTO small SELECT g, NULL FROM generate_series(1, 500) g;
+      CREATE TABLE mid (id integer PRIMARY KEY, v int);
+      INSERT INTO mid SELECT g, NULL FROM generate_series(-250, 249) g;
+      """ },
+  { name = "small", backfill = { table = "small", key = "id", batch = 100, set = "v = id", where = "v IS NULL" } },
+  { name = "mid", backfill = { table = "mid", key = "id", batch = 100, set = "v = id" } },
+  { name = "big", backfill = { table = "users", key = "id", batch = 1000, set = "full_name = upper(full_name)" } },
+  { sql = "DO $$ BEGIN IF EXISTS (SELECT 1 FROM small WHERE v IS DISTINCT FROM id) OR EXISTS (SELECT 1 FROM mid WHERE v IS DISTINCT FROM id) THEN RAISE 'not backfilled'; END IF; END $$" },
+]
+[[strategy]]
+name = "text-key"
+steps = [{ backfill = { table = "users", key = "email", set = "full_name = full_name" } }]
+"#;
+    sandbox.write("s.toml", &scenario(strategies));
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 1);
+    let report = sandbox.report();
+    let steps = &report["strategies"][0]["steps"];
+    for (i, rows, batches) in [(1, 500, 5), (2, 500, 5), (3, 2000, 2)] {
+        assert_eq!(steps[i]["status"], "succeeded", "{}", steps[i]);
+        assert_eq!(steps[i]["backfill"]["rows"], rows, "{}", steps[i]);
+        assert_eq!(steps[i]["backfill"]["batches"], batches, "{}", steps[i]);
+    }
+    assert_eq!(steps[4]["status"], "succeeded", "{}", steps[4]);
+    let text = &report["strategies"][1]["steps"][0];
+    assert_eq!(text["status"], "failed");
+    let message = text["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("users.email") && message.contains("text") && message.contains("integer"),
+        "{message}"
+    );
 }

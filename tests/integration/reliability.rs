@@ -2,15 +2,17 @@
 //! cannot find and remove, and never a second server on a cache entry's data; a server that dies
 //! under a run ends it at once with what was measured; connection errors name their cause;
 //! absurd sizes, names and timeouts are refused before any work; external commands end with
-//! their whole process group and never leak the password.
+//! their whole process group and never leak the password. A reader that goes away (`| head`)
+//! ends a command's output, never the command (issue 16).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    SHARED_PASSWORD, SLOW, Sandbox, assert_exit, containers_of_run, docker_available, interrupt,
-    scenario, shared, shared_url_with, stderr, stdout, test_image, volumes_of_run,
+    GOOD_AND_FAILING, SHARED_PASSWORD, SLOW, Sandbox, assert_exit, containers_of_run,
+    docker_available, interrupt, scenario, shared, shared_url_with, stderr, stdout, test_image,
+    volumes_of_run,
 };
 
 /// Traffic for a minute-long baseline: long enough to kill something in it.
@@ -799,4 +801,80 @@ fn render_of_huge_latencies_does_not_hang() {
         let _ = child.kill();
     }
     assert!(finished, "render hung on a latency of 1.7e308");
+}
+
+/// Runs `rehearse ARGS` with standard output (or error, when `stderr`) on a pipe whose reader
+/// has already gone, as `| head -0` leaves it; returns its exit code and standard error.
+fn with_closed_pipe(sandbox: &Sandbox, args: &[&str], stderr: bool) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = sandbox.command(args);
+    if stderr {
+        command.stderr(writer).stdout(std::process::Stdio::piped());
+    } else {
+        command.stdout(writer).stderr(std::process::Stdio::piped());
+    }
+    let out = command.output().unwrap();
+    let other = if stderr { &out.stdout } else { &out.stderr };
+    (
+        out.status.code(),
+        String::from_utf8_lossy(other).into_owned(),
+    )
+}
+
+/// Issue 16: `rehearse cache list | head -1` panicked (exit 101) on the closed pipe. Every command
+/// that prints stops printing quietly and keeps the exit code it would have had.
+#[test]
+fn issue_16_a_closed_pipe_ends_the_output_quietly() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &scenario(GOOD_AND_FAILING));
+    sandbox.write("bad.toml", "name = \"x\"\nnope = 1\n");
+    let report = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reports/lock-queue.json"
+    );
+    let failing = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reports/failing.json"
+    );
+    let cases: [(&[&str], i32); 8] = [
+        (&["cache", "list"], 0),
+        (&["render", report, "--format", "text"], 0),
+        (&["render", report, "--format", "html"], 0),
+        (&["validate", "s.toml"], 0),
+        (&["validate", "s.toml", "bad.toml"], 2),
+        (&["diff", failing, report], 0),
+        (&["report-schema"], 0),
+        (&["check-report", report], 0),
+    ];
+    for (args, code) in cases {
+        let (got, err) = with_closed_pipe(&sandbox, args, false);
+        assert_eq!(got, Some(code), "rehearse {args:?}:\n{err}");
+        assert!(!err.contains("panicked"), "rehearse {args:?}:\n{err}");
+    }
+    // A run prints its summary at the end, on the shared server.
+    let shared = shared();
+    let mut run = vec!["run", "s.toml", "--strategy", "works", "--out", "out"];
+    run.extend(shared.iter().map(String::as_str));
+    let (got, err) = with_closed_pipe(&sandbox, &run, false);
+    assert_eq!(got, Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Errors go to standard error, which may be the closed pipe (`2>&1 | head -0`).
+    let (got, out) = with_closed_pipe(&sandbox, &["validate", "bad.toml"], true);
+    assert_eq!(got, Some(2), "{out}");
+
+    // A reader that takes a line, then goes (`| head -1`), with more output still to come.
+    let (reader, writer) = std::io::pipe().unwrap();
+    let child = sandbox
+        .command(&["render", report, "--format", "html"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(reader), &mut first).unwrap();
+    assert!(first.starts_with("<!"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }

@@ -481,3 +481,47 @@ fn a_value_a_domain_refuses_is_named_with_its_column() {
     );
     assert_ne!(out.status.code(), Some(0));
 }
+
+/// Issue 16: `{ null = 1.0 }` alone was refused on a nullable column taking keys from its own
+/// table (`parent_id … REFERENCES t (id)`, `id` not an identity): every value is NULL, so it
+/// needs no key. On a NOT NULL column it is refused, with a message that says why.
+#[test]
+fn issue_16_null_one_alone_leaves_a_self_reference_null() {
+    let sandbox = Sandbox::new();
+    let text = |parent: &str| {
+        format!(
+            r#"
+name = "tree"
+[schema]
+sql = """
+CREATE TABLE nodes (id bigint PRIMARY KEY, parent_id bigint {parent} REFERENCES nodes (id), name text NOT NULL);
+"""
+[seed.tables.nodes]
+rows = 500
+columns.parent_id = {{ null = 1.0 }}
+[[strategy]]
+name = "checks"
+steps = [{{ sql = """DO $$ BEGIN
+  IF (SELECT count(*) FROM nodes) <> 500 THEN RAISE 'rows'; END IF;
+  IF EXISTS (SELECT 1 FROM nodes WHERE parent_id IS NOT NULL) THEN RAISE 'parent_id'; END IF;
+END $$""" }}]
+"#
+        )
+    };
+    sandbox.write("s.toml", &text(""));
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 0);
+    let report = run(&sandbox, &["--no-cache"]);
+    let step = &report["strategies"][0]["steps"][0];
+    assert_eq!(step["status"], "succeeded", "{step}");
+
+    sandbox.write("s.toml", &text("NOT NULL"));
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("`null = 1` but `nodes.parent_id` is NOT NULL"),
+        "{err}"
+    );
+    assert_eq!(err.matches("\n  - ").count(), 1, "one problem only: {err}");
+}

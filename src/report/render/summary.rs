@@ -76,12 +76,14 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                     seconds(step.lock_timeout_s)
                 )?;
             }
-            if step.kind == StepKind::Sql {
+            // A skipped step did nothing, and an interrupted one has no WAL figure: no
+            // placeholder is printed for what was not measured.
+            if step.kind == StepKind::Sql && step.status != StepStatus::Skipped {
                 let rewrites: Vec<&str> =
                     step.rewrites.iter().map(|r| r.relation.as_str()).collect();
                 writeln!(
                     out,
-                    "        {}; {} rows; {} WAL",
+                    "        {}; {} rows{}",
                     if rewrites.is_empty() {
                         "no rewrite".to_owned()
                     } else {
@@ -89,7 +91,8 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                     },
                     step.rows.unwrap_or(0),
                     step.wal_bytes
-                        .map_or_else(|| "?".into(), |b| bytes(b as f64))
+                        .map(|b| format!("; {} WAL", bytes(b as f64)))
+                        .unwrap_or_default()
                 )?;
             }
             if !step.locks.is_empty() {
