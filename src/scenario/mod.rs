@@ -14,7 +14,9 @@ mod traffic;
 pub(crate) use error::list as list_problems;
 pub use error::{Problem, ScenarioError};
 pub(crate) use file::BackfillSection;
-pub(crate) use plan::{Budgets, Overrides, Plan, SqlSource, SqlStep, StepAction, StrategyPlan};
+pub(crate) use plan::{
+    Budgets, KeyUse, Overrides, Plan, SqlSource, SqlStep, StepAction, StrategyPlan,
+};
 pub use plan::{DatabasePlan, PhaseKind, StepKind};
 pub(crate) use seed::{ColumnPlan, GenPlan, SeedPlan, TablePlan};
 pub(crate) use traffic::{

@@ -19,7 +19,20 @@ use crate::pg::split::{self, Statement};
 pub(super) const DEFAULT_SEED: u64 = 42;
 
 /// Checks a seed section against the schema SQL, without a database: every problem found.
-pub(super) type SeedCheck = fn(&str, &SeedPlan) -> Vec<Problem>;
+pub(super) type SeedCheck = fn(&str, &SeedPlan, &[KeyUse]) -> Vec<Problem>;
+
+/// A column a step walks by key (a backfill's), for the schema check: it must be an integer.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyUse {
+    /// The table.
+    pub table: String,
+    /// The key column.
+    pub column: String,
+    /// The scenario line.
+    pub line: Option<usize>,
+    /// The scenario key, for messages.
+    pub key: String,
+}
 
 /// What the command line may change in a scenario.
 #[derive(Debug, Clone, Default)]
@@ -302,6 +315,7 @@ impl Plan {
             text: &text,
             dir: path.parent().unwrap_or(Path::new(".")),
             problems: Vec::new(),
+            key_uses: Vec::new(),
         }
         .build(path, file, overrides, check_seed)
     }
@@ -317,6 +331,8 @@ struct Builder<'a> {
     text: &'a str,
     dir: &'a Path,
     problems: Vec<Problem>,
+    /// The backfills' key columns, checked against the schema.
+    key_uses: Vec<KeyUse>,
 }
 
 impl Builder<'_> {
@@ -338,11 +354,14 @@ impl Builder<'_> {
             .traffic
             .as_ref()
             .map(|t| self.collect(|report| traffic::plan(t, report)));
-        if let Some(schema) = &schema {
-            // The seed section against the tables the schema SQL creates (no database needed).
-            self.problems.extend(check_seed(&schema.sql, &seed));
-        }
         let mut strategies = self.strategies(&file, traffic.as_ref());
+        if let Some(schema) = &schema {
+            // The seed section and the backfills' keys against the tables the schema SQL
+            // creates (no database needed).
+            let key_uses = std::mem::take(&mut self.key_uses);
+            self.problems
+                .extend(check_seed(&schema.sql, &seed, &key_uses));
+        }
         let mut budgets = Budgets {
             max_lock_wait: file.budgets.max_lock_wait,
             p99_during_migration: file.budgets.p99_during_migration,
@@ -625,6 +644,13 @@ impl Builder<'_> {
                 stem,
             )
         } else if let Some(backfill) = &section.backfill {
+            let line = Some(self.line_of(step));
+            self.key_uses.push(KeyUse {
+                table: backfill.table.clone(),
+                column: backfill.key.clone(),
+                line,
+                key: format!("{key}.backfill.key"),
+            });
             if backfill.batch == Some(0) {
                 self.problem(
                     Some(step),

@@ -32,7 +32,7 @@ pub(crate) use record::{BuildKind, Seeded};
 pub(crate) use template::{Seeding, Template};
 
 use crate::db::Server;
-use crate::scenario::{Problem, SeedPlan, SqlSource};
+use crate::scenario::{KeyUse, Problem, SeedPlan, SqlSource};
 use crate::values::{fnv1a, fnv1a_from};
 
 /// Failures while creating the schema or filling it.
@@ -182,12 +182,31 @@ fn is_role_statement(sql: &str) -> bool {
 /// Checks the seed section against the schema SQL, without a database: every problem found,
 /// with its scenario line. Statements the parser does not understand are left to the check
 /// against the catalog when seeding.
-pub(crate) fn check(schema_sql: &str, plan: &SeedPlan) -> Vec<Problem> {
+pub(crate) fn check(schema_sql: &str, plan: &SeedPlan, key_uses: &[KeyUse]) -> Vec<Problem> {
     let shapes = shape::from_sql(schema_sql);
+    let mut key_problems = Vec::new();
+    for used in key_uses {
+        // A table or column the schema does not create may come from an earlier step.
+        if let Some(column) = shapes
+            .table(&used.table)
+            .and_then(|t| t.column(&used.column))
+            && !matches!(column.ty, shape::ColType::Int(_) | shape::ColType::Other(_))
+        {
+            key_problems.push(Problem {
+                line: used.line,
+                key: used.key.clone(),
+                message: format!(
+                    "a backfill walks an integer key; `{}.{}` is {}",
+                    used.table, used.column, column.type_name
+                ),
+            });
+        }
+    }
     let mut problems = match resolve::resolve(&shapes, plan, resolve::Source::Sql) {
         Ok(_) => Vec::new(),
         Err(problems) => problems,
     };
+    problems.extend(key_problems);
     let bytes = estimate_bytes_of(&shapes, plan);
     if bytes > NO_DISK_HOLDS {
         let biggest = plan.tables.iter().max_by_key(|t| t.rows);

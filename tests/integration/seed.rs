@@ -447,6 +447,14 @@ fn validate_predicts_what_seeding_a_real_schema_would_refuse() {
         ),
         &["`id` is unique but its checks allow only 10 values for 100 rows"],
     );
+    // A backfill walks an integer key.
+    refused(
+        &one_table("CREATE TABLE b (code text PRIMARY KEY, n int);", "b", "").replace(
+            "steps = [{ sql = \"SELECT 1\" }]",
+            "steps = [{ backfill = { table = \"b\", key = \"code\", set = \"n = 1\" } }]",
+        ),
+        &["a backfill walks an integer key; `b.code` is TEXT"],
+    );
     // What fits is accepted: a list check, a fitting constant.
     sandbox.write(
         "v.toml",
