@@ -667,3 +667,58 @@ steps = [{ backfill = { table = "users", key = "email", set = "full_name = full_
         "{message}"
     );
 }
+
+#[test]
+fn a_diesel_history_runs_in_diesels_order_with_empty_downs_and_no_transaction() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "mig/2017-08-31-230457_create_items/up.sql",
+        "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id bigint);",
+    );
+    sandbox.write(
+        "mig/2017-08-31-230457_create_items/down.sql",
+        "DROP TABLE items;",
+    );
+    sandbox.write(
+        "mig/2017-09-01-101010_index_items/up.sql",
+        "CREATE INDEX CONCURRENTLY items_user_idx ON items (user_id);",
+    );
+    sandbox.write("mig/2017-09-01-101010_index_items/down.sql", "");
+    sandbox.write(
+        "mig/2017-09-01-101010_index_items/metadata.toml",
+        "run_in_transaction = false\n",
+    );
+    sandbox.write(
+        "mig/2017-10-02-000000_add_note/up.sql",
+        "ALTER TABLE items ADD COLUMN note text;",
+    );
+    sandbox.write(
+        "mig/2017-10-02-000000_add_note/down.sql",
+        "-- Not reversible\n",
+    );
+    sandbox.write("mig/README.md", "diesel migrations\n");
+    sandbox.write(
+        "s.toml",
+        &scenario("[[strategy]]\nname = \"diesel\"\nsteps = [{ dir = \"mig\", down = true }]\n"),
+    );
+    let out = sandbox.run_shared(SHARED);
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let steps = report["strategies"][0]["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "2017-08-31-230457_create_items",
+            "2017-09-01-101010_index_items",
+            "2017-10-02-000000_add_note",
+            "down 2017-10-02-000000_add_note",
+            "down 2017-09-01-101010_index_items",
+            "down 2017-08-31-230457_create_items",
+        ]
+    );
+    for step in steps {
+        assert_eq!(step["status"], "succeeded", "{step}");
+    }
+    assert_eq!(steps[1]["kind"], "sql");
+}
