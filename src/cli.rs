@@ -112,6 +112,23 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Write a complete scenario for an existing database into a new folder: its schema
+    /// (pg_dump --schema-only), a seed section shaped like it (profile), a traffic section from
+    /// pg_stat_statements when installed, a strategy for a migrations folder, and budgets.
+    /// Read-only; no rows are read.
+    Init {
+        /// The database (postgresql://USER[:PASSWORD]@HOST:PORT/DB).
+        #[arg(long, value_name = "URL")]
+        from_database: String,
+        /// The folder to write (new, or empty).
+        dir: PathBuf,
+        /// Schemas to include (repeatable).
+        #[arg(long, value_name = "NAME", default_value = "public")]
+        schema: Vec<String>,
+        /// Multiply the real row counts (e.g. 0.1 to start small).
+        #[arg(long, value_name = "SCALE", default_value_t = 1.0, value_parser = positive_scale)]
+        scale: f64,
+    },
     /// Write a seed section shaped like an existing database, from its catalog and planner
     /// statistics only (read-only; no rows are read).
     Profile {
@@ -350,6 +367,12 @@ pub async fn execute(cli: Cli) -> i32 {
             });
             profile(&database_url, &schema, out.as_deref(), traffic).await
         }
+        Command::Init {
+            from_database,
+            dir,
+            schema,
+            scale,
+        } => init(&from_database, &dir, &schema, scale).await,
         Command::CheckReport { reports } => check_reports(&reports),
         Command::Gc { yes, database_url } => gc(yes, database_url).await,
         Command::Reap {
@@ -543,6 +566,37 @@ fn render(
     Ok(EXIT_PASSED)
 }
 
+async fn init(
+    url: &str,
+    dir: &std::path::Path,
+    schemas: &[String],
+    scale: f64,
+) -> Result<i32, Error> {
+    let written = crate::profile::init(url, dir, schemas, scale).await?;
+    for note in &written.notes {
+        eout!("could not infer: {note}");
+    }
+    match load_plan(&written.scenario, &Overrides::default()) {
+        Ok(_) => {
+            out!(
+                "wrote {} (and schema.sql, migrations/ beside it); it validates.\n\
+                 next: put your migrations in {}, then: rehearse run {}",
+                written.scenario.display(),
+                dir.join("migrations").display(),
+                written.scenario.display()
+            );
+            Ok(EXIT_PASSED)
+        }
+        Err(e) => {
+            eout!(
+                "wrote {}, but it does not validate yet:\n{e}",
+                written.scenario.display()
+            );
+            Ok(EXIT_USAGE)
+        }
+    }
+}
+
 async fn profile(
     url: &str,
     schemas: &[String],
@@ -553,7 +607,7 @@ async fn profile(
     if let Some(window) = traffic.and_then(|t| t.window) {
         eout!("reading pg_stat_statements twice, {window:?} apart…");
     }
-    let (toml, notes) = crate::profile::profile(&client, schemas, traffic).await?;
+    let (toml, notes) = crate::profile::profile(&client, schemas, traffic, 1.0).await?;
     if let Some(path) = out {
         std::fs::write(path, &toml).map_err(|source| Error::Output {
             path: path.to_owned(),

@@ -19,6 +19,38 @@ pub fn redacted(config: &Config) -> String {
     format!("postgresql://{user}{host}:{port}/{db}")
 }
 
+/// `DATABASE_URL` and the `PG*` variables libpq tools read, for `dbname` on the server of
+/// `config`. They hold the password: never print them.
+pub fn libpq_env(config: &Config, dbname: &str) -> Vec<(String, String)> {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let password = config
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let mut url = ::url::Url::parse("postgresql://localhost").expect("valid base");
+    let _ = url.set_host(Some(&host));
+    let _ = url.set_port(Some(port));
+    let _ = url.set_username(&user);
+    let _ = url.set_password(password.as_deref());
+    url.set_path(dbname);
+    let mut env = vec![
+        ("DATABASE_URL".to_owned(), url.to_string()),
+        ("PGHOST".to_owned(), host),
+        ("PGPORT".to_owned(), port.to_string()),
+        ("PGUSER".to_owned(), user),
+        ("PGDATABASE".to_owned(), dbname.to_owned()),
+    ];
+    if let Some(p) = password {
+        env.push(("PGPASSWORD".to_owned(), p));
+    }
+    env
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,14 +20,14 @@ pub mod reaper;
 mod scratch;
 mod url;
 mod watch;
-pub use url::connect as connect_url;
+pub use url::{connect as connect_url, parse as parse_url};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio_postgres::{Client, Config, NoTls};
 
-pub use conninfo::redacted;
+pub use conninfo::{libpq_env, redacted};
 pub use error::DbError;
 pub use facts::ServerFacts;
 pub use scratch::{Scratch, drop_database, sweep_leftovers};
@@ -225,35 +225,7 @@ impl Server {
     /// `DATABASE_URL` and the `PG*` variables for `dbname`, for external migration tools.
     /// They hold the password: never print them.
     pub fn env_for(&self, dbname: &str) -> Vec<(String, String)> {
-        use tokio_postgres::config::Host;
-        let host = match self.config.get_hosts().first() {
-            Some(Host::Tcp(h)) => h.clone(),
-            Some(Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".into(),
-        };
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        let user = self.config.get_user().unwrap_or("postgres").to_owned();
-        let password = self
-            .config
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned());
-        let mut url = ::url::Url::parse("postgresql://localhost").expect("valid base");
-        let _ = url.set_host(Some(&host));
-        let _ = url.set_port(Some(port));
-        let _ = url.set_username(&user);
-        let _ = url.set_password(password.as_deref());
-        url.set_path(dbname);
-        let mut env = vec![
-            ("DATABASE_URL".to_owned(), url.to_string()),
-            ("PGHOST".to_owned(), host),
-            ("PGPORT".to_owned(), port.to_string()),
-            ("PGUSER".to_owned(), user),
-            ("PGDATABASE".to_owned(), dbname.to_owned()),
-        ];
-        if let Some(p) = password {
-            env.push(("PGPASSWORD".to_owned(), p));
-        }
-        env
+        libpq_env(&self.config, dbname)
     }
 
     /// Free bytes on the disk the server's data lives on, when this machine can tell (a local

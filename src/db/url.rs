@@ -10,7 +10,7 @@ use tokio_postgres::Config;
 use super::{BackendKind, BackendOptions, DbError, Server};
 
 /// Parses a URL into connection settings (the password never appears in errors).
-pub(super) fn parse(url: &str) -> Result<Config, DbError> {
+pub fn parse(url: &str) -> Result<Config, DbError> {
     let mut config: Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| DbError::BadUrl(strip_password(&e.to_string(), url)))?;

@@ -9,6 +9,7 @@
 //! most common keys' frequencies). No table is read: the session is read-only and only queries
 //! catalogs. What could not be inferred is said, in the output and on stderr.
 
+mod init;
 mod traffic;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::fmt::Write;
 
 use tokio_postgres::Client;
 
+pub(crate) use init::init;
 pub(crate) use traffic::TrafficOptions;
 
 use crate::db::DbError;
@@ -47,11 +49,12 @@ pub(crate) async fn profile(
     client: &Client,
     schemas: &[String],
     traffic: Option<TrafficOptions>,
+    scale: f64,
 ) -> Result<(String, Vec<String>), DbError> {
     let query = |what: &'static str| {
         move |source: tokio_postgres::Error| DbError::Query {
             what: what.into(),
-            target: String::new(),
+            target: "the profiled database".into(),
             message: crate::pg::describe(&source),
         }
     };
@@ -102,7 +105,7 @@ pub(crate) async fn profile(
                 "{name}: never analysed; rows from pg_stat_user_tables ({rows:.0}); run ANALYZE for column shapes"
             ));
         }
-        let rows = rows.round().max(1.0) as u64;
+        let rows = (rows * scale).round().max(1.0) as u64;
         let columns = columns(client, oid)
             .await
             .map_err(query("read column statistics"))?;

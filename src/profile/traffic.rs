@@ -61,7 +61,7 @@ pub(crate) async fn section(
     let failed = |what: &'static str| {
         move |e: tokio_postgres::Error| DbError::Query {
             what: what.into(),
-            target: String::new(),
+            target: "the profiled database".into(),
             message: crate::pg::describe(&e),
         }
     };
@@ -75,7 +75,7 @@ pub(crate) async fn section(
     if installed.is_none() {
         return Err(DbError::Query {
             what: "profile the traffic".into(),
-            target: String::new(),
+            target: "the profiled database".into(),
             message: "pg_stat_statements is not installed in this database: add it to \
                       shared_preload_libraries (a restart), run CREATE EXTENSION pg_stat_statements, \
                       let the application run, then profile again (or profile without --traffic)"
@@ -93,7 +93,7 @@ pub(crate) async fn section(
             .await
             .map_err(|e| DbError::Query {
                 what: "read pg_stat_statements".into(),
-                target: String::new(),
+                target: "the profiled database".into(),
                 message: format!(
                     "{}{}",
                     crate::pg::describe(&e),
@@ -133,7 +133,7 @@ pub(crate) async fn section(
                 .await
                 .map_err(|e| DbError::Query {
                     what: "read when pg_stat_statements was reset".into(),
-                    target: String::new(),
+                    target: "the profiled database".into(),
                     message: format!(
                         "{} (before PG 14 there is no reset time: give --window)",
                         crate::pg::describe(&e)

@@ -149,6 +149,17 @@ pub(crate) async fn create_schema(client: &Client, schema: &SqlSource) -> Result
             skipped += 1;
             continue;
         }
+        // `CREATE SCHEMA public` (pg_dump --schema public writes it): it exists in every new
+        // database already, which is what the statement wants.
+        if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_SCHEMA)
+            && crate::pg::split::strip_comments(&statement.text)
+                .to_ascii_uppercase()
+                .split_whitespace()
+                .take(2)
+                .eq(["CREATE", "SCHEMA"])
+        {
+            continue;
+        }
         let mut error = crate::pg::ServerError::from_driver(&e, Some(&statement.text));
         error.line = Some(statement.line + error.line.map_or(0, |l| l - 1));
         return Err(SeedError::Schema {

@@ -380,3 +380,111 @@ async fn profile_traffic_reproduces_the_query_mix_and_rate() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_a_scenario_that_validates_and_runs() {
+    let sandbox = Sandbox::new();
+    let server = server_with_statements(&sandbox).await;
+    let admin = server.connect("postgres").await.unwrap();
+    admin.batch_execute("CREATE DATABASE shop").await.unwrap();
+    let shop = server.connect("shop").await.unwrap();
+    shop.batch_execute(
+        "CREATE EXTENSION pg_stat_statements;
+         CREATE TYPE tier AS ENUM ('free', 'pro');
+         CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             email text NOT NULL UNIQUE, tier tier NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(8, 2) NOT NULL CHECK (price > 0));
+         CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers (id),
+             product_id int NOT NULL REFERENCES products (id), quantity int NOT NULL CHECK (quantity BETWEEN 1 AND 9));
+         CREATE INDEX orders_customer ON orders (customer_id);
+         INSERT INTO customers (email, tier) SELECT 'c' || g || '@example.com', (ARRAY['free', 'pro'])[1 + g % 2]::tier FROM generate_series(1, 3000) g;
+         INSERT INTO products (name, price) SELECT 'product ' || g, 1 + g % 50 FROM generate_series(1, 200) g;
+         INSERT INTO orders (customer_id, product_id, quantity) SELECT 1 + g % 3000, 1 + g % 200, 1 + g % 9 FROM generate_series(1, 8000) g;
+         ANALYZE;
+         SELECT pg_stat_statements_reset();",
+    )
+    .await
+    .unwrap();
+    let read = shop
+        .prepare("SELECT o.quantity FROM orders o WHERE o.customer_id = $1")
+        .await
+        .unwrap();
+    let insert = shop
+        .prepare("INSERT INTO orders (customer_id, product_id, quantity) VALUES ($1, $2, $3)")
+        .await
+        .unwrap();
+    for i in 0..300i64 {
+        shop.query(&read, &[&(1 + i % 3000)]).await.unwrap();
+        if i % 3 == 0 {
+            shop.execute(&insert, &[&(1 + i % 3000), &(1 + (i % 200) as i32), &3i32])
+                .await
+                .unwrap();
+        }
+    }
+    let url = format!(
+        "{}/shop",
+        url_of(&server).strip_suffix("/postgres").unwrap()
+    );
+    let out =
+        tokio::task::block_in_place(|| sandbox.run(&["init", "--from-database", &url, "shop"]));
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("it validates"), "{}", stdout(&out));
+    assert!(!stderr(&out).contains(PASSWORD), "{}", stderr(&out));
+    let scenario = std::fs::read_to_string(sandbox.path().join("shop/scenario.toml")).unwrap();
+    for expected in [
+        "[schema]\nfile = \"schema.sql\"",
+        "[seed.tables.orders]\nrows = 8000",
+        "[traffic]",
+        "sql = \"SELECT o.quantity FROM orders o WHERE o.customer_id = $1\"",
+        "{ dir = \"migrations\"",
+    ] {
+        assert!(
+            scenario.contains(expected),
+            "missing `{expected}` in:\n{scenario}"
+        );
+    }
+    assert!(sandbox.path().join("shop/schema.sql").exists());
+    assert!(
+        sandbox
+            .path()
+            .join("shop/migrations/0001_example.sql")
+            .exists()
+    );
+    // A second init into the same folder is refused.
+    let again =
+        tokio::task::block_in_place(|| sandbox.run(&["init", "--from-database", &url, "shop"]));
+    assert_exit(&again, 2);
+
+    let out = tokio::task::block_in_place(|| {
+        sandbox.run(&[
+            "run",
+            "shop/scenario.toml",
+            "--backend",
+            "local",
+            "--scale",
+            "0.2",
+            "--no-cache",
+            "--out",
+            "out",
+        ])
+    });
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let report = sandbox.report();
+    assert_eq!(
+        report["strategies"][0]["status"], "succeeded",
+        "{}",
+        report["strategies"][0]
+    );
+    assert!(
+        report["strategies"][0]["traffic"]["recorded"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    server.shutdown().await;
+}
