@@ -68,6 +68,22 @@ pub(super) fn traffic(t: &TrafficRecord) -> (TrafficReport, Option<DelayedOps>) 
         })
         .collect();
     let report = TrafficReport {
+        replay: t.replay.as_ref().map(|r| crate::report::ReplayReport {
+            capture: r.capture.clone(),
+            captured: r.captured,
+            sessions: r.sessions,
+            replayed: r.replayed,
+            skipped: r
+                .skipped
+                .iter()
+                .map(|(reason, count)| crate::report::SkipCount {
+                    reason: reason.clone(),
+                    count: *count,
+                })
+                .collect(),
+            speed: r.speed,
+            looped: r.repeat,
+        }),
         rate: match t.rate {
             Rate::PerSecond(r) => Some(r),
             Rate::Max => None,

@@ -2,11 +2,13 @@
 //! ([`LockMode`], [`LockType`]), who a session is ([`SessionRole`], from the
 //! `application_name` rehearse sets), relation kinds ([`RelKind`]), what a migration can leave
 //! behind ([`LeftoverKind`]), error classes by SQLSTATE ([`ErrorClass`]), the server's errors
-//! ([`ServerError`]), identifiers ([`quote_ident`]) and SQL text split as psql would ([`split`]).
+//! ([`ServerError`]), identifiers ([`quote_ident`]), SQL text split as psql would ([`split`])
+//! and captured statement logs read into sessions to replay ([`capture`]).
 //!
 //! Nothing here talks to a server; the types carry the names Postgres itself uses (and
 //! `report.json` keeps those names), so no part compares strings to know what a lock is.
 
+pub(crate) mod capture;
 mod catalog;
 mod error_class;
 mod ident;

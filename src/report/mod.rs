@@ -30,7 +30,7 @@ pub use strategy::{
 };
 pub use traffic::{
     BackgroundReport, ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport,
-    QueryStats, StartPoint, TrafficReport,
+    QueryStats, ReplayReport, SkipCount, StartPoint, TrafficReport,
 };
 pub use verdict::{Breach, BudgetCheck, CheckStatus, Verdict};
 

@@ -10,6 +10,10 @@ use crate::scenario::PhaseKind;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficReport {
+    /// The replay of a captured statement log, when the traffic was one (its statements'
+    /// figures are under the queries `replay select`, `replay insert`, …).
+    #[serde(default)]
+    pub replay: Option<ReplayReport>,
     /// Target operations per second; `null` for `rate = "max"`.
     pub rate: Option<f64>,
     /// Connections.
@@ -193,4 +197,34 @@ pub struct BackgroundReport {
     pub end_s: Option<f64>,
     /// The server's error, if any (a stopped session says so).
     pub error: Option<String>,
+}
+
+/// What a replay of a captured log replayed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayReport {
+    /// The capture, as the scenario names it.
+    pub capture: String,
+    /// Statements in the capture.
+    pub captured: u64,
+    /// Sessions replayed, a connection each.
+    pub sessions: usize,
+    /// Statements sent.
+    pub replayed: u64,
+    /// Statements of the capture left out, by reason (cursor fetches, include/exclude).
+    pub skipped: Vec<SkipCount>,
+    /// How many times faster than captured.
+    pub speed: f64,
+    /// Whether the capture started again when it ended.
+    pub looped: bool,
+}
+
+/// Statements left out for one reason.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkipCount {
+    /// Why.
+    pub reason: String,
+    /// How many.
+    pub count: u64,
 }

@@ -259,9 +259,25 @@ pub(super) enum CommandValue {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct TrafficSection {
     /// Operations per second over all connections, or `"max"` (each connection back to back).
-    pub rate: Spanned<RateValue>,
-    /// Connections (each runs one operation at a time).
-    pub connections: Spanned<i64>,
+    /// Not with `replay`.
+    pub rate: Option<Spanned<RateValue>>,
+    /// Connections (each runs one operation at a time). Not with `replay`.
+    pub connections: Option<Spanned<i64>>,
+    /// A captured statement log (stderr, csvlog or jsonlog, with log_min_duration_statement =
+    /// 0) to replay instead of `[[traffic.query]]`: each logged session on a connection of its
+    /// own, each statement at its offset.
+    pub replay: Option<Spanned<String>>,
+    /// With `replay`: how many times faster than captured (default 1).
+    pub speed: Option<f64>,
+    /// With `replay`: start the capture again when it ends, for as long as the traffic runs.
+    #[serde(rename = "loop")]
+    pub repeat: Option<bool>,
+    /// With `replay`: replay only statements matching one of these regular expressions.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// With `replay`: leave out statements matching one of these regular expressions.
+    #[serde(default)]
+    pub exclude: Vec<String>,
     /// `poisson` (default) or `uniform` arrivals.
     #[serde(default)]
     pub arrival: Arrival,

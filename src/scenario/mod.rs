@@ -20,5 +20,5 @@ pub(crate) use plan::{
 pub use plan::{DatabasePlan, PhaseKind, StepKind};
 pub(crate) use seed::{ColumnPlan, GenPlan, SeedPlan, TablePlan};
 pub(crate) use traffic::{
-    Arrival, BackgroundPlan, Isolation, ParamPlan, QueryPlan, Rate, TrafficPlan,
+    Arrival, BackgroundPlan, Isolation, ParamPlan, QueryPlan, Rate, ReplayPlan, TrafficPlan,
 };

@@ -350,10 +350,10 @@ impl Builder<'_> {
         let database = self.database(&file);
         let schema = self.schema(&file);
         let seed = self.seed(&file, overrides);
-        let traffic = file
-            .traffic
-            .as_ref()
-            .map(|t| self.collect(|report| traffic::plan(t, report)));
+        let traffic = file.traffic.as_ref().map(|t| {
+            let dir = self.dir.to_owned();
+            self.collect(|report| traffic::plan(t, &dir, report))
+        });
         let mut strategies = self.strategies(&file, traffic.as_ref());
         if let Some(schema) = &schema {
             // The seed section and the backfills' keys against the tables the schema SQL

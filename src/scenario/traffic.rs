@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-pub(super) use super::file::KeyDist;
+use super::file::KeyDist;
 pub(crate) use super::file::{Arrival, Isolation};
 use super::file::{ParamSection, QuerySection, RateValue, TrafficSection};
+pub(super) use crate::pg::capture::Capture;
 use crate::values::{Constant, FakeKind, KeyDistPlan};
 
 /// Default time-series resolution.
@@ -47,6 +48,23 @@ pub(crate) struct TrafficPlan {
     pub queries: Vec<QueryPlan>,
     /// Background sessions.
     pub background: Vec<BackgroundPlan>,
+    /// A captured log replayed instead of the queries.
+    pub replay: Option<ReplayPlan>,
+}
+
+/// A captured statement log to replay.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplayPlan {
+    /// The capture as the scenario names it.
+    pub path: String,
+    /// Its sessions, filtered by `include`/`exclude`.
+    pub capture: std::sync::Arc<Capture>,
+    /// Statements in the capture before filtering.
+    pub captured: u64,
+    /// How many times faster than captured.
+    pub speed: f64,
+    /// Start again when it ends.
+    pub repeat: bool,
 }
 
 /// Operations per second, or as fast as the connections go.
@@ -132,33 +150,106 @@ pub(crate) struct BackgroundPlan {
 pub(super) type Report<'a> = dyn FnMut(Option<std::ops::Range<usize>>, String, String) + 'a;
 
 /// Validates `[traffic]`, reporting each problem through `report(span, key, message)`.
-pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> TrafficPlan {
+pub(super) fn plan(
+    section: &Spanned<TrafficSection>,
+    dir: &std::path::Path,
+    report: &mut Report,
+) -> TrafficPlan {
     let t = section.get_ref();
-    let rate = match t.rate.get_ref() {
-        RateValue::Number(n) if n.is_finite() && *n > 0.0 => Rate::PerSecond(*n),
-        RateValue::Text(s) if s == "max" => Rate::Max,
-        other => {
+    let replay = t
+        .replay
+        .as_ref()
+        .and_then(|path| replay_plan(t, path, dir, report));
+    if t.replay.is_none() {
+        for (given, key) in [
+            (!t.include.is_empty(), "include"),
+            (!t.exclude.is_empty(), "exclude"),
+            (t.speed.is_some(), "speed"),
+            (t.repeat.is_some(), "loop"),
+        ] {
+            if given {
+                report(
+                    Some(section.span()),
+                    format!("traffic.{key}"),
+                    "goes with `replay` only".into(),
+                );
+            }
+        }
+    }
+    let rate_span = t.rate.as_ref().map_or(section.span(), Spanned::span);
+    let rate = match (t.rate.as_ref().map(Spanned::get_ref), &replay) {
+        (None, Some(r)) => {
+            let seconds = (r.capture.duration_us as f64 / 1e6 / r.speed).max(1e-3);
+            let statements: usize = r.capture.sessions.iter().map(|s| s.statements.len()).sum();
+            Rate::PerSecond(statements as f64 / seconds)
+        }
+        (Some(_), Some(_)) => {
             report(
-                Some(t.rate.span()),
+                Some(rate_span.clone()),
+                "traffic.rate".into(),
+                "a replay runs at the capture's own rate (use `speed`)".into(),
+            );
+            Rate::Max
+        }
+        (None, None) => {
+            report(
+                Some(section.span()),
+                "traffic.rate".into(),
+                "expected `rate` (operations per second, or \"max\"), or `replay` with a captured log".into(),
+            );
+            Rate::Max
+        }
+        (Some(RateValue::Number(n)), None) if n.is_finite() && *n > 0.0 => Rate::PerSecond(*n),
+        (Some(RateValue::Text(s)), None) if s == "max" => Rate::Max,
+        (Some(other), None) => {
+            report(
+                Some(rate_span.clone()),
                 "traffic.rate".into(),
                 format!("expected operations per second (> 0) or \"max\", found {other:?}"),
             );
             Rate::Max
         }
     };
-    let connections = *t.connections.get_ref();
+    let connections_span = t.connections.as_ref().map_or(section.span(), Spanned::span);
+    let connections = match (&t.connections, &replay) {
+        (Some(c), None) => *c.get_ref(),
+        (None, None) => {
+            report(
+                Some(section.span()),
+                "traffic.connections".into(),
+                "expected `connections`".into(),
+            );
+            1
+        }
+        (Some(_), Some(_)) => {
+            report(
+                Some(connections_span.clone()),
+                "traffic.connections".into(),
+                "a replay opens a connection per captured session".into(),
+            );
+            1
+        }
+        (None, Some(r)) => r.capture.sessions.len() as i64,
+    };
     if !(1..=1000).contains(&connections) {
         report(
-            Some(t.connections.span()),
+            Some(connections_span.clone()),
             "traffic.connections".into(),
-            format!("expected 1 to 1000 connections, found {connections}"),
+            if replay.is_some() {
+                format!(
+                    "the capture has {connections} sessions; a replay takes 1 to 1000 (filter it with include/exclude)"
+                )
+            } else {
+                format!("expected 1 to 1000 connections, found {connections}")
+            },
         );
     }
     if let Rate::PerSecond(r) = rate
+        && replay.is_none()
         && r > connections.max(1) as f64 * MAX_RATE_PER_CONNECTION
     {
         report(
-            Some(t.rate.span()),
+            Some(rate_span.clone()),
             "traffic.rate".into(),
             format!(
                 "{r} operations a second on {connections} connection(s) is {:.0} a second per \
@@ -178,11 +269,18 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
             "the time-series interval must be at least 100ms".into(),
         );
     }
-    if t.query.is_empty() {
+    if t.query.is_empty() && t.replay.is_none() {
         report(
             Some(section.span()),
             "traffic.query".into(),
-            "expected at least one [[traffic.query]]".into(),
+            "expected at least one [[traffic.query]] (or `replay`)".into(),
+        );
+    }
+    if !t.query.is_empty() && t.replay.is_some() {
+        report(
+            Some(section.span()),
+            "traffic.query".into(),
+            "give either `replay` or [[traffic.query]], not both".into(),
         );
     }
     let mut queries: Vec<QueryPlan> = Vec::new();
@@ -261,7 +359,90 @@ pub(super) fn plan(section: &Spanned<TrafficSection>, report: &mut Report) -> Tr
         initial_app,
         queries,
         background,
+        replay,
     }
+}
+
+/// The replay of `path` (relative to the scenario's folder), filtered, or `None` with its
+/// problems reported.
+fn replay_plan(
+    t: &TrafficSection,
+    path: &Spanned<String>,
+    dir: &std::path::Path,
+    report: &mut Report,
+) -> Option<ReplayPlan> {
+    let speed = t.speed.unwrap_or(1.0);
+    if !(speed.is_finite() && speed > 0.0 && speed <= 1000.0) {
+        report(
+            Some(path.span()),
+            "traffic.speed".into(),
+            format!("expected a speed above 0 and up to 1000, found {speed}"),
+        );
+        return None;
+    }
+    let patterns = |list: &[String], key: &str, report: &mut Report| -> Option<Vec<regex::Regex>> {
+        let mut out = Vec::new();
+        for p in list {
+            match regex::Regex::new(p) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    report(
+                        Some(path.span()),
+                        format!("traffic.{key}"),
+                        format!("`{p}` is not a regular expression: {e}"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    };
+    let include = patterns(&t.include, "include", report)?;
+    let exclude = patterns(&t.exclude, "exclude", report)?;
+    let mut capture = match crate::pg::capture::read(&dir.join(path.get_ref())) {
+        Ok(c) => c,
+        Err(message) => {
+            report(Some(path.span()), "traffic.replay".into(), message);
+            return None;
+        }
+    };
+    let captured: u64 = capture
+        .sessions
+        .iter()
+        .map(|s| s.statements.len() as u64)
+        .sum();
+    let mut left_out = 0;
+    for session in &mut capture.sessions {
+        session.statements.retain(|s| {
+            let keep = (include.is_empty() || include.iter().any(|r| r.is_match(&s.sql)))
+                && !exclude.iter().any(|r| r.is_match(&s.sql));
+            if !keep {
+                left_out += 1;
+            }
+            keep
+        });
+    }
+    capture.sessions.retain(|s| !s.statements.is_empty());
+    if left_out > 0 {
+        capture
+            .skipped
+            .insert("left out by include/exclude".into(), left_out);
+    }
+    if capture.sessions.is_empty() {
+        report(
+            Some(path.span()),
+            "traffic.replay".into(),
+            "include/exclude leave no statement to replay".into(),
+        );
+        return None;
+    }
+    Some(ReplayPlan {
+        path: path.get_ref().clone(),
+        capture: std::sync::Arc::new(capture),
+        captured,
+        speed,
+        repeat: t.repeat.unwrap_or(false),
+    })
 }
 
 /// Sum of the weights of the queries `version` issues.

@@ -15,6 +15,7 @@ mod collector;
 mod params;
 mod pool;
 mod record;
+mod replay;
 mod schedule;
 mod worker;
 
@@ -106,6 +107,8 @@ pub(crate) struct Traffic {
     background: Option<background::Sessions>,
     recent_p99_us: Arc<std::sync::atomic::AtomicU64>,
     started: Duration,
+    /// Fired on stop: replayed sessions waiting for their next statement end.
+    replay_stopping: Option<CancellationToken>,
 }
 
 /// Checks the traffic against the seeded database `dbname` and starts it. `phases` names the
@@ -118,6 +121,9 @@ pub(crate) async fn start(
     clock: RunClock,
     seed: u64,
 ) -> Result<Traffic, TrafficError> {
+    if let Some(replay) = &plan.replay {
+        return start_replay(server, dbname, plan, replay, phases, clock).await;
+    }
     let check = server.connect(dbname).await?;
     let params = resolve_params(&check, plan).await?;
     check_queries(&check, plan).await?;
@@ -246,6 +252,95 @@ pub(crate) async fn start(
         background: Some(background),
         recent_p99_us,
         started: Duration::from_micros(start_us),
+        replay_stopping: None,
+    })
+}
+
+/// Starts replaying a captured log instead of the scenario's queries: a connection per
+/// captured session, each statement at its offset.
+async fn start_replay(
+    server: &Server,
+    dbname: &str,
+    plan: &TrafficPlan,
+    replay: &crate::scenario::ReplayPlan,
+    phases: Vec<(String, PhaseKind)>,
+    clock: RunClock,
+) -> Result<Traffic, TrafficError> {
+    let sessions = replay.capture.sessions.len();
+    let shared = Arc::new(Shared::new(sessions, vec![plan.initial_app.clone()], 0));
+    let (events, rx) = mpsc::channel(65_536);
+    let recent_p99_us = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let query_names = crate::pg::capture::Kind::ALL
+        .iter()
+        .map(|k| k.name().to_owned())
+        .collect();
+    let interval_us = plan.interval.as_micros() as u64;
+    let stopping = CancellationToken::new();
+    // Every session connects first; the capture's time starts once all have.
+    let ctx = Arc::new(replay::Context {
+        config: server.config_as(dbname, crate::pg::SessionRole::TRAFFIC_APP),
+        target: server.target.clone(),
+        clock,
+        shared: shared.clone(),
+        start_us: std::sync::atomic::AtomicU64::new(0),
+        go: CancellationToken::new(),
+        plan: replay.clone(),
+        stopping: stopping.clone(),
+    });
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let pool = replay::start(ctx.clone(), threads, events.clone()).await?;
+    let start_us = clock.offset().as_micros() as u64 + 10_000;
+    ctx.start_us.store(start_us, Ordering::Relaxed);
+    let mut collector = Collector::new(
+        query_names,
+        phases,
+        interval_us,
+        start_us,
+        recent_p99_us.clone(),
+    );
+    let collector = tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(event) = rx.recv().await {
+            collector.handle(event);
+        }
+        collector
+    });
+    let _ = events
+        .send(Event::Phase {
+            index: 0,
+            at_us: start_us,
+        })
+        .await;
+    ctx.go.cancel();
+    let (_, queue_rx) = async_channel::bounded(1);
+    let ticker = tokio::spawn(tick(
+        events.clone(),
+        shared.clone(),
+        queue_rx.clone(),
+        clock,
+        plan.interval.min(Duration::from_millis(100)),
+    ));
+    let background = background::Sessions::start(
+        server.config_as(dbname, crate::pg::SessionRole::BACKGROUND_PREFIX),
+        server.target.clone(),
+        &plan.background,
+        clock,
+        Duration::from_micros(start_us),
+    );
+    Ok(Traffic {
+        plan: plan.clone(),
+        shared,
+        clock,
+        events: Some(events),
+        scheduler: None,
+        queue: Some(queue_rx),
+        pool: Some(pool),
+        ticker,
+        collector: Some(collector),
+        background: Some(background),
+        recent_p99_us,
+        started: Duration::from_micros(start_us),
+        replay_stopping: Some(stopping),
     })
 }
 
@@ -289,6 +384,9 @@ impl Traffic {
     /// was recorded.
     pub(crate) async fn stop(mut self, interrupt: &CancellationToken) -> TrafficRecord {
         self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(stopping) = &self.replay_stopping {
+            stopping.cancel();
+        }
         if let Some(scheduler) = self.scheduler.take() {
             let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
         }
@@ -342,6 +440,20 @@ impl Traffic {
             by_start_bucket: Duration::from_micros(collector::BY_START_BUCKET_US),
             errors: c.errors,
             background,
+            replay: plan.replay.as_ref().map(|r| record::ReplayRecord {
+                capture: r.path.clone(),
+                captured: r.captured,
+                sessions: r.capture.sessions.len(),
+                replayed: scheduled,
+                skipped: r
+                    .capture
+                    .skipped
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect(),
+                speed: r.speed,
+                repeat: r.repeat,
+            }),
         }
     }
 }

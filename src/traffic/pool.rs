@@ -122,6 +122,14 @@ async fn run_thread(
 }
 
 impl Pool {
+    /// The pool of threads started elsewhere (a replay's), ended by `abandon`.
+    pub(super) fn of_threads(
+        threads: Vec<std::thread::JoinHandle<()>>,
+        abandon: CancellationToken,
+    ) -> Pool {
+        Pool { threads, abandon }
+    }
+
     /// Ends the workers now (their operations are abandoned).
     pub(super) fn abandon_now(self) {
         self.abandon.cancel();

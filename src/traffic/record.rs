@@ -48,6 +48,26 @@ pub(crate) struct TrafficRecord {
     pub errors: Vec<ErrorTally>,
     /// Background sessions.
     pub background: Vec<BackgroundRun>,
+    /// The replay of a captured log, when the traffic was one.
+    pub replay: Option<ReplayRecord>,
+}
+
+/// What a replay replayed.
+pub(crate) struct ReplayRecord {
+    /// The capture as the scenario names it.
+    pub capture: String,
+    /// Statements in the capture.
+    pub captured: u64,
+    /// Sessions replayed (a connection each).
+    pub sessions: usize,
+    /// Statements sent.
+    pub replayed: u64,
+    /// Statements of the capture not replayed, by reason.
+    pub skipped: Vec<(String, u64)>,
+    /// How many times faster than captured.
+    pub speed: f64,
+    /// Whether the capture started again when it ended.
+    pub repeat: bool,
 }
 
 /// Response and service times of a set of operations, µs.

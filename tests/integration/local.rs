@@ -2,7 +2,9 @@
 //! after a successful run, a failing step, and SIGINT. What steps do (splitting, retries, locks,
 //! rewrites, migration folders, commands, backfills) is tested on the shared server.
 
-use crate::common::{GOOD_AND_FAILING, SLOW, Sandbox, assert_exit, interrupt, scenario, stdout};
+use crate::common::{
+    GOOD_AND_FAILING, SLOW, Sandbox, assert_exit, interrupt, scenario, stderr, stdout,
+};
 
 const LOCAL: &[&str] = &["--backend", "local", "--out", "out"];
 
@@ -138,7 +140,7 @@ fn schema_and_seed_errors_are_scenario_errors() {
     sandbox.write("s.toml", &broken);
     let out = sandbox.run(&args(&[]));
     assert_exit(&out, 2);
-    let err = crate::common::stderr(&out);
+    let err = stderr(&out);
     assert!(err.contains("failed to create the schema"), "{err}");
     assert!(
         err.contains("nummeric") && err.contains("(line 10)"),
@@ -150,7 +152,7 @@ fn schema_and_seed_errors_are_scenario_errors() {
     sandbox.write("s.toml", &unknown);
     let out = sandbox.run(&args(&[]));
     assert_exit(&out, 2);
-    let err = crate::common::stderr(&out);
+    let err = stderr(&out);
     assert!(err.contains("seed.tables.order"), "{err}");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
@@ -542,11 +544,7 @@ steps = [{ dir = "dbmate" }]
     );
     let out = sandbox.run(&["validate", "bad.toml"]);
     assert_exit(&out, 2);
-    assert!(
-        crate::common::stderr(&out).contains("missing 2"),
-        "{}",
-        crate::common::stderr(&out)
-    );
+    assert!(stderr(&out).contains("missing 2"), "{}", stderr(&out));
 }
 
 #[test]
@@ -646,8 +644,27 @@ steps = [
 ]
 [[strategy]]
 name = "text-key"
-steps = [{ backfill = { table = "users", key = "email", set = "full_name = full_name" } }]
+steps = [
+  { sql = "CREATE TABLE tags (code text PRIMARY KEY, n int); INSERT INTO tags VALUES ('a', 1)" },
+  { backfill = { table = "tags", key = "code", set = "n = n" } },
+]
 "#;
+    // validate refuses a key the schema gives a non-integer type before any database work
+    sandbox.write(
+        "bad.toml",
+        &scenario(&strategies.replace(
+            r#"table = "tags", key = "code""#,
+            r#"table = "users", key = "email""#,
+        )),
+    );
+    let refused = sandbox.run(&["validate", "bad.toml"]);
+    assert_exit(&refused, 2);
+    assert!(
+        stderr(&refused).contains("`users.email` is TEXT"),
+        "{}",
+        stderr(&refused)
+    );
+    // a table the steps create is only known at run time: the step fails, naming the column
     sandbox.write("s.toml", &scenario(strategies));
     let out = sandbox.run_shared(SHARED);
     assert_exit(&out, 1);
@@ -659,11 +676,11 @@ steps = [{ backfill = { table = "users", key = "email", set = "full_name = full_
         assert_eq!(steps[i]["backfill"]["batches"], batches, "{}", steps[i]);
     }
     assert_eq!(steps[4]["status"], "succeeded", "{}", steps[4]);
-    let text = &report["strategies"][1]["steps"][0];
+    let text = &report["strategies"][1]["steps"][1];
     assert_eq!(text["status"], "failed");
     let message = text["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("users.email") && message.contains("text") && message.contains("integer"),
+        message.contains("tags.code") && message.contains("text") && message.contains("integer"),
         "{message}"
     );
 }

@@ -258,6 +258,57 @@ fn bad_traffic_is_refused_by_validate() {
         &base.replace("dist = \"zipf\"", "dist = \"pareto\""),
         &["pareto"],
     );
+    // Replays: a capture that is not there, or holds no statement; a replay with queries too;
+    // a speed of 0; a pattern that does not compile.
+    refused_by_validate(
+        &base.replace("rate = 200", "replay = \"missing.log\""),
+        &["traffic.replay", "cannot read", "missing.log"],
+    );
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "quiet.log",
+        "2026-11-30 12:00:00.100 UTC [11] LOG:  checkpoint starting: time\n",
+    );
+    sandbox.write(
+        "s.toml",
+        &scenario("", ONE_STEP)
+            .replace("rate = 200\nconnections = 4", "replay = \"quiet.log\"")
+            .replace("[traffic]", "[traffic]\nspeed = 0"),
+    );
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("traffic.speed"), "{}", stderr(&out));
+    sandbox.write(
+        "s.toml",
+        &scenario("", ONE_STEP).replace("rate = 200\nconnections = 4", "replay = \"quiet.log\""),
+    );
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("holds no statements to replay")
+            && stderr(&out).contains("log_min_duration_statement"),
+        "{}",
+        stderr(&out)
+    );
+    sandbox.write(
+        "busy.log",
+        "2026-11-30 12:00:00.100 UTC [11] LOG:  duration: 0.1 ms  statement: SELECT 1\n",
+    );
+    sandbox.write(
+        "s.toml",
+        &base.replace(
+            "rate = 200\nconnections = 4",
+            "replay = \"busy.log\"\ninclude = [\"(\"]",
+        ),
+    );
+    let out = sandbox.run(&["validate", "s.toml"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("not a regular expression"), "{err}");
+    assert!(
+        err.contains("either `replay` or [[traffic.query]]"),
+        "{err}"
+    );
 }
 
 #[test]

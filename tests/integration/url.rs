@@ -488,3 +488,129 @@ async fn init_writes_a_scenario_that_validates_and_runs() {
     );
     server.shutdown().await;
 }
+
+/// A throwaway local cluster that logs the statements of database `capture_src`.
+async fn capturing_server(sandbox: &Sandbox) -> rehearse::db::Server {
+    let options = BackendOptions {
+        kind: BackendKind::Local,
+        database_url: None,
+        image: None,
+        pg_bin: None,
+        allow_existing_tables: false,
+        log_path: sandbox.path().join("server.log"),
+        run_id: "capturetest".into(),
+        cache: None,
+        owner: rehearse::db::owner::Owner::current("capturetest"),
+    };
+    provision(&options, &DatabasePlan::default()).await.unwrap()
+}
+
+const CAPTURED_SCHEMA: &str = "CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+    email text NOT NULL UNIQUE, score int NOT NULL);";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_captured_log_replays_the_same_statements_at_the_same_rate() {
+    let sandbox = Sandbox::new();
+    let server = capturing_server(&sandbox).await;
+    let admin = server.connect("postgres").await.unwrap();
+    admin
+        .batch_execute("CREATE DATABASE capture_src")
+        .await
+        .unwrap();
+    let setup = server.connect("capture_src").await.unwrap();
+    setup.batch_execute(CAPTURED_SCHEMA).await.unwrap();
+    setup
+        .batch_execute(
+            "INSERT INTO users (email, score) SELECT 'u' || g || '@example.com', 0 FROM generate_series(1, 2000) g",
+        )
+        .await
+        .unwrap();
+    drop(setup);
+    admin
+        .batch_execute("ALTER DATABASE capture_src SET log_min_duration_statement = 0")
+        .await
+        .unwrap();
+    // The workload: 3 sessions, each 100 statements 20 ms apart (150 a second in all): reads
+    // with a parameter, updates as plain SQL, and a transaction every tenth.
+    let mut sessions = Vec::new();
+    for s in 0..3i64 {
+        let client = server.connect("capture_src").await.unwrap();
+        sessions.push(tokio::spawn(async move {
+            let read = client
+                .prepare("SELECT email FROM users WHERE id = $1")
+                .await
+                .unwrap();
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+            for i in 0..100i64 {
+                tick.tick().await;
+                let id = 1 + (s * 100 + i) % 2000;
+                match i % 10 {
+                    0 => client
+                        .batch_execute(&format!(
+                            "BEGIN; UPDATE users SET score = score + 1 WHERE id = {id}; COMMIT"
+                        ))
+                        .await
+                        .unwrap(),
+                    1..=5 => drop(client.query(&read, &[&id]).await.unwrap()),
+                    _ => client
+                        .batch_execute(&format!(
+                            "UPDATE users SET score = score + 1 WHERE id = {id}"
+                        ))
+                        .await
+                        .unwrap(),
+                }
+            }
+        }));
+    }
+    for s in sessions {
+        s.await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let log = std::fs::read_to_string(sandbox.path().join("server.log")).unwrap();
+    server.shutdown().await;
+    sandbox.write("capture.log", &log);
+
+    let scenario = format!(
+        r#"
+name = "replay"
+[schema]
+sql = "{CAPTURED_SCHEMA}"
+[seed.tables.users]
+rows = 2000
+[traffic]
+replay = "capture.log"
+warmup = "0s"
+baseline = "3s"
+recovery = "0s"
+[[strategy]]
+name = "quick"
+steps = [{{ sql = "SELECT 1" }}]
+"#
+    );
+    sandbox.write("s.toml", &scenario);
+    let out = tokio::task::block_in_place(|| sandbox.run(&["validate", "s.toml"]));
+    assert_exit(&out, 0);
+    let out =
+        tokio::task::block_in_place(|| sandbox.run_shared(&["run", "s.toml", "--out", "out"]));
+    assert_exit(&out, 0);
+    let report = sandbox.report();
+    let traffic = &report["strategies"][0]["traffic"];
+    let replay = &traffic["replay"];
+    // 300 statements through `statement:` or `execute` lines (BEGIN; …; COMMIT is one).
+    assert_eq!(replay["captured"], 300, "{replay}");
+    assert_eq!(replay["replayed"], 300, "{replay}");
+    assert_eq!(replay["sessions"], 3, "{replay}");
+    assert_eq!(traffic["failed"], 0, "{}", traffic["errors"]);
+    let rate = traffic["rate"].as_f64().unwrap();
+    assert!(
+        (rate - 150.0).abs() <= 7.5,
+        "replayed at {rate}/s, captured at 150/s"
+    );
+    let late = traffic["lateness"]["p99_ms"].as_f64().unwrap();
+    assert!(late < 50.0, "the replay fell {late} ms behind its schedule");
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("replay of capture.log: 300 of 300"),
+        "{summary}"
+    );
+}

@@ -185,6 +185,28 @@ fn write_traffic(t: &TrafficReport, out: &mut impl Write) -> io::Result<()> {
         t.failed,
         millis(t.lateness.p99_ms)
     )?;
+    if let Some(r) = &t.replay {
+        let skipped: Vec<String> = r
+            .skipped
+            .iter()
+            .map(|s| format!("{} {}", s.count, s.reason))
+            .collect();
+        writeln!(
+            out,
+            "      replay of {}: {} of {} captured statements sent on {} sessions at {}× speed{}{}",
+            r.capture,
+            r.replayed,
+            r.captured,
+            r.sessions,
+            r.speed,
+            if r.looped { ", looped" } else { "" },
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; skipped {}", skipped.join(", "))
+            }
+        )?;
+    }
     writeln!(
         out,
         "      {:<24} {:>8} {:>6} {:>10} {:>10} {:>10}",
