@@ -43,15 +43,15 @@ macro_rules! eout {
 
 const EXAMPLES: &str = "\
 Examples:
-  rehearse run scenarios/add-column-default.toml          # provisions Postgres by itself
+  rehearse run scenarios/add-index.toml                   # provisions Postgres by itself
   rehearse run scenarios/add-column-default.toml --backend local --scale 0.1
-  rehearse run scenarios/create-index.toml --backend url --database-url postgresql://postgres@127.0.0.1:5432/postgres
+  rehearse run scenarios/add-index.toml --backend url --database-url postgresql://postgres@127.0.0.1:5432/postgres
   rehearse compare scenarios/lock-queue.toml              # strategies side by side
-  rehearse estimate scenarios/create-index.toml --scales 0.01,0.03,0.1 --target 1
+  rehearse estimate scenarios/add-index.toml --scales 0.01,0.03,0.1 --target 1
   rehearse diff last-night/report.json tonight/report.json
   rehearse validate scenarios/*.toml
 
-Exit codes: 0 passed, 1 a step failed or a budget was breached, 2 usage or scenario error,
+Exit codes: 0 passed, 1 a step failed or a budget was breached (not counting strategies with expect = 'breach'), 2 usage or scenario error,
 3 environment error (no Docker, no Postgres binaries, connection refused), 130 interrupted.";
 
 /// Rehearse PostgreSQL schema migrations at production scale before they reach production.
@@ -257,6 +257,10 @@ pub struct RunArgs {
     /// Rehearse only this strategy.
     #[arg(long, value_name = "NAME")]
     pub strategy: Option<String>,
+    /// Rehearse on each of these Postgres majors, side by side (e.g. 13,15,17,18) [default: the
+    /// scenario's `[database] postgres`].
+    #[arg(long, value_name = "MAJORS", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(9..=99))]
+    pub postgres: Option<Vec<u32>>,
     /// Connections that load and index the seed data [default: the number of CPUs, at least 2].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub seed_jobs: Option<u32>,
@@ -278,6 +282,7 @@ impl RunArgs {
             scale: self.scale,
             seed: self.seed,
             strategy: self.strategy.clone(),
+            postgres: self.postgres.clone(),
         }
     }
 

@@ -260,6 +260,7 @@ pub(crate) fn diff(base: &Report, new: &Report, t: Thresholds) -> Diff {
             .verdict
             .breaches
             .iter()
+            .filter(|b| !b.expected)
             .map(|b| format!("{} ({})", b.budget, b.strategy))
             .collect();
         d.changes.push(Change {

@@ -209,3 +209,55 @@ fn markdown_escapes_what_users_wrote() {
     assert!(!md.contains("<svg") && !md.contains("<b>"), "{md}");
     assert!(md.contains("&lt;svg onload=alert(1)&gt; \\| y"), "{md}");
 }
+
+#[test]
+fn matrix_of_majors() {
+    use crate::report::render::{MatrixRun, matrix, matrix_text};
+    let a = fixture("lock-queue");
+    let mut b = fixture("lock-queue");
+    b.environment.server_version = Some("17.12 (Debian)".into());
+    // a step that rewrites on one major only, and one twice as slow
+    b.strategies[0].steps[0]
+        .rewrites
+        .push(crate::report::Rewrite {
+            relation: "users".into(),
+            kind: crate::pg::RelKind::Table,
+        });
+    b.strategies[1].steps[0].duration_s = b.strategies[1].steps[0].duration_s.map(|d| d * 3.0);
+    let runs = [
+        MatrixRun {
+            major: 15,
+            report: Some(&a),
+            error: None,
+        },
+        MatrixRun {
+            major: 17,
+            report: Some(&b),
+            error: None,
+        },
+        MatrixRun {
+            major: 13,
+            report: None,
+            error: Some("no image, no binaries".into()),
+        },
+    ];
+    let m = matrix(&runs);
+    let differing: Vec<(&str, &str)> = m
+        .rows
+        .iter()
+        .filter(|r| r.differs)
+        .map(|r| (r.strategy.as_str(), r.figure))
+        .collect();
+    assert!(differing.contains(&("plain", "rewrite")), "{differing:?}");
+    assert!(
+        differing.contains(&("lock-timeout-retry", "duration")),
+        "{differing:?}"
+    );
+    insta::assert_snapshot!(matrix_text(&m));
+    let dir = tempfile::tempdir().unwrap();
+    let files = crate::report::render::write_matrix(&m, dir.path()).unwrap();
+    let md = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(md.contains("| **plain** |"), "{md}");
+    let html = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(html.contains(r#"class="differs""#) && html.contains("pg17/report.html"));
+}

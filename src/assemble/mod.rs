@@ -171,6 +171,7 @@ fn strategy(plan: &StrategyPlan, run: StrategyRun) -> StrategyReport {
     let mut report = StrategyReport {
         name: plan.name.clone(),
         description: plan.description.clone(),
+        expect_breach: plan.expect_breach,
         database: run.database,
         start_s,
         duration_s: end_s.zip(start_s).map(|(end, start)| end - start),
@@ -202,6 +203,7 @@ fn not_run(plan: &StrategyPlan) -> StrategyReport {
     StrategyReport {
         name: plan.name.clone(),
         description: plan.description.clone(),
+        expect_breach: plan.expect_breach,
         database: String::new(),
         start_s: None,
         duration_s: None,

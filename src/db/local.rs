@@ -60,6 +60,17 @@ pub async fn provision(
     mut notes: Vec<String>,
 ) -> Result<Server, DbError> {
     let bin = find_binaries(options.pg_bin.as_deref(), plan.major)?;
+    if let Some(wanted) = plan.major.filter(|m| *m != bin.major && plan.exact_major) {
+        return Err(DbError::NoBinaries {
+            reason: format!(
+                "Postgres {wanted} was asked for, and the local binaries in {} are {}; build \
+                 its image (scripts/build-postgres-image.sh {wanted}) or install \
+                 postgresql-{wanted}",
+                bin.dir.display(),
+                bin.major
+            ),
+        });
+    }
     if let Some(wanted) = plan.major.filter(|m| *m != bin.major) {
         let note = format!(
             "the scenario asks for Postgres {wanted}, but the local binaries in {} are {}; \

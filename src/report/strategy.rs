@@ -18,6 +18,10 @@ pub struct StrategyReport {
     pub name: String,
     /// Its description.
     pub description: Option<String>,
+    /// The scenario shows it for contrast (`expect = "breach"`): its breaches do not fail the
+    /// run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expect_breach: bool,
     /// The scratch database it ran in (a clone of the seeded one).
     pub database: String,
     /// Offset of its first step from the run's start, seconds.

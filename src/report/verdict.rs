@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
-    /// No breach.
+    /// No breach (but those of strategies expected to breach).
     pub passed: bool,
     /// Each breach, named.
     pub breaches: Vec<Breach>,
@@ -38,6 +38,8 @@ pub enum CheckStatus {
     Passed,
     /// Over the limit in some strategy.
     Breached,
+    /// Over the limit only in strategies expected to breach (`expect = "breach"`).
+    Expected,
     /// Not measurable in this run (e.g. a latency budget without traffic).
     Unchecked,
 }
@@ -48,6 +50,7 @@ impl CheckStatus {
         match self {
             CheckStatus::Passed => "passed",
             CheckStatus::Breached => "breached",
+            CheckStatus::Expected => "expected",
             CheckStatus::Unchecked => "unchecked",
         }
     }
@@ -67,4 +70,8 @@ pub struct Breach {
     pub limit: Option<String>,
     /// What was measured.
     pub actual: String,
+    /// The strategy is shown for contrast (`expect = "breach"`): this breach does not fail the
+    /// run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expected: bool,
 }

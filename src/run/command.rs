@@ -31,9 +31,98 @@ pub(crate) async fn run_or_compare(
             plan.strategies.len()
         )));
     }
+    if plan.database.majors.len() > 1 {
+        return on_each_major(&plan, settings, compare, cancel).await;
+    }
     let options = settings.options(&plan, settings.out_for(&plan));
     let result = run(&plan, &options, cancel).await;
+    print_summary(&result, compare);
+    let code = exit_code(Some(result.report.outcome), result.error.as_ref());
+    match result.error {
+        Some(e) => Err(e),
+        None => Ok(code),
+    }
+}
 
+/// Rehearses `plan` on each of its majors in turn (each in `OUT/pg<major>/` with its full
+/// report), then prints and writes the side-by-side table (`OUT/matrix.md`, `matrix.html`). A
+/// major that cannot be rehearsed (no image, no binaries) is reported in its column and the
+/// others still run; the exit code is the worst of the runs'.
+async fn on_each_major(
+    plan: &crate::scenario::Plan,
+    settings: &Settings,
+    compare: bool,
+    cancel: CancellationToken,
+) -> Result<i32, Error> {
+    use crate::report::render::{MatrixRun, matrix, matrix_folder, matrix_text, write_matrix};
+    if settings.backend == crate::db::BackendKind::Url {
+        return Err(Error::Usage(
+            "--backend url rehearses on the one server it is given; rehearsing on several \
+             majors needs a backend that starts them (docker, local or auto)"
+                .into(),
+        ));
+    }
+    if settings.image.is_some() || settings.pg_bin.is_some() {
+        return Err(Error::Usage(
+            "--image and --pg-bin name one major's server; to rehearse on several majors, leave \
+             them out (each major gets its image or its installed binaries)"
+                .into(),
+        ));
+    }
+    let base = settings.out_for(plan);
+    let mut results = Vec::new();
+    for &major in &plan.database.majors {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let mut one = plan.clone();
+        one.database.major = Some(major);
+        one.database.majors = vec![major];
+        one.database.exact_major = true;
+        let options = settings.options(&one, base.join(matrix_folder(major)));
+        println!("\n== PostgreSQL {major}");
+        let result = run(&one, &options, cancel.clone()).await;
+        print_summary(&result, compare);
+        if let Some(e) = &result.error {
+            eprintln!("error: PostgreSQL {major}: {e}");
+        }
+        results.push((major, result));
+    }
+    let runs: Vec<MatrixRun<'_>> = results
+        .iter()
+        .map(|(major, r)| MatrixRun {
+            major: *major,
+            report: Some(&r.report),
+            error: r.error.as_ref().map(ToString::to_string),
+        })
+        .collect();
+    let table = matrix(&runs);
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "\n  on {} majors (* where they differ):",
+        results.len()
+    );
+    let _ = write!(stdout, "{}", matrix_text(&table));
+    match std::fs::create_dir_all(&base).and_then(|()| write_matrix(&table, &base)) {
+        Ok(files) => {
+            let _ = writeln!(stdout, "  matrix   {}", files[0].display());
+        }
+        Err(e) => eprintln!("error: writing the matrix to {}: {e}", base.display()),
+    }
+    drop(stdout);
+    let codes: Vec<i32> = results
+        .iter()
+        .map(|(_, r)| exit_code(Some(r.report.outcome), r.error.as_ref()))
+        .collect();
+    if cancel.is_cancelled() || codes.contains(&crate::error::EXIT_INTERRUPTED) {
+        return Ok(crate::error::EXIT_INTERRUPTED);
+    }
+    Ok(codes.into_iter().max().unwrap_or(0))
+}
+
+/// Prints a run's summary (and for `compare` its strategies side by side) and where its report is.
+fn print_summary(result: &super::RunResult, compare: bool) {
     let mut stdout = std::io::stdout().lock();
     let _ = crate::report::render::write_summary(&result.report, &mut stdout);
     if compare {
@@ -58,11 +147,5 @@ pub(crate) async fn run_or_compare(
         None => {
             let _ = writeln!(stdout, "  report   not written");
         }
-    }
-    drop(stdout);
-    let code = exit_code(Some(result.report.outcome), result.error.as_ref());
-    match result.error {
-        Some(e) => Err(e),
-        None => Ok(code),
     }
 }

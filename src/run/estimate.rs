@@ -36,6 +36,11 @@ pub(crate) async fn estimate(
             ..overrides.clone()
         };
         let plan = load_plan(scenario, &overrides)?;
+        if plan.database.majors.len() > 1 {
+            return Err(Error::Usage(
+                "estimate extrapolates on one major; pick one with --postgres N".into(),
+            ));
+        }
         let base = settings.out_for(&plan);
         let options = settings.options(&plan, base.join(format!("scale-{scale}")));
         let _ = writeln!(

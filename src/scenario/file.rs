@@ -56,6 +56,8 @@ pub(super) enum MajorVersion {
     Number(i64),
     /// `postgres = "17"`
     Text(String),
+    /// `postgres = [13, 15, 17]`: the same scenario on each major, side by side.
+    List(Vec<MajorVersion>),
 }
 
 /// A server setting's value: TOML strings, integers, floats and booleans are all accepted.
@@ -165,8 +167,18 @@ pub(super) struct StrategySection {
     pub name: Spanned<String>,
     /// What this way of making the change does.
     pub description: Option<String>,
+    /// `"breach"`: the naive way, shown for contrast; its breaches do not fail the run.
+    pub expect: Option<Expect>,
     /// Run in order on a dedicated connection.
     pub steps: Spanned<Vec<Spanned<StepSection>>>,
+}
+
+/// What a strategy is expected to do against the budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Expect {
+    /// To breach one or more budgets: the naive way a scenario shows for contrast.
+    Breach,
 }
 
 /// One migration step: exactly one of `sql`, `file`, `deploy` and `pause`.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::error::{Problem, ScenarioError};
-use super::file::{BackfillSection, CommandValue, MajorVersion, ScenarioFile, StepSection};
+use super::file::{BackfillSection, CommandValue, Expect, MajorVersion, ScenarioFile, StepSection};
 use super::seed::{self, SeedPlan};
 use super::traffic::{self, TrafficPlan};
 use crate::pg::ErrorClass;
@@ -43,6 +43,8 @@ pub(crate) struct Overrides {
     pub seed: Option<u64>,
     /// Rehearse only this strategy.
     pub strategy: Option<String>,
+    /// Rehearse on these majors instead of the scenario's (`--postgres 13,17`).
+    pub postgres: Option<Vec<u32>>,
 }
 
 /// A scenario ready to run.
@@ -73,6 +75,12 @@ pub(crate) struct Plan {
 pub struct DatabasePlan {
     /// Major version wanted.
     pub major: Option<u32>,
+    /// Only `major` will do: no local binaries of another major in its place (one column of a
+    /// side-by-side run on several majors).
+    pub exact_major: bool,
+    /// With two or more: rehearse on each of these majors, side by side (`postgres = [13,
+    /// 17]` or `--postgres 13,17`); `major` is the first.
+    pub majors: Vec<u32>,
     /// Container image wanted.
     pub image: Option<String>,
     /// Server settings, in key order.
@@ -95,6 +103,8 @@ pub(crate) struct StrategyPlan {
     pub name: String,
     /// What it does.
     pub description: Option<String>,
+    /// Shown for contrast: its breaches are expected and do not fail the run.
+    pub expect_breach: bool,
     /// Steps in order.
     pub steps: Vec<StepPlan>,
 }
@@ -347,7 +357,7 @@ impl Builder<'_> {
         if let Some(message) = name_problem(&name) {
             self.problem(Some(&file.name), "name", message);
         }
-        let database = self.database(&file);
+        let database = self.database(&file, overrides);
         let schema = self.schema(&file);
         let seed = self.seed(&file, overrides);
         let traffic = file.traffic.as_ref().map(|t| {
@@ -446,26 +456,53 @@ impl Builder<'_> {
         });
     }
 
-    fn database(&mut self, file: &ScenarioFile) -> DatabasePlan {
-        let major = file.database.postgres.as_ref().and_then(|v| {
-            let parsed = match v.get_ref() {
+    fn database(&mut self, file: &ScenarioFile, overrides: &Overrides) -> DatabasePlan {
+        fn one(v: &MajorVersion) -> Option<u32> {
+            let parsed = match v {
                 MajorVersion::Number(n) => u32::try_from(*n).ok(),
                 MajorVersion::Text(s) => s.trim().parse::<u32>().ok(),
+                MajorVersion::List(_) => None,
             };
-            match parsed {
-                Some(m) if (9..=99).contains(&m) => Some(m),
-                _ => {
+            parsed.filter(|m| (9..=99).contains(m))
+        }
+        let mut majors = match file.database.postgres.as_ref() {
+            None => Vec::new(),
+            Some(v) => {
+                let parsed: Option<Vec<u32>> = match v.get_ref() {
+                    MajorVersion::List(list) if !list.is_empty() => list.iter().map(one).collect(),
+                    MajorVersion::List(_) => None,
+                    single => one(single).map(|m| vec![m]),
+                };
+                parsed.unwrap_or_else(|| {
                     self.problem(
                         Some(v),
                         "database.postgres",
-                        "expected a Postgres major version such as 17 or \"17\"".into(),
+                        "expected a Postgres major version such as 17 or \"17\", or a list of \
+                         them such as [13, 15, 17]"
+                            .into(),
                     );
-                    None
-                }
+                    Vec::new()
+                })
             }
-        });
+        };
+        if let Some(wanted) = &overrides.postgres {
+            majors.clone_from(wanted);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        majors.retain(|m| seen.insert(*m));
+        if majors.len() > 1 && file.database.image.is_some() {
+            self.problem(
+                file.database.postgres.as_ref(),
+                "database.image",
+                "an image holds one major; to rehearse on several, leave `image` out (each major \
+                 gets rehearse/postgres:<major> or postgres:<major>)"
+                    .into(),
+            );
+        }
         DatabasePlan {
-            major,
+            exact_major: false,
+            major: majors.first().copied(),
+            majors,
             image: file.database.image.clone(),
             settings: file
                 .database
@@ -586,6 +623,7 @@ impl Builder<'_> {
             plans.push(StrategyPlan {
                 name,
                 description: strategy.description.clone(),
+                expect_breach: strategy.expect == Some(Expect::Breach),
                 steps,
             });
         }

@@ -20,7 +20,7 @@ mod step_failed;
 
 use std::time::Duration;
 
-use crate::report::{Breach, BudgetCheck, CheckStatus, StrategyReport, Verdict};
+use crate::report::{Breach, BudgetCheck, CheckStatus, StrategyReport, StrategyStatus, Verdict};
 use crate::scenario::Budgets;
 
 /// One budget.
@@ -124,11 +124,15 @@ pub(crate) fn judge(
                         step: found.step,
                         limit: (key != step_failed::KEY).then(|| budget.limit()),
                         actual: found.actual,
+                        expected: strategy.expect_breach,
                     });
                 }
             }
-            if breaches.len() > before {
+            let found = &breaches[before..];
+            if found.iter().any(|b| !b.expected) {
                 CheckStatus::Breached
+            } else if !found.is_empty() {
+                CheckStatus::Expected
             } else {
                 CheckStatus::Passed
             }
@@ -146,11 +150,20 @@ pub(crate) fn judge(
             .position(|s| s.name == b.strategy)
             .unwrap_or(usize::MAX)
     });
+    for s in strategies.iter().filter(|s| s.expect_breach) {
+        let ran = s.status != StrategyStatus::NotRun;
+        if ran && !interrupted && !breaches.iter().any(|b| b.strategy == s.name) {
+            unchecked.push(format!(
+                "strategy {} is expected to breach a budget and breached none",
+                s.name
+            ));
+        }
+    }
     if interrupted {
         unchecked.push("the run was interrupted: it cannot pass".into());
     }
     Verdict {
-        passed: breaches.is_empty() && !interrupted,
+        passed: breaches.iter().all(|b| b.expected) && !interrupted,
         breaches,
         unchecked,
         checks,
@@ -200,6 +213,7 @@ pub(crate) mod test_support {
         StrategyReport {
             name: "s".into(),
             description: None,
+            expect_breach: false,
             database: "db".into(),
             start_s: Some(0.0),
             duration_s: Some(steps.iter().filter_map(|s| s.duration_s).sum()),
@@ -260,6 +274,36 @@ mod tests {
                 ("step-failed", CheckStatus::Breached),
                 ("max-errors", CheckStatus::Unchecked)
             ]
+        );
+    }
+
+    #[test]
+    fn breaches_of_a_strategy_shown_for_contrast_do_not_fail_the_run() {
+        let budgets = Budgets {
+            max_step_duration: Some(Duration::from_secs(1)),
+            ..Budgets::default()
+        };
+        let mut naive = strategy(vec![step("one", 3.0, StepStatus::Succeeded)]);
+        naive.name = "naive".into();
+        naive.expect_breach = true;
+        let safe = strategy(vec![step("one", 0.5, StepStatus::Succeeded)]);
+        let v = judge(&[naive.clone(), safe.clone()], &budgets, false);
+        assert!(v.passed, "{v:?}");
+        assert!(v.breaches[0].expected);
+        assert_eq!(v.checks[1].status, CheckStatus::Expected);
+        // the safe one breaching fails the run
+        let mut slow = safe;
+        slow.steps[0].duration_s = Some(2.0);
+        let v = judge(&[naive.clone(), slow], &budgets, false);
+        assert!(!v.passed);
+        assert_eq!(v.checks[1].status, CheckStatus::Breached);
+        // the naive one not breaching is said, and does not fail the run
+        naive.steps[0].duration_s = Some(0.1);
+        let v = judge(&[naive], &budgets, false);
+        assert!(v.passed);
+        assert!(
+            v.unchecked[0].contains("naive is expected to breach"),
+            "{v:?}"
         );
     }
 

@@ -146,3 +146,62 @@ fn docker_keeps_the_seeded_cluster_in_a_volume() {
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert_eq!(second["strategies"][0]["status"], "succeeded");
 }
+
+/// `--postgres A,B`: the same scenario on two majors (the offline-built image for 17, the
+/// installed binaries for the other), each with its full report, and the table side by side.
+#[test]
+fn a_scenario_runs_on_two_majors_side_by_side() {
+    if !docker_available() || test_image() != "rehearse/postgres:17" {
+        return;
+    }
+    let Some(local) = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|m| *m != 17)
+    else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.toml",
+        &scenario(
+            r#"
+[[strategy]]
+name = "default"
+steps = [{ name = "add", sql = "ALTER TABLE users ADD COLUMN plan text DEFAULT 'free'" }]
+"#,
+        ),
+    );
+    let majors = format!("{local},17,9");
+    let out = sandbox.run(&[
+        "run",
+        "s.toml",
+        "--postgres",
+        &majors,
+        "--out",
+        "out",
+        "--no-cache",
+    ]);
+    // 9 is nowhere: that column is an environment error, the others still run
+    assert_exit(&out, 3);
+    let text = crate::common::stdout(&out);
+    assert!(text.contains("on 3 majors"), "{text}");
+    for major in [local, 17] {
+        let path = sandbox.out().join(format!("pg{major}/report.json"));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(report["outcome"], "passed", "{report}");
+        let num = report["environment"]["server_version_num"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(num / 10000, u64::from(major), "{path:?}");
+    }
+    let md = std::fs::read_to_string(sandbox.out().join("matrix.md")).unwrap();
+    assert!(
+        md.contains(&format!("PG {local}.")) && md.contains("PG 17."),
+        "{md}"
+    );
+    assert!(md.contains("| error: "), "{md}");
+    assert!(sandbox.out().join("matrix.html").exists());
+}

@@ -11,6 +11,7 @@ mod layout;
 mod local;
 mod reliability;
 mod report_schema;
+mod scenarios;
 mod seed;
 mod traffic;
 mod url;

@@ -6,6 +6,7 @@
 
 mod charts;
 mod compare;
+mod matrix;
 mod summary;
 mod units;
 
@@ -18,6 +19,7 @@ use super::{Report, StrategyReport};
 use crate::pg::{LockMode, RelKind};
 
 pub use compare::{compare_table, errors_text};
+pub use matrix::{Matrix, MatrixRun, folder as matrix_folder, matrix, matrix_text, write_matrix};
 pub use summary::write_summary;
 pub use units::{bytes, millis, seconds};
 

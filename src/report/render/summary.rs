@@ -151,9 +151,14 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             .as_deref()
             .map(|l| format!(" (limit {l})"))
             .unwrap_or_default();
+        let label = if breach.expected {
+            "expected"
+        } else {
+            "breach  "
+        };
         writeln!(
             out,
-            "  breach   {}: {}{at}: {}{limit}",
+            "  {label} {}: {}{at}: {}{limit}",
             breach.budget, breach.strategy, breach.actual
         )?;
     }
