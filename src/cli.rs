@@ -44,9 +44,10 @@ macro_rules! eout {
 const EXAMPLES: &str = "\
 Examples:
   rehearse run scenarios/add-index.toml                   # provisions Postgres by itself
-  rehearse run scenarios/add-column-default.toml --backend local --scale 0.1
+  rehearse run scenarios/add-not-null-column.toml --backend local --scale 0.1
   rehearse run scenarios/add-index.toml --backend url --database-url postgresql://postgres@127.0.0.1:5432/postgres
   rehearse compare scenarios/lock-queue.toml              # strategies side by side
+  rehearse run scenarios/add-not-null-column.toml --postgres 15,17   # each major side by side
   rehearse estimate scenarios/add-index.toml --scales 0.01,0.03,0.1 --target 1
   rehearse diff last-night/report.json tonight/report.json
   rehearse validate scenarios/*.toml
