@@ -91,7 +91,12 @@ pub(crate) fn assemble(plan: &Plan, observed: Observations) -> Report {
             None => not_run(s),
         })
         .collect();
-    let verdict = crate::verdict::judge(&strategies, &plan.budgets, observed.interrupted);
+    let verdict = crate::verdict::judge(
+        &strategies,
+        &plan.budgets,
+        observed.interrupted,
+        plan.traffic.is_some(),
+    );
     let outcome = if observed.interrupted {
         Outcome::Interrupted
     } else if observed.error.is_some() {

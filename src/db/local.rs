@@ -61,11 +61,11 @@ pub async fn provision(
 ) -> Result<Server, DbError> {
     let bin = find_binaries(options.pg_bin.as_deref(), plan.major)?;
     if let Some(wanted) = plan.major.filter(|m| *m != bin.major && plan.exact_major) {
-        return Err(DbError::NoBinaries {
+        return Err(DbError::Cluster {
+            what: format!("find Postgres {wanted}"),
             reason: format!(
-                "Postgres {wanted} was asked for, and the local binaries in {} are {}; build \
-                 its image (scripts/build-postgres-image.sh {wanted}) or install \
-                 postgresql-{wanted}",
+                "the local binaries in {} are {}; build its image \
+                 (scripts/build-postgres-image.sh {wanted}) or install postgresql-{wanted}",
                 bin.dir.display(),
                 bin.major
             ),

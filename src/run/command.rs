@@ -55,10 +55,11 @@ async fn on_each_major(
     cancel: CancellationToken,
 ) -> Result<i32, Error> {
     use crate::report::render::{MatrixRun, matrix, matrix_folder, matrix_text, write_matrix};
-    if settings.backend == crate::db::BackendKind::Url {
+    if settings.backend == crate::db::BackendKind::Url || settings.database_url.is_some() {
         return Err(Error::Usage(
-            "--backend url rehearses on the one server it is given; rehearsing on several \
-             majors needs a backend that starts them (docker, local or auto)"
+            "--database-url (the url backend) rehearses on the one server it is given; \
+             rehearsing on several majors needs a backend that starts them (docker, local or \
+             auto without --database-url)"
                 .into(),
         ));
     }
@@ -88,12 +89,21 @@ async fn on_each_major(
         }
         results.push((major, result));
     }
-    let runs: Vec<MatrixRun<'_>> = results
+    let runs: Vec<MatrixRun<'_>> = plan
+        .database
+        .majors
         .iter()
-        .map(|(major, r)| MatrixRun {
-            major: *major,
-            report: Some(&r.report),
-            error: r.error.as_ref().map(ToString::to_string),
+        .map(|major| match results.iter().find(|(m, _)| m == major) {
+            Some((_, r)) => MatrixRun {
+                major: *major,
+                report: Some(&r.report),
+                error: r.error.as_ref().map(ToString::to_string),
+            },
+            None => MatrixRun {
+                major: *major,
+                report: None,
+                error: None,
+            },
         })
         .collect();
     let table = matrix(&runs);
@@ -101,7 +111,7 @@ async fn on_each_major(
     let _ = writeln!(
         stdout,
         "\n  on {} majors (* where they differ):",
-        results.len()
+        runs.len()
     );
     let _ = write!(stdout, "{}", matrix_text(&table));
     match std::fs::create_dir_all(&base).and_then(|()| write_matrix(&table, &base)) {

@@ -488,6 +488,7 @@ impl Builder<'_> {
         if let Some(wanted) = &overrides.postgres {
             majors.clone_from(wanted);
         }
+        let exact_major = overrides.postgres.is_some();
         let mut seen = std::collections::BTreeSet::new();
         majors.retain(|m| seen.insert(*m));
         if majors.len() > 1 && file.database.image.is_some() {
@@ -495,12 +496,12 @@ impl Builder<'_> {
                 file.database.postgres.as_ref(),
                 "database.image",
                 "an image holds one major; to rehearse on several, leave `image` out (each major \
-                 gets rehearse/postgres:<major> or postgres:<major>)"
+                 gets postgres:<major>, else the offline-built rehearse/postgres:<major>)"
                     .into(),
             );
         }
         DatabasePlan {
-            exact_major: false,
+            exact_major,
             major: majors.first().copied(),
             majors,
             image: file.database.image.clone(),

@@ -93,11 +93,13 @@ fn budgets(b: &Budgets) -> Vec<Box<dyn Budget>> {
 }
 
 /// Judges the strategies' results against the budgets. `interrupted`: the run did not finish,
-/// so it cannot pass, whatever was measured.
+/// so it cannot pass, whatever was measured. `scenario_traffic`: the scenario has `[traffic]`
+/// (when no strategy got to run it, its budgets were not measured rather than not applicable).
 pub(crate) fn judge(
     strategies: &[StrategyReport],
     budgets: &Budgets,
     interrupted: bool,
+    scenario_traffic: bool,
 ) -> Verdict {
     let traffic = strategies.iter().any(|s| s.traffic.is_some());
     let mut breaches = Vec::new();
@@ -110,9 +112,11 @@ pub(crate) fn judge(
             continue;
         }
         let status = if budget.needs_traffic() && !traffic {
-            unchecked.push(format!(
-                "budget {key} needs a [traffic] section to measure; not checked"
-            ));
+            unchecked.push(if scenario_traffic {
+                format!("budget {key}: not measured (no strategy ran with traffic)")
+            } else {
+                format!("budget {key} needs a [traffic] section to measure; not checked")
+            });
             CheckStatus::Unchecked
         } else {
             let before = breaches.len();
@@ -242,9 +246,9 @@ mod tests {
             ..Budgets::default()
         };
         let ok = strategy(vec![step("one", 0.5, StepStatus::Succeeded)]);
-        assert!(judge(&[ok], &budgets, false).passed);
+        assert!(judge(&[ok], &budgets, false, false).passed);
         let slow = strategy(vec![step("one", 3.0, StepStatus::Succeeded)]);
-        let v = judge(&[slow], &budgets, false);
+        let v = judge(&[slow], &budgets, false, false);
         let names: Vec<_> = v.breaches.iter().map(|b| b.budget.as_str()).collect();
         assert_eq!(names, ["max-step-duration", "max-duration"]);
     }
@@ -258,6 +262,7 @@ mod tests {
         let v = judge(
             &[strategy(vec![step("one", 0.1, StepStatus::Failed)])],
             &budgets,
+            false,
             false,
         );
         assert!(!v.passed);
@@ -287,19 +292,19 @@ mod tests {
         naive.name = "naive".into();
         naive.expect_breach = true;
         let safe = strategy(vec![step("one", 0.5, StepStatus::Succeeded)]);
-        let v = judge(&[naive.clone(), safe.clone()], &budgets, false);
+        let v = judge(&[naive.clone(), safe.clone()], &budgets, false, false);
         assert!(v.passed, "{v:?}");
         assert!(v.breaches[0].expected);
         assert_eq!(v.checks[1].status, CheckStatus::Expected);
         // the safe one breaching fails the run
         let mut slow = safe;
         slow.steps[0].duration_s = Some(2.0);
-        let v = judge(&[naive.clone(), slow], &budgets, false);
+        let v = judge(&[naive.clone(), slow], &budgets, false, false);
         assert!(!v.passed);
         assert_eq!(v.checks[1].status, CheckStatus::Breached);
         // the naive one not breaching is said, and does not fail the run
         naive.steps[0].duration_s = Some(0.1);
-        let v = judge(&[naive], &budgets, false);
+        let v = judge(&[naive], &budgets, false, false);
         assert!(v.passed);
         assert!(
             v.unchecked[0].contains("naive is expected to breach"),
@@ -310,7 +315,7 @@ mod tests {
     #[test]
     fn an_interrupted_run_never_passes() {
         let ok = strategy(vec![step("one", 0.5, StepStatus::Skipped)]);
-        let v = judge(&[ok], &Budgets::default(), true);
+        let v = judge(&[ok], &Budgets::default(), true, false);
         assert!(!v.passed);
         assert!(v.breaches.is_empty());
     }

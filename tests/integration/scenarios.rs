@@ -290,3 +290,29 @@ fn lock_queue_the_app_queues_behind_a_waiting_alter_unless_it_times_out() {
     assert!(retry["attempts"].as_array().unwrap().len() > 1, "{retry}");
     assert_eq!(retry["status"], "succeeded");
 }
+
+/// Several majors need a backend that starts servers: a `--database-url` (the url backend,
+/// chosen by `auto` too) names one server and is refused before anything starts.
+#[test]
+fn several_majors_on_one_given_server_are_refused() {
+    let sandbox = Sandbox::new();
+    let path = library().join("lock-queue.toml");
+    for extra in [&[][..], &["--backend", "url"][..]] {
+        let mut args = vec![
+            "run",
+            path.to_str().unwrap(),
+            "--postgres",
+            "15,17",
+            "--database-url",
+            "postgresql://x@127.0.0.1:1/x",
+        ];
+        args.extend_from_slice(extra);
+        let out = sandbox.run(&args);
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("one server it is given"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -323,7 +323,7 @@ pub fn matrix_text(m: &Matrix) -> String {
                 .map(|r| r.cells[i].chars().count())
                 .chain([
                     m.columns[i].chars().count(),
-                    m.outcomes[i].chars().count().min(24),
+                    m.outcomes[i].chars().count().min(40),
                 ])
                 .max()
                 .unwrap_or(0)
@@ -342,7 +342,7 @@ pub fn matrix_text(m: &Matrix) -> String {
     let outcomes: Vec<String> = m
         .outcomes
         .iter()
-        .map(|o| o.chars().take(24).collect())
+        .map(|o| o.chars().take(40).collect())
         .collect();
     line(&mut out, " ", "outcome", &outcomes);
     for r in &m.rows {
