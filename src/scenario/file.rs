@@ -58,6 +58,26 @@ pub(super) enum MajorVersion {
     Text(String),
     /// `postgres = [13, 15, 17]`: the same scenario on each major, side by side.
     List(Vec<MajorVersion>),
+    /// Anything else: refused with the line, in words.
+    Other(toml::Value),
+}
+
+impl MajorVersion {
+    /// What was written, for messages.
+    pub(super) fn found(&self) -> String {
+        match self {
+            MajorVersion::Number(n) => n.to_string(),
+            MajorVersion::Text(t) => format!("{t:?}"),
+            MajorVersion::List(list) => format!(
+                "[{}]",
+                list.iter()
+                    .map(MajorVersion::found)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            MajorVersion::Other(v) => v.to_string(),
+        }
+    }
 }
 
 /// A server setting's value: TOML strings, integers, floats and booleans are all accepted.
@@ -168,17 +188,9 @@ pub(super) struct StrategySection {
     /// What this way of making the change does.
     pub description: Option<String>,
     /// `"breach"`: the naive way, shown for contrast; its breaches do not fail the run.
-    pub expect: Option<Expect>,
+    pub expect: Option<Spanned<String>>,
     /// Run in order on a dedicated connection.
     pub steps: Spanned<Vec<Spanned<StepSection>>>,
-}
-
-/// What a strategy is expected to do against the budgets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Expect {
-    /// To breach one or more budgets: the naive way a scenario shows for contrast.
-    Breach,
 }
 
 /// One migration step: exactly one of `sql`, `file`, `deploy` and `pause`.

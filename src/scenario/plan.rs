@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::error::{Problem, ScenarioError};
-use super::file::{BackfillSection, CommandValue, Expect, MajorVersion, ScenarioFile, StepSection};
+use super::file::{BackfillSection, CommandValue, MajorVersion, ScenarioFile, StepSection};
 use super::seed::{self, SeedPlan};
 use super::traffic::{self, TrafficPlan};
 use crate::pg::ErrorClass;
@@ -443,6 +443,25 @@ impl Builder<'_> {
         })
     }
 
+    /// `expect = "breach"` or nothing.
+    fn expect(&mut self, expect: Option<&Spanned<String>>, i: usize) -> bool {
+        let Some(value) = expect else {
+            return false;
+        };
+        if value.get_ref() == "breach" {
+            return true;
+        }
+        self.problem(
+            Some(value),
+            &format!("strategy[{i}].expect"),
+            format!(
+                "expected \"breach\" (the naive way, shown for contrast), found \"{}\"",
+                value.get_ref()
+            ),
+        );
+        false
+    }
+
     fn line_of<T>(&self, spanned: &Spanned<T>) -> usize {
         line_at(self.text, spanned.span().start)
     }
@@ -461,7 +480,7 @@ impl Builder<'_> {
             let parsed = match v {
                 MajorVersion::Number(n) => u32::try_from(*n).ok(),
                 MajorVersion::Text(s) => s.trim().parse::<u32>().ok(),
-                MajorVersion::List(_) => None,
+                MajorVersion::List(_) | MajorVersion::Other(_) => None,
             };
             parsed.filter(|m| (9..=99).contains(m))
         }
@@ -477,9 +496,11 @@ impl Builder<'_> {
                     self.problem(
                         Some(v),
                         "database.postgres",
-                        "expected a Postgres major version such as 17 or \"17\", or a list of \
-                         them such as [13, 15, 17]"
-                            .into(),
+                        format!(
+                            "expected a Postgres major version such as 17 or \"17\", or a list \
+                             of them such as [13, 15, 17]; found {}",
+                            v.get_ref().found()
+                        ),
                     );
                     Vec::new()
                 })
@@ -624,7 +645,7 @@ impl Builder<'_> {
             plans.push(StrategyPlan {
                 name,
                 description: strategy.description.clone(),
-                expect_breach: strategy.expect == Some(Expect::Breach),
+                expect_breach: self.expect(strategy.expect.as_ref(), i),
                 steps,
             });
         }

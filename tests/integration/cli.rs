@@ -238,3 +238,26 @@ fn docker_backend_without_an_engine_is_an_environment_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_bad_expect_and_bad_majors_are_named_in_words() {
+    let err = invalid(&scenario(
+        r#"
+[[strategy]]
+name = "naive"
+expect = "pass"
+steps = [{ sql = "SELECT 1" }]
+"#,
+    ));
+    assert!(
+        err.contains("strategy[0].expect") && err.contains(r#"expected "breach""#),
+        "{err}"
+    );
+    for bad in ["[15.5]", "[]", "[15, \"x\"]", "{ major = 15 }"] {
+        let err = invalid(
+            &scenario(GOOD_AND_FAILING).replace("postgres = \"17\"", &format!("postgres = {bad}")),
+        );
+        assert!(err.contains("database.postgres"), "{bad}: {err}");
+        assert!(!err.contains("untagged enum"), "{bad}: {err}");
+    }
+}
