@@ -190,26 +190,14 @@ pub(crate) async fn start(
     let query_names = plan.queries.iter().map(|q| q.name.clone()).collect();
     let interval_us = plan.interval.as_micros() as u64;
     let recent_p99_us = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut collector = Collector::new(
+    let collector = Collector::new(
         query_names,
         phases,
         interval_us,
         start_us,
         recent_p99_us.clone(),
     );
-    let collector = tokio::spawn(async move {
-        let mut rx = rx;
-        while let Some(event) = rx.recv().await {
-            collector.handle(event);
-        }
-        collector
-    });
-    let _ = events
-        .send(Event::Phase {
-            index: 0,
-            at_us: start_us,
-        })
-        .await;
+    let collector = collect(collector, rx, &events, start_us).await;
 
     let scheduler = match plan.rate {
         Rate::PerSecond(rate) => {
@@ -291,26 +279,14 @@ async fn start_replay(
     let pool = replay::start(ctx.clone(), threads, events.clone()).await?;
     let start_us = clock.offset().as_micros() as u64 + 10_000;
     ctx.start_us.store(start_us, Ordering::Relaxed);
-    let mut collector = Collector::new(
+    let collector = Collector::new(
         query_names,
         phases,
         interval_us,
         start_us,
         recent_p99_us.clone(),
     );
-    let collector = tokio::spawn(async move {
-        let mut rx = rx;
-        while let Some(event) = rx.recv().await {
-            collector.handle(event);
-        }
-        collector
-    });
-    let _ = events
-        .send(Event::Phase {
-            index: 0,
-            at_us: start_us,
-        })
-        .await;
+    let collector = collect(collector, rx, &events, start_us).await;
     ctx.go.cancel();
     let (_, queue_rx) = async_channel::bounded(1);
     let ticker = tokio::spawn(tick(
@@ -471,6 +447,28 @@ impl Drop for Traffic {
         }
         self.ticker.abort();
     }
+}
+
+/// Starts `collector` on the events of `rx` and opens the first phase at `start_us`.
+async fn collect(
+    mut collector: Collector,
+    mut rx: mpsc::Receiver<Event>,
+    events: &mpsc::Sender<Event>,
+    start_us: u64,
+) -> tokio::task::JoinHandle<Collector> {
+    let handle = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            collector.handle(event);
+        }
+        collector
+    });
+    let _ = events
+        .send(Event::Phase {
+            index: 0,
+            at_us: start_us,
+        })
+        .await;
+    handle
 }
 
 async fn tick(

@@ -88,17 +88,9 @@ async fn run_thread(
     abandon: CancellationToken,
     ready: oneshot::Sender<Result<(), DbError>>,
 ) {
-    let mut clients = Vec::new();
-    for _ in &ids {
-        match crate::db::connect(&ctx.config, &ctx.target).await {
-            Ok(c) => clients.push(c),
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        }
-    }
-    let _ = ready.send(Ok(()));
+    let Some(clients) = connect_all(&ctx.config, &ctx.target, ids.len(), ready).await else {
+        return;
+    };
     let mut workers = tokio::task::JoinSet::new();
     for (id, client) in ids.into_iter().zip(clients) {
         let source = match &queue {
@@ -154,4 +146,26 @@ impl Pool {
             }
         }
     }
+}
+
+/// Opens `n` connections and tells `ready` whether they all came up (the first failure if
+/// not); returns them when they did.
+pub(super) async fn connect_all(
+    config: &tokio_postgres::Config,
+    target: &str,
+    n: usize,
+    ready: oneshot::Sender<Result<(), DbError>>,
+) -> Option<Vec<tokio_postgres::Client>> {
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        match crate::db::connect(config, target).await {
+            Ok(c) => clients.push(c),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return None;
+            }
+        }
+    }
+    let _ = ready.send(Ok(()));
+    Some(clients)
 }

@@ -103,17 +103,10 @@ async fn run_thread(
     abandon: CancellationToken,
     ready: tokio::sync::oneshot::Sender<Result<(), DbError>>,
 ) {
-    let mut clients = Vec::new();
-    for _ in &ids {
-        match crate::db::connect(&ctx.config, &ctx.target).await {
-            Ok(c) => clients.push(c),
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        }
-    }
-    let _ = ready.send(Ok(()));
+    let Some(clients) = super::pool::connect_all(&ctx.config, &ctx.target, ids.len(), ready).await
+    else {
+        return;
+    };
     let mut tasks = tokio::task::JoinSet::new();
     for (id, client) in ids.into_iter().zip(clients) {
         tasks.spawn(session(ctx.clone(), id, client, events.clone()));

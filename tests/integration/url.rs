@@ -13,6 +13,11 @@ const PASSWORD: &str = "pa55word-never-shown";
 
 /// A server for the url backend to use: a throwaway local cluster made through the library.
 async fn server(sandbox: &Sandbox) -> rehearse::db::Server {
+    server_named(sandbox, "urltest").await
+}
+
+/// [`server`], under the run id `run_id`.
+async fn server_named(sandbox: &Sandbox, run_id: &str) -> rehearse::db::Server {
     let options = BackendOptions {
         kind: BackendKind::Local,
         database_url: None,
@@ -20,9 +25,9 @@ async fn server(sandbox: &Sandbox) -> rehearse::db::Server {
         pg_bin: None,
         allow_existing_tables: false,
         log_path: sandbox.path().join("server.log"),
-        run_id: "urltest".into(),
+        run_id: run_id.into(),
         cache: None,
-        owner: rehearse::db::owner::Owner::current("urltest"),
+        owner: rehearse::db::owner::Owner::current(run_id),
     };
     provision(&options, &DatabasePlan::default()).await.unwrap()
 }
@@ -489,29 +494,13 @@ async fn init_writes_a_scenario_that_validates_and_runs() {
     server.shutdown().await;
 }
 
-/// A throwaway local cluster that logs the statements of database `capture_src`.
-async fn capturing_server(sandbox: &Sandbox) -> rehearse::db::Server {
-    let options = BackendOptions {
-        kind: BackendKind::Local,
-        database_url: None,
-        image: None,
-        pg_bin: None,
-        allow_existing_tables: false,
-        log_path: sandbox.path().join("server.log"),
-        run_id: "capturetest".into(),
-        cache: None,
-        owner: rehearse::db::owner::Owner::current("capturetest"),
-    };
-    provision(&options, &DatabasePlan::default()).await.unwrap()
-}
-
 const CAPTURED_SCHEMA: &str = "CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
     email text NOT NULL UNIQUE, score int NOT NULL);";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_captured_log_replays_the_same_statements_at_the_same_rate() {
     let sandbox = Sandbox::new();
-    let server = capturing_server(&sandbox).await;
+    let server = server_named(&sandbox, "capturetest").await;
     let admin = server.connect("postgres").await.unwrap();
     admin
         .batch_execute("CREATE DATABASE capture_src")

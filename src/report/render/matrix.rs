@@ -195,14 +195,7 @@ pub fn folder(major: u32) -> String {
 
 /// Writes `matrix.md` and `matrix.html` into `dir`; returns the files written.
 pub fn write_matrix(m: &Matrix, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let mut env = minijinja::Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.add_filter("md", super::markdown_text);
-    env.add_template("matrix.md", include_str!("templates/matrix.md.j2"))
-        .expect("valid template");
-    env.add_template("matrix.html", include_str!("templates/matrix.html.j2"))
-        .expect("valid template");
+    let env = super::environment();
     let mut written = Vec::new();
     for name in ["matrix.md", "matrix.html"] {
         let text = env
@@ -233,15 +226,7 @@ fn duration(step: &StepReport) -> Option<(String, f64)> {
 }
 
 fn rewrite(step: &StepReport) -> String {
-    if step.rewrites.is_empty() {
-        "none".into()
-    } else {
-        step.rewrites
-            .iter()
-            .map(|r| r.relation.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+    super::rewritten(step).unwrap_or_else(|| "none".into())
 }
 
 /// The strongest lock the step held on each table (indexes left out: they follow the table).
@@ -263,7 +248,7 @@ fn locks(step: &StepReport) -> String {
     }
     strongest
         .iter()
-        .map(|(r, m)| format!("{} on {r}", m.name().trim_end_matches("Lock")))
+        .map(|(r, m)| format!("{} on {r}", m.short()))
         .collect::<Vec<_>>()
         .join(", ")
 }

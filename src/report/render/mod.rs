@@ -64,11 +64,26 @@ fn environment() -> Environment<'static> {
     env.add_template("report.md", MD).expect("valid template");
     env.add_template("junit.xml", JUNIT)
         .expect("valid template");
+    env.add_template("matrix.md", include_str!("templates/matrix.md.j2"))
+        .expect("valid template");
+    env.add_template("matrix.html", include_str!("templates/matrix.html.j2"))
+        .expect("valid template");
     env.add_filter("dur", |s: Option<f64>| s.map_or("–".into(), seconds));
     env.add_filter("ms", |ms: Option<f64>| ms.map_or("–".into(), millis));
     env.add_filter("bytes", |b: Option<f64>| b.map_or("–".into(), bytes));
     env.add_filter("md", markdown_text);
     env
+}
+
+/// The relations a step rewrote, comma-separated; `None` when it rewrote none.
+fn rewritten(step: &crate::report::StepReport) -> Option<String> {
+    (!step.rewrites.is_empty()).then(|| {
+        step.rewrites
+            .iter()
+            .map(|r| r.relation.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
 
 /// Text safe inside a Markdown table cell: no HTML (GitHub renders tags), no cell breaks.
@@ -124,15 +139,7 @@ fn step_views(s: &StrategyReport) -> Vec<StepView> {
                 status: st.status.name(),
                 duration_s: st.duration_s,
                 locks: locks.join(", "),
-                rewrite: if st.rewrites.is_empty() {
-                    "no".into()
-                } else {
-                    st.rewrites
-                        .iter()
-                        .map(|r| r.relation.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
+                rewrite: rewritten(st).unwrap_or_else(|| "no".into()),
                 wal_bytes: st.wal_bytes.map(|b| b as f64),
                 retries: st.attempts.len().saturating_sub(1),
                 waited_s: st
