@@ -24,6 +24,12 @@ cp "$out/lock-queue/report.json" "$fixtures/lock-queue.json"
 "$bin" run tests/fixtures/scenarios/failing.toml "${common[@]}" --out "$out/failing" >/dev/null || true
 cp "$out/failing/report.json" "$fixtures/failing.json"
 
+# A deploy that opens its connections beside the pool past max_connections (refused, 53300)
+# vs one instance at a time: the connections line, the refused attempts in the errors.
+"$bin" run scenarios/connection-headroom.toml --postgres 15 --scale 0.05 "${common[@]}" \
+	--out "$out/connection-headroom" >/dev/null || true
+cp "$out/connection-headroom/report.json" "$fixtures/connection-headroom.json"
+
 # Three scales of one scenario, for the estimate.
 "$bin" estimate tests/fixtures/scenarios/estimate.toml --scales 0.1,0.2,0.4 "${common[@]}" \
 	--out "$out/estimate" >/dev/null

@@ -24,6 +24,7 @@ fn fixtures_are_reports_of_this_version() {
     for name in [
         "lock-queue",
         "failing",
+        "connection-headroom",
         "estimate-0.1",
         "estimate-0.2",
         "estimate-0.4",
@@ -46,6 +47,10 @@ fn summary() {
         render(&fixture("lock-queue"), Format::Text)
     );
     insta::assert_snapshot!("summary_failing", render(&fixture("failing"), Format::Text));
+    insta::assert_snapshot!(
+        "summary_connection_headroom",
+        render(&fixture("connection-headroom"), Format::Text)
+    );
 }
 
 /// Issue 16: a skipped step printed "? WAL". A step that did not run prints no figures, and one
@@ -73,6 +78,10 @@ fn issue_16_steps_without_a_wal_figure_print_none() {
 fn markdown() {
     insta::assert_snapshot!("md_lock_queue", render(&fixture("lock-queue"), Format::Md));
     insta::assert_snapshot!("md_failing", render(&fixture("failing"), Format::Md));
+    insta::assert_snapshot!(
+        "md_connection_headroom",
+        render(&fixture("connection-headroom"), Format::Md)
+    );
 }
 
 #[test]
@@ -130,6 +139,7 @@ fn a_version_1_report_renders_with_its_figures_computed() {
 /// fetched from elsewhere.
 #[test]
 fn html_structure() {
+    html_has_connections_chart();
     use scraper::{Html, Selector};
     let select = |html: &Html, css: &str| {
         html.select(&Selector::parse(css).expect("valid selector"))
@@ -260,4 +270,18 @@ fn matrix_of_majors() {
     assert!(md.contains("| **plain** |"), "{md}");
     let html = std::fs::read_to_string(&files[1]).unwrap();
     assert!(html.contains(r#"class="differs""#) && html.contains("pg17/report.html"));
+}
+
+/// A strategy whose deploy opened connections beside the pool has the connections line and
+/// chart; one far below the limit with no deploy (lock-queue) has neither.
+fn html_has_connections_chart() {
+    let html = render(&fixture("connection-headroom"), Format::Html);
+    assert_eq!(
+        html.matches("Client connections open on the server")
+            .count(),
+        2
+    );
+    assert!(html.contains("attempts refused"), "no connections line");
+    let quiet = render(&fixture("lock-queue"), Format::Html);
+    assert!(!quiet.contains("Client connections open"));
 }

@@ -44,7 +44,7 @@ pub(crate) fn strategy_figures(s: &StrategyReport, delayed: Option<DelayedOps>) 
         }),
         baseline_stability: traffic.and_then(baseline_stability),
         delayed,
-        errors: traffic.map_or(0, |t| t.failed),
+        errors: traffic.map_or(0, |t| t.failed + t.refused_connections),
         errors_by_class,
         wal_bytes: s.steps.iter().filter_map(|st| st.wal_bytes).sum(),
         rewrites: s

@@ -158,11 +158,16 @@ fn strategy(s: &StrategyReport, fail: &mut impl FnMut(String)) {
         ));
     }
     let by_class: u64 = t.errors.iter().map(|e| e.count).sum();
-    if by_class != t.failed {
+    if by_class != t.failed + t.refused_connections {
         fail(format!(
-            "{by_class} errors by class, {} operations failed",
-            t.failed
+            "{by_class} errors by class, {} operations failed, {} connections refused",
+            t.failed, t.refused_connections
         ));
+    }
+    if let Some(c) = &s.connections
+        && c.series.iter().any(|p| p.open > c.peak)
+    {
+        fail(format!("a connection count above the peak ({})", c.peak));
     }
     // Step i's phase is phase i + 1; it begins where the step begins and ends no later than
     // the next step begins.

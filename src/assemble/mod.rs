@@ -20,10 +20,10 @@ use chrono::{DateTime, Utc};
 
 use crate::db::ServerFacts;
 use crate::migrate::{LeftoverRecord, StepRecord};
-use crate::observe::{LoggedWait, ProgressPhase, Sighting};
+use crate::observe::{ConnectionCount, LoggedWait, Sampled};
 use crate::report::{
-    Environment, Leftover, Outcome, ReadError, Report, SCHEMA_VERSION, ScenarioInfo,
-    StrategyFigures, StrategyReport, StrategyStatus, Tool,
+    ConnectionPoint, ConnectionsReport, Environment, Leftover, Outcome, ReadError, Report,
+    SCHEMA_VERSION, ScenarioInfo, StrategyFigures, StrategyReport, StrategyStatus, Tool,
 };
 use crate::scenario::{Plan, StrategyPlan};
 use crate::seed::Seeded;
@@ -62,12 +62,8 @@ pub(crate) struct StrategyRun {
     pub steps: Vec<StepRecord>,
     /// The traffic, when the scenario has some.
     pub traffic: Option<TrafficRecord>,
-    /// Whether the lock sampler ran.
-    pub sampled: bool,
-    /// Lock waits the sampler saw.
-    pub sightings: Vec<Sighting>,
-    /// Index-build phases the sampler saw.
-    pub progress: Vec<ProgressPhase>,
+    /// What the lock sampler saw, when it ran.
+    pub sampled: Option<Sampled>,
     /// Lock waits the server logged.
     pub logged: Vec<LoggedWait>,
     /// What the steps left behind.
@@ -155,11 +151,16 @@ fn environment(plan: &Plan, server: Option<ServerFacts>) -> Environment {
 }
 
 fn strategy(plan: &StrategyPlan, run: StrategyRun) -> StrategyReport {
-    let lock_waits = locks::lock_waits(&run.sightings, &run.logged, run.migration_pid);
+    let ran = run.sampled.is_some();
+    let sampled = run.sampled.unwrap_or_default();
+    let lock_waits = locks::lock_waits(&sampled.waits, &run.logged, run.migration_pid);
     let steps: Vec<_> = run
         .steps
         .iter()
-        .map(|s| steps::step(s, run.sampled.then_some(&lock_waits[..]), &run.progress))
+        .map(|s| {
+            let waits = ran.then_some(&lock_waits[..]);
+            steps::step(s, waits, &sampled.phases)
+        })
         .collect();
     let (traffic, delayed) = match &run.traffic {
         Some(t) => {
@@ -198,6 +199,9 @@ fn strategy(plan: &StrategyPlan, run: StrategyRun) -> StrategyReport {
             })
             .collect(),
         lock_waits,
+        connections: sampled
+            .limits
+            .map(|limits| connections(limits, &sampled.connections)),
         figures: StrategyFigures::default(),
     };
     report.figures = strategy_figures(&report, delayed);
@@ -229,7 +233,34 @@ fn not_run(plan: &StrategyPlan) -> StrategyReport {
         traffic: None,
         leftovers: Vec::new(),
         lock_waits: Vec::new(),
+        connections: None,
         figures: StrategyFigures::default(),
+    }
+}
+
+/// The connections the sampler counted, against the server's limits.
+fn connections(
+    (max_connections, reserved): (u32, u32),
+    seen: &[ConnectionCount],
+) -> ConnectionsReport {
+    let peak = seen
+        .iter()
+        .fold(None::<&ConnectionCount>, |best, c| match best {
+            Some(b) if b.open >= c.open => Some(b),
+            _ => Some(c),
+        });
+    ConnectionsReport {
+        max_connections,
+        reserved,
+        peak: peak.map_or(0, |p| p.open),
+        peak_at_s: peak.map_or(0.0, |p| p.t_s),
+        series: seen
+            .iter()
+            .map(|c| ConnectionPoint {
+                t_s: c.t_s,
+                open: c.open,
+            })
+            .collect(),
     }
 }
 

@@ -104,6 +104,8 @@ pub(super) fn traffic(t: &TrafficRecord) -> (TrafficReport, Option<DelayedOps>) 
         abandoned: t.abandoned,
         dropped: t.dropped,
         reprepared: t.reprepared,
+        surge_connections: t.surged,
+        refused_connections: t.refused,
         lateness: percentiles(&t.lateness),
         overall: stats(&overall),
         phases,

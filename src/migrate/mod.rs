@@ -134,11 +134,17 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
                     (false, None) => Some(Ok(())),
                 }
             }
-            StepAction::Deploy { version, over } => {
+            StepAction::Deploy {
+                version,
+                over,
+                connections,
+                wait: whole,
+            } => {
                 if let Some(t) = traffic {
-                    t.deploy(version, *over);
+                    t.deploy(version, *over, *connections);
                 }
-                wait(*over, cancel).await.then_some(Ok(()))
+                let lasts = if *whole { *over } else { Duration::ZERO };
+                wait(lasts, cancel).await.then_some(Ok(()))
             }
             StepAction::Pause(d) => wait(*d, cancel).await.then_some(Ok(())),
             StepAction::Backfill(plan) => {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, Config};
 use tokio_util::sync::CancellationToken;
 
-use super::record::{ProgressPhase, Session, Sighting};
+use super::record::{ConnectionCount, ProgressPhase, Session, Sighting};
 use crate::clock::RunClock;
 use crate::pg::{LockMode, LockType, SessionRole};
 
@@ -32,7 +32,20 @@ pub(crate) struct Sampler {
     /// backfill throttles).
     pub app_wait_us: Arc<AtomicU64>,
     stop: CancellationToken,
-    thread: Option<std::thread::JoinHandle<(Vec<Sighting>, Vec<ProgressPhase>)>>,
+    thread: Option<std::thread::JoinHandle<Sampled>>,
+}
+
+/// What the sampler saw.
+#[derive(Debug, Default)]
+pub(crate) struct Sampled {
+    /// Every lock wait, in order of start.
+    pub waits: Vec<Sighting>,
+    /// Index-build phases.
+    pub phases: Vec<ProgressPhase>,
+    /// Client connections open on the server: each change of the count, with when it was seen.
+    pub connections: Vec<ConnectionCount>,
+    /// `max_connections`, and the slots reserved for superusers, when they could be read.
+    pub limits: Option<(u32, u32)>,
 }
 
 impl Drop for Sampler {
@@ -44,10 +57,20 @@ impl Drop for Sampler {
 
 /// Cheap: reads only the backend status array. `pg_locks` (below) reads the whole lock table
 /// under its partition locks, so it is queried only when this finds someone waiting.
+/// It also counts the client connections open on the whole server (against `max_connections`).
 const PROBE: &str = "
-    SELECT count(*) FROM pg_stat_get_activity(NULL) a
-     WHERE a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()";
+    SELECT count(*) FILTER (
+             WHERE a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()),
+           count(*) FILTER (WHERE a.backend_type = 'client backend')
+      FROM pg_stat_get_activity(NULL) a";
+
+/// The server's connection limit and the slots reserved for superusers (and, on 16+, for
+/// roles with `pg_use_reserved_connections`).
+const LIMITS: &str = "
+    SELECT current_setting('max_connections')::int,
+           current_setting('superuser_reserved_connections')::int
+             + coalesce(current_setting('reserved_connections', true)::int, 0)";
 
 const WAITERS: &str = "
     SELECT a.pid, a.application_name, left(a.query, 300), pg_blocking_pids(a.pid),
@@ -100,7 +123,7 @@ impl Sampler {
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
-                            Default::default()
+                            Sampled::default()
                         }
                     }
                 })
@@ -120,12 +143,11 @@ impl Sampler {
         }
     }
 
-    /// Stops sampling and returns every wait seen, in order of start, and the index-build
-    /// phases seen.
-    pub(crate) async fn stop(mut self) -> (Vec<Sighting>, Vec<ProgressPhase>) {
+    /// Stops sampling and returns what it saw.
+    pub(crate) async fn stop(mut self) -> Sampled {
         self.stop.cancel();
         let Some(thread) = self.thread.take() else {
-            return Default::default();
+            return Sampled::default();
         };
         tokio::task::spawn_blocking(move || thread.join().unwrap_or_default())
             .await
@@ -139,7 +161,12 @@ async fn run(
     stop: CancellationToken,
     step_running: Arc<AtomicUsize>,
     app_wait_us: Arc<AtomicU64>,
-) -> (Vec<Sighting>, Vec<ProgressPhase>) {
+) -> Sampled {
+    let limits = client.query_one(LIMITS, &[]).await.ok().map(|r| {
+        let (max, reserved): (i32, i32) = (r.get(0), r.get(1));
+        (max.max(0) as u32, reserved.max(0) as u32)
+    });
+    let mut connections: Vec<ConnectionCount> = Vec::new();
     let mut phases: Vec<ProgressPhase> = Vec::new();
     // A wait is one backend waiting for one lock: two waits of a session on different
     // transaction ids (or tuples, or objects) are two waits, however close.
@@ -149,10 +176,13 @@ async fn run(
     let mut names: BTreeMap<i32, Session> = BTreeMap::new();
     loop {
         let now_s = clock.offset().as_secs_f64();
-        let waiting = client
-            .query_one(PROBE, &[])
-            .await
-            .map(|r| r.get::<_, i64>(0));
+        let waiting = client.query_one(PROBE, &[]).await.map(|r| {
+            let open = r.get::<_, i64>(1).max(0) as u32;
+            if connections.last().is_none_or(|c| c.open != open) {
+                connections.push(ConnectionCount { t_s: now_s, open });
+            }
+            r.get::<_, i64>(0)
+        });
         let rows = match waiting {
             Ok(0) => Ok(Vec::new()),
             Ok(_) => client.query(WAITERS, &[]).await,
@@ -299,7 +329,12 @@ async fn run(
     let now_s = clock.offset().as_secs_f64();
     done.extend(open.into_values().map(|o| finish(o, now_s)));
     done.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    (done, phases)
+    Sampled {
+        waits: done,
+        phases,
+        connections,
+        limits,
+    }
 }
 
 /// A wait last seen at `last_seen_s` ended somewhere before `gone_s`: take the midpoint.

@@ -11,8 +11,8 @@ pub(crate) mod serverlog;
 
 use std::path::Path;
 
-pub(crate) use locks::Sampler;
-pub(crate) use record::{LoggedWait, ProgressPhase, Session, Sighting};
+pub(crate) use locks::{Sampled, Sampler};
+pub(crate) use record::{ConnectionCount, LoggedWait, ProgressPhase, Session, Sighting};
 pub(crate) use serverlog::parse as parse_server_log;
 
 use crate::clock::RunClock;

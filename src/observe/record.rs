@@ -90,3 +90,12 @@ pub(crate) struct LoggedWait {
     /// lock); waits on transaction ids name none, and may be another database's.
     pub in_database: bool,
 }
+
+/// The client connections open on the server, from when the sampler saw this count.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ConnectionCount {
+    /// Seconds on the run's clock.
+    pub t_s: f64,
+    /// Client backends (every database, every user).
+    pub open: u32,
+}

@@ -25,8 +25,9 @@ pub use crate::pg::ServerError;
 pub use locks::{LockWait, SessionRef, StepLockSummary};
 pub use seed::{IndexBuild, IndexBuildKind, SeedSummary, TableSummary};
 pub use strategy::{
-    AttemptReport, BackfillReport, DelayedOps, IndexPhase, Leftover, LockTaken, Rewrite, Stability,
-    StepReport, StepStatus, StrategyFigures, StrategyReport, StrategyStatus,
+    AttemptReport, BackfillReport, ConnectionPoint, ConnectionsReport, DelayedOps, IndexPhase,
+    Leftover, LockTaken, Rewrite, Stability, StepReport, StepStatus, StrategyFigures,
+    StrategyReport, StrategyStatus,
 };
 pub use traffic::{
     BackgroundReport, ErrorReport, IntervalReport, LatencyStats, Percentiles, PhaseReport,

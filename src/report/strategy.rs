@@ -42,6 +42,10 @@ pub struct StrategyReport {
     /// Every lock wait seen while the strategy ran (traffic and steps): the sampler's, with the
     /// server log's exact durations folded in.
     pub lock_waits: Vec<LockWait>,
+    /// Client connections open on the server while the strategy ran, against
+    /// `max_connections` (the lock sampler counts them); null without the sampler.
+    #[serde(default)]
+    pub connections: Option<ConnectionsReport>,
     /// The figures that decide between strategies, derived once from the above.
     pub figures: StrategyFigures,
 }
@@ -76,6 +80,35 @@ pub struct StrategyFigures {
     pub rewrites: Vec<String>,
     /// The longest ACCESS EXCLUSIVE hold of a step (an upper bound), seconds.
     pub exclusive_hold_s: Option<f64>,
+}
+
+/// Client connections open on the server (every database and user, rehearse's own sessions
+/// included) while a strategy ran.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsReport {
+    /// The server's `max_connections`.
+    pub max_connections: u32,
+    /// Slots of those reserved for superusers (`superuser_reserved_connections`, plus
+    /// `reserved_connections` on 16+): other roles are refused (SQLSTATE 53300) once
+    /// `max_connections − reserved` are open.
+    pub reserved: u32,
+    /// The most open at once.
+    pub peak: u32,
+    /// When that count was first seen, seconds from the run's start.
+    pub peak_at_s: f64,
+    /// Each change of the count, in order.
+    pub series: Vec<ConnectionPoint>,
+}
+
+/// The connections open from `t_s` on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPoint {
+    /// Seconds from the run's start.
+    pub t_s: f64,
+    /// Client connections open.
+    pub open: u32,
 }
 
 /// The spread of a phase's per-interval throughput and p99: a baseline that wanders measures the

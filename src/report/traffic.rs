@@ -43,6 +43,15 @@ pub struct TrafficReport {
     pub dropped: u64,
     /// Statements re-prepared after the server invalidated their cached plan (SQLSTATE 0A000).
     pub reprepared: u64,
+    /// Connections deploys opened beside the pool while their rollouts lasted (`connections`
+    /// on a deploy step).
+    #[serde(default)]
+    pub surge_connections: u64,
+    /// Attempts to open those that the server refused: each is in `errors` (query
+    /// `connect (<version>)`) and in the strategy's error count, not in `failed` (which counts
+    /// operations).
+    #[serde(default)]
+    pub refused_connections: u64,
     /// Schedule lateness (actual send − intended start), milliseconds.
     pub lateness: Percentiles,
     /// Every operation of the run.

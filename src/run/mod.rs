@@ -381,10 +381,9 @@ async fn rehearse_strategy(
         _ => None,
     };
     guard.abort();
-    let sampled = sampler.is_some();
-    let (sightings, progress) = match sampler {
-        Some(s) => s.stop().await,
-        None => Default::default(),
+    let sampled = match sampler {
+        Some(s) => Some(s.stop().await),
+        None => None,
     };
     let failure = watch.cause().map(|cause| {
         let (at_s, phase) = death.unwrap_or((clock.offset().as_secs_f64(), "the strategy".into()));
@@ -408,8 +407,6 @@ async fn rehearse_strategy(
         steps,
         traffic,
         sampled,
-        sightings,
-        progress,
         logged,
         leftovers,
         interrupted: cancel.is_cancelled(),

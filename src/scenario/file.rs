@@ -217,6 +217,11 @@ pub(super) struct StepSection {
     /// With `deploy`: shift traffic to the new version gradually over this long.
     #[serde(default, with = "humantime_serde")]
     pub over: Option<Duration>,
+    /// With `deploy` and `over`: the new version's connections, opened over the rollout beside
+    /// the old version's and closed when it ends.
+    pub connections: Option<Spanned<i64>>,
+    /// With `deploy`: `false` runs the next steps while the rollout goes on.
+    pub wait: Option<bool>,
     /// Wait this long (traffic keeps running).
     #[serde(default, with = "humantime_serde")]
     pub pause: Option<Duration>,

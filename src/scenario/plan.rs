@@ -132,6 +132,10 @@ pub(crate) enum StepAction {
         version: String,
         /// How long the shift takes (zero: at once).
         over: Duration,
+        /// Connections the new version opens beside the old version's during the rollout.
+        connections: usize,
+        /// Whether the step lasts as long as the rollout (else the next steps run during it).
+        wait: bool,
     },
     /// Wait, traffic running.
     Pause(Duration),
@@ -263,11 +267,25 @@ impl StepAction {
     pub(crate) fn source(&self) -> String {
         match self {
             StepAction::Sql(sql) => sql.source.origin.clone(),
-            StepAction::Deploy { version, over } if over.is_zero() => format!("deploy {version}"),
-            StepAction::Deploy { version, over } => format!(
-                "deploy {version} over {}",
-                humantime::format_duration(*over)
-            ),
+            StepAction::Deploy { version, over, .. } if over.is_zero() => {
+                format!("deploy {version}")
+            }
+            StepAction::Deploy {
+                version,
+                over,
+                connections,
+                ..
+            } => {
+                let surge = if *connections > 0 {
+                    format!(" with {connections} new connections")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "deploy {version} over {}{surge}",
+                    humantime::format_duration(*over)
+                )
+            }
             StepAction::Pause(d) => format!("pause {}", humantime::format_duration(*d)),
             StepAction::Command { argv, .. } => argv.join(" "),
             StepAction::Backfill(b) => format!(
@@ -669,6 +687,26 @@ impl Builder<'_> {
         if section.over.is_some() && section.deploy.is_none() {
             self.problem(Some(step), key, "`over` goes with `deploy`".into());
         }
+        if section.wait.is_some() && section.deploy.is_none() {
+            self.problem(Some(step), key, "`wait` goes with `deploy`".into());
+        }
+        if let Some(n) = &section.connections {
+            if section.deploy.is_none() || section.over.is_none_or(|o| o.is_zero()) {
+                self.problem(
+                    Some(n),
+                    &format!("{key}.connections"),
+                    "`connections` goes with `deploy` and `over` (the new version's connections \
+                     open during the rollout)"
+                        .into(),
+                );
+            } else if !(1..=MAX_SURGE).contains(n.get_ref()) {
+                self.problem(
+                    Some(n),
+                    &format!("{key}.connections"),
+                    format!("must be between 1 and {MAX_SURGE}, not {}", n.get_ref()),
+                );
+            }
+        }
         let sql_only = section.transaction.is_some()
             || section.lock_timeout.is_some()
             || section.statement_timeout.is_some()
@@ -777,10 +815,16 @@ impl Builder<'_> {
                 Some(_) => {}
             }
             let over = section.over.unwrap_or_default();
+            let connections = section
+                .connections
+                .as_ref()
+                .map_or(0, |n| (*n.get_ref()).clamp(0, MAX_SURGE) as usize);
             (
                 StepAction::Deploy {
                     version: v.clone(),
                     over,
+                    connections,
+                    wait: section.wait.unwrap_or(true),
                 },
                 format!("deploy {v}"),
             )
@@ -948,6 +992,9 @@ impl Builder<'_> {
 /// The longest name a scenario, strategy or step may have: names become folder names, report
 /// headings and JUnit test names.
 pub(crate) const MAX_NAME: usize = 200;
+
+/// The most connections a deploy may open beside the pool.
+const MAX_SURGE: i64 = 10_000;
 
 /// What is wrong with a name, if anything: empty, too long, or holding control characters (a
 /// NUL or a newline breaks file names, XML and tables).

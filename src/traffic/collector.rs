@@ -25,6 +25,15 @@ pub(super) enum Event {
         /// Offset, µs.
         at_us: u64,
     },
+    /// A deploy's new connection was refused (it is tried again later).
+    Refused {
+        /// When, µs.
+        at_us: u64,
+        /// The version deployed.
+        version: String,
+        /// Why.
+        failure: Failure,
+    },
     /// Periodic: sample in-flight and queued counts, close finished intervals.
     Tick {
         /// Now, µs.
@@ -84,6 +93,8 @@ pub(super) struct Collected {
     pub failed: u64,
     /// Re-prepared statements.
     pub reprepared: u64,
+    /// Deploys' new connections refused (in `errors` too, not in `failed`).
+    pub refused: u64,
 }
 
 /// The width of a by-start bucket, µs: fine enough to show a stall's ramp.
@@ -136,6 +147,8 @@ pub(super) struct Collector {
     series: Vec<IntervalRecord>,
     by_start: ByStart,
     errors: BTreeMap<(ErrorClass, Option<String>, u16), ErrorAcc>,
+    /// Refused connections by class, SQLSTATE and version.
+    refused: BTreeMap<(ErrorClass, Option<String>, String), ErrorAcc>,
     succeeded: u64,
     failed: u64,
     reprepared: u64,
@@ -168,6 +181,7 @@ impl Collector {
             series: Vec::new(),
             by_start: ByStart::new(BY_START_BUCKET_US, start_us),
             errors: BTreeMap::new(),
+            refused: BTreeMap::new(),
             succeeded: 0,
             failed: 0,
             reprepared: 0,
@@ -186,6 +200,26 @@ impl Collector {
                     }
                     self.current = Some(index);
                 }
+            }
+            Event::Refused {
+                at_us,
+                version,
+                failure,
+            } => {
+                let i = self.interval_of(at_us).max(self.next_closed);
+                self.interval(i).errors += 1;
+                let acc = self
+                    .refused
+                    .entry((failure.class, failure.sqlstate, version))
+                    .or_insert_with(|| ErrorAcc {
+                        count: 0,
+                        first_us: at_us,
+                        last_us: at_us,
+                        example: failure.message,
+                    });
+                acc.count += 1;
+                acc.first_us = acc.first_us.min(at_us);
+                acc.last_us = acc.last_us.max(at_us);
             }
             Event::Tick {
                 now_us,
@@ -374,18 +408,25 @@ impl Collector {
             })
             .collect();
         let query_names = self.query_names;
+        let refused = self.refused.values().map(|a| a.count).sum();
+        let tally = |class, sqlstate, query, acc: ErrorAcc| ErrorTally {
+            class,
+            sqlstate,
+            query,
+            count: acc.count,
+            first_us: acc.first_us,
+            last_us: acc.last_us,
+            example: acc.example,
+        };
         let errors = self
             .errors
             .into_iter()
-            .map(|((class, sqlstate, q), acc)| ErrorTally {
-                class,
-                sqlstate,
-                query: query_names.get(q as usize).cloned(),
-                count: acc.count,
-                first_us: acc.first_us,
-                last_us: acc.last_us,
-                example: acc.example,
+            .map(|((class, sqlstate, q), acc)| {
+                tally(class, sqlstate, query_names.get(q as usize).cloned(), acc)
             })
+            .chain(self.refused.into_iter().map(|((class, sqlstate, v), acc)| {
+                tally(class, sqlstate, Some(format!("connect ({v})")), acc)
+            }))
             .collect();
         Collected {
             phases,
@@ -396,6 +437,7 @@ impl Collector {
             succeeded: self.succeeded,
             failed: self.failed,
             reprepared: self.reprepared,
+            refused,
         }
     }
 }

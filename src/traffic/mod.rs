@@ -17,6 +17,7 @@ mod pool;
 mod record;
 mod replay;
 mod schedule;
+mod surge;
 mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,6 +110,10 @@ pub(crate) struct Traffic {
     started: Duration,
     /// Fired on stop: replayed sessions waiting for their next statement end.
     replay_stopping: Option<CancellationToken>,
+    /// Where a deploy's new connections connect.
+    config: tokio_postgres::Config,
+    /// Deploys' connection surges, in order.
+    surges: std::sync::Mutex<Vec<surge::Surge>>,
 }
 
 /// Checks the traffic against the seeded database `dbname` and starts it. `phases` names the
@@ -241,6 +246,8 @@ pub(crate) async fn start(
         recent_p99_us,
         started: Duration::from_micros(start_us),
         replay_stopping: None,
+        config: server.config_as(dbname, crate::pg::SessionRole::TRAFFIC_APP),
+        surges: std::sync::Mutex::default(),
     })
 }
 
@@ -317,6 +324,8 @@ async fn start_replay(
         recent_p99_us,
         started: Duration::from_micros(start_us),
         replay_stopping: Some(stopping),
+        config: server.config_as(dbname, crate::pg::SessionRole::TRAFFIC_APP),
+        surges: std::sync::Mutex::default(),
     })
 }
 
@@ -338,15 +347,28 @@ impl Traffic {
         }
     }
 
-    /// Deploys `version`: at once, or shifting operations to it linearly over `over`. The plan
-    /// was validated, so every deployed version is one the queries name.
-    pub(crate) fn deploy(&self, version: &str, over: Duration) {
+    /// Deploys `version`: at once, or shifting operations to it linearly over `over`, with
+    /// `connections` more connections open while the rollout lasts (the new version's pools
+    /// beside the old's). The plan was validated, so every deployed version is one the queries
+    /// name.
+    pub(crate) fn deploy(&self, version: &str, over: Duration, connections: usize) {
         let Some(index) = self.shared.versions.iter().position(|v| v == version) else {
             tracing::warn!("deploy of unknown app version {version} ignored");
             return;
         };
         let now = self.clock.offset().as_micros() as u64;
         self.shared.deploy(index, now, over.as_micros() as u64);
+        if let (true, Some(events)) = (connections > 0 && !over.is_zero(), &self.events) {
+            let plan = surge::SurgePlan {
+                config: self.config.clone(),
+                version: version.to_owned(),
+                connections,
+                start_us: now,
+                over,
+            };
+            let started = surge::Surge::start(plan, self.clock, events.clone());
+            self.surges.lock().expect("surges lock").push(started);
+        }
     }
 
     /// When traffic started, on the run's clock: the origin of background sessions' `start`
@@ -377,6 +399,11 @@ impl Traffic {
             );
         }
         drop(self.queue.take());
+        let surges = std::mem::take(&mut *self.surges.lock().expect("surges lock"));
+        let mut surged = 0;
+        for s in surges {
+            surged += s.end().await;
+        }
         self.ticker.abort();
         let end_us = self.clock.offset().as_micros() as u64;
         let background = match self.background.take() {
@@ -409,6 +436,8 @@ impl Traffic {
             abandoned,
             dropped: dropped.count,
             reprepared: c.reprepared,
+            surged,
+            refused: c.refused,
             lateness: c.lateness,
             phases: c.phases,
             series: c.series,

@@ -34,6 +34,10 @@ pub(crate) struct TrafficRecord {
     pub dropped: u64,
     /// Statements re-prepared after the server invalidated their cached plan.
     pub reprepared: u64,
+    /// Connections deploys opened beside the pool (their surges).
+    pub surged: u64,
+    /// Connection attempts of deploys' surges the server refused.
+    pub refused: u64,
     /// Actual send − intended start of every operation, µs.
     pub lateness: Histogram<u64>,
     /// Per phase (baseline, each step, recovery), per query.

@@ -227,6 +227,7 @@ pub(crate) mod test_support {
             traffic: None,
             leftovers: Vec::new(),
             lock_waits: Vec::new(),
+            connections: None,
             figures: StrategyFigures::default(),
         }
     }

@@ -14,21 +14,26 @@ fn library() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
+/// The shipped scenario `name`, its schema found from anywhere, its baseline and recovery
+/// shortened to 2 s.
+fn shortened(name: &str) -> String {
+    std::fs::read_to_string(library().join(format!("{name}.toml")))
+        .unwrap()
+        .replace(
+            "file = \"shop/",
+            &format!("file = \"{}/shop/", library().display()),
+        )
+        .replace("baseline = \"5s\"", "baseline = \"2s\"")
+        .replace("recovery = \"5s\"", "recovery = \"2s\"")
+}
+
 /// Runs the shipped scenario `name` at `scale` on the shared server and returns its report.
 /// Steps fail and errors happen only where the scenario expects them (`expect = "breach"`);
 /// latency budgets are timings of a shared test machine, not behaviour, so their breaches are
 /// not judged here.
 fn rehearse(name: &str, scale: &str) -> Value {
     let sandbox = Sandbox::new();
-    let text = std::fs::read_to_string(library().join(format!("{name}.toml"))).unwrap();
-    let text = text
-        .replace(
-            "file = \"shop/",
-            &format!("file = \"{}/shop/", library().display()),
-        )
-        .replace("baseline = \"5s\"", "baseline = \"2s\"")
-        .replace("recovery = \"5s\"", "recovery = \"2s\"");
-    sandbox.write("s.toml", &text);
+    sandbox.write("s.toml", &shortened(name));
     let out = sandbox.run_shared(&["run", "s.toml", "--out", "out", "--scale", scale]);
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
@@ -314,5 +319,108 @@ fn several_majors_on_one_given_server_are_refused() {
             "{}",
             stderr(&out)
         );
+    }
+}
+
+/// connection-headroom, on a server of its own (its `max_connections = 32`; the shared server's
+/// connections are every test's): the deploy that opens the new version's 20 connections
+/// beside the pool is refused past the limit — 53300 errors of class `resources`, counted and
+/// in the errors under `connect (v2)` — while one instance at a time stays under it; the report
+/// counts the connections against the limit.
+#[test]
+fn connection_headroom_runs_out_when_the_whole_new_version_connects() {
+    let sandbox = Sandbox::new();
+    sandbox.write("s.toml", &shortened("connection-headroom"));
+    let out = sandbox.run(&[
+        "run",
+        "s.toml",
+        "--out",
+        "out",
+        "--scale",
+        "0.05",
+        "--backend",
+        "local",
+        "--postgres",
+        "15",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let report = sandbox.report();
+    let all = strategy(&report, "all-at-once");
+    let traffic = &all["traffic"];
+    let refused = traffic["refused_connections"].as_u64().unwrap();
+    assert!(refused > 0, "{traffic}");
+    assert!(traffic["surge_connections"].as_u64().unwrap() < 20);
+    let connect = traffic["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["query"] == "connect (v2)")
+        .unwrap_or_else(|| panic!("no connect errors: {traffic}"));
+    assert_eq!(connect["sqlstate"], "53300");
+    assert_eq!(connect["class"], "resources");
+    assert_eq!(connect["count"].as_u64(), Some(refused));
+    assert!(all["figures"]["errors_by_class"]["resources"].as_u64() >= Some(refused));
+    let connections = &all["connections"];
+    assert_eq!(connections["max_connections"], 32);
+    assert!(connections["reserved"].as_u64().unwrap() >= 3);
+    assert_eq!(connections["peak"], 32, "{connections}");
+    assert!(
+        stdout(&out).contains("attempts refused"),
+        "{}",
+        stdout(&out)
+    );
+
+    let safe = strategy(&report, "one-at-a-time");
+    assert_eq!(
+        safe["traffic"]["refused_connections"], 0,
+        "{}",
+        safe["traffic"]
+    );
+    assert_eq!(safe["traffic"]["surge_connections"], 5);
+    assert_eq!(safe["figures"]["errors"], 0);
+    let peak = safe["connections"]["peak"].as_u64().unwrap();
+    assert!((25..32).contains(&peak), "{}", safe["connections"]);
+    // The expected breach is the only one: the run passes.
+    assert_exit(&out, 0);
+    crate::common::assert_consistent_report(&sandbox.out().join("report.json"));
+}
+
+/// A deploy's `connections` and `wait` are checked before anything runs.
+#[test]
+fn bad_deploy_connections_are_refused_by_validate() {
+    let sandbox = Sandbox::new();
+    let text = std::fs::read_to_string(library().join("connection-headroom.toml")).unwrap();
+    for (from, to, said) in [
+        (
+            "over = \"15s\", connections = 20",
+            "connections = 20",
+            "`connections` goes with `deploy` and `over`",
+        ),
+        (
+            "connections = 20,",
+            "connections = 0,",
+            "must be between 1 and 10000, not 0",
+        ),
+        (
+            "connections = 20,",
+            "connections = 99999999999,",
+            "must be between 1 and 10000",
+        ),
+        (
+            "pause = \"15s\" },\n]\n\n[[strategy]]\nname = \"one-at-a-time\"",
+            "pause = \"15s\", wait = false },\n]\n\n[[strategy]]\nname = \"one-at-a-time\"",
+            "`wait` goes with `deploy`",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        sandbox.write("s.toml", &text.replacen(from, to, 1));
+        let out = sandbox.run(&["validate", "s.toml"]);
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(said), "{said}: {}", stderr(&out));
     }
 }

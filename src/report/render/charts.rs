@@ -174,6 +174,60 @@ pub(super) fn throughput(s: &StrategyReport, t: &TrafficReport) -> String {
     })
 }
 
+/// Client connections open on the server over time, against `max_connections` and the limit
+/// for roles that are not superusers; steps shaded.
+pub(super) fn connections(s: &StrategyReport) -> Option<String> {
+    let c = s.connections.as_ref()?;
+    let first = c.series.first()?;
+    let end = s
+        .traffic
+        .as_ref()
+        .and_then(|t| t.series.last().map(|i| i.t_s + t.interval_s))
+        .unwrap_or(first.t_s + 1.0);
+    let x0 = drawable(first.t_s)?;
+    let x1 = drawable(end.max(c.series.last()?.t_s + 0.5))?.max(x0 + 1.0);
+    let limit = f64::from(c.max_connections);
+    let usable = f64::from(c.max_connections.saturating_sub(c.reserved));
+    let y_max = (limit.max(f64::from(c.peak)) * 1.15).max(1.0);
+    Some(draw_sized(260, |root| {
+        let mut chart = chart(
+            root,
+            "Client connections open on the server (all sessions)",
+            x0..x1,
+            0.0..y_max,
+        )?;
+        mesh(&mut chart, "seconds since the run started", "connections")?;
+        shade_steps(&mut chart, &steps(s), 0.0, y_max)?;
+        // A step line: each count holds until the next change.
+        let mut line = Vec::new();
+        for (i, p) in c.series.iter().enumerate() {
+            if i > 0 {
+                line.push((p.t_s, f64::from(c.series[i - 1].open)));
+            }
+            line.push((p.t_s, f64::from(p.open)));
+        }
+        line.push((x1, f64::from(c.series.last().map_or(0, |p| p.open))));
+        chart
+            .draw_series(LineSeries::new(line, PALETTE[0].stroke_width(2)))?
+            .label("open")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[0].stroke_width(2))
+            });
+        for (name, y, color) in [
+            ("max_connections", limit, PALETTE[1]),
+            ("limit for non-superusers", usable, PALETTE[4]),
+        ] {
+            chart
+                .draw_series(LineSeries::new([(x0, y), (x1, y)], color.stroke_width(1)))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart)
+    }))
+}
+
 /// Who waited on whom: one bar per lock wait (the longest 40), steps shaded.
 pub(super) fn lock_waits(s: &StrategyReport) -> Option<String> {
     if s.lock_waits.is_empty() {

@@ -10,6 +10,7 @@ mod matrix;
 mod summary;
 mod units;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, Value, context};
@@ -102,6 +103,35 @@ struct StrategyView<'a> {
     data: &'a StrategyReport,
     steps: Vec<StepView>,
     charts: Vec<Value>,
+    /// The connections line, when they are worth a line.
+    connections_line: Option<String>,
+}
+
+/// The connections a strategy held against the server's limit, in words — when a deploy opened
+/// more, one was refused, or the peak came within a fifth of the limit (else nothing: a pool
+/// far below the limit is not news).
+pub(super) fn connections_line(s: &StrategyReport) -> Option<String> {
+    let c = s.connections.as_ref()?;
+    let (surged, refused) = s
+        .traffic
+        .as_ref()
+        .map_or((0, 0), |t| (t.surge_connections, t.refused_connections));
+    let usable = c.max_connections.saturating_sub(c.reserved);
+    let near = u64::from(c.peak) * 5 >= u64::from(usable) * 4;
+    if surged == 0 && refused == 0 && !near {
+        return None;
+    }
+    let mut line = format!(
+        "connections: peak {} of max_connections {} ({} reserved for superusers) at {:.1} s",
+        c.peak, c.max_connections, c.reserved, c.peak_at_s
+    );
+    if surged > 0 || refused > 0 {
+        let _ = write!(
+            line,
+            "; deploys opened {surged} more beside the pool, {refused} attempts refused"
+        );
+    }
+    Some(line)
 }
 
 /// A step as the tables show it.
@@ -168,10 +198,18 @@ fn view(report: &Report, with_charts: bool) -> Value {
                     charts.push(Value::from_safe_string(svg));
                 }
             }
+            let connections_line = connections_line(s);
+            if with_charts
+                && connections_line.is_some()
+                && let Some(svg) = charts::connections(s)
+            {
+                charts.push(Value::from_safe_string(svg));
+            }
             StrategyView {
                 data: s,
                 steps: step_views(s),
                 charts,
+                connections_line,
             }
         })
         .collect();

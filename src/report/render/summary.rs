@@ -124,6 +124,9 @@ pub fn write_summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 left.relation
             )?;
         }
+        if let Some(line) = super::connections_line(strategy) {
+            writeln!(out, "    {line}")?;
+        }
         if let Some(traffic) = &strategy.traffic {
             write_traffic(traffic, out)?;
             if let Some(b) = &strategy.figures.baseline_stability {
