@@ -139,8 +139,8 @@ fn a_version_1_report_renders_with_its_figures_computed() {
 /// fetched from elsewhere.
 #[test]
 fn html_structure() {
-    html_has_connections_chart();
     use scraper::{Html, Selector};
+    html_has_connections_chart();
     let select = |html: &Html, css: &str| {
         html.select(&Selector::parse(css).expect("valid selector"))
             .count()
