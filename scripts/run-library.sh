@@ -53,6 +53,7 @@ for name in "${names[@]}"; do
 		echo '```text'
 		grep -E '^  (server|seed) ' "$out/$name.txt" || true
 		sed -n '/side by side/,/^  report/p' "$out/$name.txt" | grep -v '^  report' || true
+		grep -E '^    connections: ' "$out/$name.txt" || true
 		grep -E '^  (expected|breach|note|verdict) ' "$out/$name.txt" || true
 		echo '```'
 		echo
