@@ -89,6 +89,18 @@ pub enum Command {
         /// The scale to predict (1 = the scenario's row counts).
         #[arg(long, default_value = "1", allow_negative_numbers = true)]
         target: f64,
+        /// Rehearsals per scale: their spread is the noise the range is built from.
+        #[arg(long, default_value = "2", value_name = "N")]
+        repeat: usize,
+        /// The production server's memory (e.g. 64GB): the full scale's shared_buffers,
+        /// effective_cache_size, maintenance_work_mem and work_mem come from it (else from the
+        /// scenario's settings or Postgres's defaults), and the data outgrowing it is warned of.
+        #[arg(long, value_name = "SIZE", value_parser = memory_size)]
+        target_memory: Option<u64>,
+        /// Rehearse every scale with the full scale's memory settings instead of scaling them
+        /// with the data.
+        #[arg(long)]
+        no_memory_scaling: bool,
     },
     /// Compare two reports of the same scenario (e.g. last night's and tonight's) and list
     /// regressions; exit 1 when there is one.
@@ -344,7 +356,19 @@ pub async fn execute(cli: Cli) -> i32 {
             run,
             scales,
             target,
-        } => estimate(&run, &scales, target).await,
+            repeat,
+            target_memory,
+            no_memory_scaling,
+        } => {
+            let how = crate::run::estimate::EstimateOptions {
+                scales,
+                target,
+                repeat,
+                target_memory,
+                scale_memory: !no_memory_scaling,
+            };
+            estimate(&run, &how).await
+        }
         Command::Diff {
             base,
             new,
@@ -641,17 +665,22 @@ fn signals() -> CancellationToken {
     cancel
 }
 
-async fn estimate(args: &RunArgs, scales: &[f64], target: f64) -> Result<i32, Error> {
+async fn estimate(
+    args: &RunArgs,
+    how: &crate::run::estimate::EstimateOptions,
+) -> Result<i32, Error> {
     let settings = args.settings()?;
-    crate::run::estimate::estimate(
-        &args.scenario,
-        &args.overrides(),
-        &settings,
-        scales,
-        target,
-        signals(),
-    )
-    .await
+    crate::run::estimate::estimate(&args.scenario, &args.overrides(), &settings, how, signals())
+        .await
+}
+
+/// A memory size: `64GB`, `512MB`, `1TB`, at least 64 MB.
+fn memory_size(text: &str) -> Result<u64, String> {
+    match crate::estimate::memory::parse_bytes(text, 1) {
+        Some(b) if b >= 64 << 20 => Ok(b),
+        Some(_) => Err("at least 64MB".into()),
+        None => Err("a size such as 64GB or 512MB".into()),
+    }
 }
 
 async fn run_or_compare(args: &RunArgs, compare: bool) -> Result<i32, Error> {

@@ -122,7 +122,8 @@ fn estimate_markdown() {
         .into_iter()
         .map(|s| (s, fixture(&format!("estimate-{s}"))))
         .collect();
-    let estimate = crate::estimate::estimate(&reports, 1.0);
+    let estimate =
+        crate::estimate::estimate(&reports, 1.0, &crate::estimate::MemoryContext::default());
     insta::assert_snapshot!("estimate_md", estimate.markdown());
 }
 

@@ -8,8 +8,35 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Settings, load_plan, run};
 use crate::error::{EXIT_INTERRUPTED, EXIT_PASSED, Error, exit_code};
+use crate::estimate::memory;
 use crate::report::Outcome;
 use crate::scenario::Overrides;
+
+/// The most rehearsals per scale.
+const MAX_REPEAT: usize = 20;
+
+/// This machine's memory (MemTotal), bytes: what the OS can cache the data in.
+fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// How `estimate` rehearses.
+#[derive(Debug, Clone)]
+pub(crate) struct EstimateOptions {
+    /// The scales to rehearse, growing.
+    pub scales: Vec<f64>,
+    /// The scale to predict.
+    pub target: f64,
+    /// Rehearsals per scale.
+    pub repeat: usize,
+    /// The production server's memory, when given.
+    pub target_memory: Option<u64>,
+    /// Scale the memory settings with the data (else every scale runs with the full ones).
+    pub scale_memory: bool,
+}
 
 /// Rehearses at every scale and predicts `target`; returns the exit code (1 when a scale's
 /// rehearsal failed, even though the estimate was printed).
@@ -17,57 +44,100 @@ pub(crate) async fn estimate(
     scenario: &Path,
     overrides: &Overrides,
     settings: &Settings,
-    scales: &[f64],
-    target: f64,
+    how: &EstimateOptions,
     cancel: CancellationToken,
 ) -> Result<i32, Error> {
+    let (scales, target) = (&how.scales[..], how.target);
     if overrides.scale.is_some() {
         return Err(Error::Usage(
             "estimate takes --scales (the runs) and --target (the prediction), not --scale".into(),
         ));
     }
     crate::estimate::check_scales(scales, target).map_err(Error::Usage)?;
+    if !(1..=MAX_REPEAT).contains(&how.repeat) {
+        return Err(Error::Usage(format!(
+            "--repeat must be between 1 and {MAX_REPEAT}, not {}",
+            how.repeat
+        )));
+    }
     let mut reports = Vec::new();
     let mut out_dir = None;
     let mut code = EXIT_PASSED;
+    let mut context = crate::estimate::MemoryContext {
+        target_memory: how.target_memory.or_else(machine_memory),
+        ..Default::default()
+    };
     for scale in scales {
         let overrides = Overrides {
             scale: Some(*scale),
             ..overrides.clone()
         };
-        let plan = load_plan(scenario, &overrides)?;
+        let mut plan = load_plan(scenario, &overrides)?;
         if plan.database.majors.len() > 1 {
             return Err(Error::Usage(
                 "estimate extrapolates on one major; pick one with --postgres N".into(),
             ));
         }
+        let full = memory::full_values(&plan.database.settings, how.target_memory);
+        context.target_shared_buffers = full
+            .iter()
+            .find(|(name, _)| *name == "shared_buffers")
+            .map(|(_, b)| *b);
+        if how.scale_memory {
+            let scaled = memory::scaled(&full, scale / target);
+            plan.database.settings = memory::apply(&plan.database.settings, &scaled);
+            context.scaled.push(crate::estimate::ScaleMemory {
+                scale: *scale,
+                settings: scaled,
+            });
+        } else if how.target_memory.is_some() {
+            let at_full = memory::scaled(&full, 1.0);
+            plan.database.settings = memory::apply(&plan.database.settings, &at_full);
+        }
         let base = settings.out_for(&plan);
-        let options = settings.options(&plan, base.join(format!("scale-{scale}")));
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "estimate: rehearsing at scale {scale}"
-        );
-        let result = run(&plan, &options, cancel.clone()).await;
-        if let Some(e) = result.error {
-            return Err(e);
-        }
-        let scale_code = exit_code(Some(result.report.outcome), None);
-        if scale_code == EXIT_INTERRUPTED {
-            return Ok(scale_code);
-        }
-        if result.report.outcome != Outcome::Passed {
+        for round in 1..=how.repeat {
+            let dir = if how.repeat == 1 {
+                base.join(format!("scale-{scale}"))
+            } else {
+                base.join(format!("scale-{scale}"))
+                    .join(format!("run-{round}"))
+            };
+            let options = settings.options(&plan, dir);
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "estimate: the rehearsal at scale {scale} failed ({}); its steps are fitted as \
-                 measured",
-                options.out.join("report.json").display()
+                "estimate: rehearsing at scale {scale} ({round} of {})",
+                how.repeat
             );
+            let result = run(&plan, &options, cancel.clone()).await;
+            if let Some(e) = result.error {
+                return Err(e);
+            }
+            let scale_code = exit_code(Some(result.report.outcome), None);
+            if scale_code == EXIT_INTERRUPTED {
+                return Ok(scale_code);
+            }
+            if result.report.outcome != Outcome::Passed {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "estimate: the rehearsal at scale {scale} failed ({}); its steps are fitted \
+                     as measured",
+                    options.out.join("report.json").display()
+                );
+            }
+            if how.scale_memory && !result.report.environment.settings_applied {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "estimate: the server's settings cannot be set on this backend: the memory \
+                     settings were not scaled with the data"
+                );
+                context.scaled.clear();
+            }
+            code = code.max(scale_code);
+            reports.push((*scale, result.report));
         }
-        code = code.max(scale_code);
         out_dir = Some(base);
-        reports.push((*scale, result.report));
     }
-    let estimate = crate::estimate::estimate(&reports, target);
+    let estimate = crate::estimate::estimate(&reports, target, &context);
     let text = estimate.text();
     // A closed standard output (`| head`) ends the printing, not the command.
     let _ = write!(std::io::stdout().lock(), "{text}");

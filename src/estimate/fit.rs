@@ -1,0 +1,299 @@
+//! Fitting a step's duration to the rows it involves, by weighted least squares with relative
+//! errors (each point weighted by 1/duration², since a rehearsal's noise grows with its
+//! duration): `a + b·n` unless the data argue for a superlinear term by more than their noise,
+//! and a prediction interval from the measured noise and the fit's own uncertainty.
+
+use serde::Serialize;
+
+/// The growth models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Model {
+    /// `a + b·n`
+    Linear,
+    /// `a + b·n·ln n`
+    NLogN,
+    /// `a + b·n + c·n·ln n`: linear with a superlinear term (one parameter more).
+    Superlinear,
+}
+
+impl Model {
+    /// The formula, for people.
+    pub(crate) fn formula(self) -> &'static str {
+        match self {
+            Model::Linear => "a + b·n",
+            Model::NLogN => "a + b·n·ln n",
+            Model::Superlinear => "a + b·n + c·n·ln n",
+        }
+    }
+
+    /// The basis at `n` (rows scaled by `unit` so the normal equations are well conditioned).
+    fn basis(self, n: f64, unit: f64) -> Vec<f64> {
+        let u = n / unit;
+        let ulnn = u * n.max(2.0).ln();
+        match self {
+            Model::Linear => vec![1.0, u],
+            Model::NLogN => vec![1.0, ulnn],
+            Model::Superlinear => vec![1.0, u, ulnn],
+        }
+    }
+}
+
+/// A weighted least-squares fit.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Fit {
+    /// Which model.
+    pub model: Model,
+    /// Coefficients (of the basis in rows / `unit`).
+    pub coef: Vec<f64>,
+    /// Rows per basis unit.
+    pub unit: f64,
+    /// Weighted sum of squared relative residuals.
+    pub sse: f64,
+    /// Points fitted.
+    pub points: usize,
+    /// Coefficient of determination (weighted).
+    pub r2: f64,
+    /// (XᵀWX)⁻¹, for the prediction's variance.
+    #[serde(skip)]
+    cov: Vec<Vec<f64>>,
+}
+
+impl Fit {
+    /// Fits `model` to (rows, seconds) points; none when the points cannot determine it.
+    pub(crate) fn new(model: Model, points: &[(f64, f64)]) -> Option<Fit> {
+        let k = model.basis(1.0, 1.0).len();
+        if points.len() < k {
+            return None;
+        }
+        let unit = points.iter().map(|p| p.0).fold(1.0, f64::max);
+        let weight = |y: f64| 1.0 / y.max(1e-4).powi(2);
+        let mut xtx = vec![vec![0.0; k]; k];
+        let mut xty = vec![0.0; k];
+        for &(n, y) in points {
+            let x = model.basis(n, unit);
+            let w = weight(y);
+            for i in 0..k {
+                xty[i] += w * x[i] * y;
+                for j in 0..k {
+                    xtx[i][j] += w * x[i] * x[j];
+                }
+            }
+        }
+        let cov = invert(xtx)?;
+        let coef: Vec<f64> = (0..k)
+            .map(|i| (0..k).map(|j| cov[i][j] * xty[j]).sum())
+            .collect();
+        let value = |n: f64| -> f64 {
+            model
+                .basis(n, unit)
+                .iter()
+                .zip(&coef)
+                .map(|(x, c)| x * c)
+                .sum()
+        };
+        let sse: f64 = points
+            .iter()
+            .map(|&(n, y)| weight(y) * (y - value(n)).powi(2))
+            .sum();
+        let wsum: f64 = points.iter().map(|p| weight(p.1)).sum();
+        let mean = points.iter().map(|p| weight(p.1) * p.1).sum::<f64>() / wsum;
+        let sst: f64 = points
+            .iter()
+            .map(|&(_, y)| weight(y) * (y - mean).powi(2))
+            .sum();
+        Some(Fit {
+            model,
+            coef,
+            unit,
+            sse,
+            points: points.len(),
+            r2: if sst > 0.0 { 1.0 - sse / sst } else { 1.0 },
+            cov,
+        })
+    }
+
+    /// Parameters.
+    fn k(&self) -> usize {
+        self.coef.len()
+    }
+
+    /// The fitted duration at `rows`.
+    pub(crate) fn predict(&self, rows: f64) -> f64 {
+        let x = self.model.basis(rows, self.unit);
+        x.iter()
+            .zip(&self.coef)
+            .map(|(x, c)| x * c)
+            .sum::<f64>()
+            .max(0.0)
+    }
+
+    /// The relative variance of one observation at unit weight: the residuals', or the measured
+    /// noise (`pure`, from repeated scales) when that is larger.
+    fn variance(&self, pure: Option<f64>) -> f64 {
+        let df = self.points.saturating_sub(self.k());
+        let residual = if df > 0 { self.sse / df as f64 } else { 0.0 };
+        residual.max(pure.unwrap_or(0.0))
+    }
+
+    /// A 95 % prediction interval for one rehearsal at `rows`: the noise of one run (relative,
+    /// so it grows with the duration) and the uncertainty of the fitted curve there.
+    pub(crate) fn interval(&self, rows: f64, pure: Option<(f64, usize)>) -> (f64, f64) {
+        let y = self.predict(rows);
+        let x = self.model.basis(rows, self.unit);
+        let k = self.k();
+        let leverage: f64 = (0..k)
+            .map(|i| (0..k).map(|j| x[i] * self.cov[i][j] * x[j]).sum::<f64>())
+            .sum();
+        let var = self.variance(pure.map(|p| p.0));
+        let df = match pure {
+            Some((_, d)) if d > 0 => d.max(self.points.saturating_sub(k)),
+            _ => self.points.saturating_sub(k),
+        };
+        let half = t95(df) * (var * y * y + var * leverage).sqrt();
+        ((y - half).max(0.0), y + half)
+    }
+}
+
+/// The model the data support, and the measured noise. Linear unless adding the superlinear
+/// term lowers the misfit by more than the noise explains (an F test at 95 %, one extra
+/// parameter); `a + b·n·ln n` is not chosen on its own (it has no more parameters than linear
+/// and bends every extrapolation up).
+pub(crate) fn choose(points: &[(f64, f64)]) -> Option<(Fit, Option<(f64, usize)>)> {
+    let linear = Fit::new(Model::Linear, points)?;
+    let pure = pure_error(points);
+    let Some(superlinear) = Fit::new(Model::Superlinear, points) else {
+        return Some((linear, pure));
+    };
+    let df = points.len().saturating_sub(3);
+    let noise = match pure {
+        Some((v, d)) if d > 0 => v,
+        _ if df > 0 => superlinear.sse / df as f64,
+        _ => return Some((linear, pure)),
+    };
+    let f = (linear.sse - superlinear.sse) / noise.max(1e-12);
+    let grows_faster = superlinear.predict(points.iter().map(|p| p.0).fold(0.0, f64::max) * 10.0)
+        > linear.predict(points.iter().map(|p| p.0).fold(0.0, f64::max) * 10.0);
+    if f > f95(pure.map_or(df, |p| p.1).max(1)) && grows_faster {
+        Some((superlinear, pure))
+    } else {
+        Some((linear, pure))
+    }
+}
+
+/// The relative variance between repeats of one scale, pooled over the scales, with its degrees
+/// of freedom; none without repeats.
+pub(crate) fn pure_error(points: &[(f64, f64)]) -> Option<(f64, usize)> {
+    let mut groups: Vec<(f64, Vec<f64>)> = Vec::new();
+    for &(n, y) in points {
+        match groups.iter_mut().find(|g| g.0 == n) {
+            Some(g) => g.1.push(y),
+            None => groups.push((n, vec![y])),
+        }
+    }
+    let (mut ss, mut df) = (0.0, 0);
+    for (_, ys) in &groups {
+        if ys.len() < 2 {
+            continue;
+        }
+        let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+        ss += ys
+            .iter()
+            .map(|y| ((y - mean) / mean.max(1e-4)).powi(2))
+            .sum::<f64>();
+        df += ys.len() - 1;
+    }
+    (df > 0).then(|| (ss / df as f64, df))
+}
+
+/// Student's t at 97.5 % (a two-sided 95 % interval) for `df` degrees of freedom.
+fn t95(df: usize) -> f64 {
+    const T: [f64; 10] = [12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23];
+    match df {
+        0 => 12.71,
+        d if d <= 10 => T[d - 1],
+        d if d <= 30 => 2.09,
+        _ => 1.96,
+    }
+}
+
+/// F(1, df) at 95 %.
+fn f95(df: usize) -> f64 {
+    const F: [f64; 10] = [161.4, 18.5, 10.1, 7.71, 6.61, 5.99, 5.59, 5.32, 5.12, 4.96];
+    match df {
+        0 => f64::INFINITY,
+        d if d <= 10 => F[d - 1],
+        d if d <= 30 => 4.35,
+        _ => 3.84,
+    }
+}
+
+/// The inverse of a small symmetric matrix (Gauss–Jordan); none when singular.
+fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+    let k = m.len();
+    let mut inv: Vec<Vec<f64>> = (0..k)
+        .map(|i| (0..k).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
+    for col in 0..k {
+        let pivot = (col..k).max_by(|a, b| m[*a][col].abs().total_cmp(&m[*b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 * m.iter().flatten().map(|v| v.abs()).fold(0.0, f64::max) {
+            return None;
+        }
+        m.swap(col, pivot);
+        inv.swap(col, pivot);
+        let p = m[col][col];
+        for j in 0..k {
+            m[col][j] /= p;
+            inv[col][j] /= p;
+        }
+        for row in 0..k {
+            if row != col {
+                let factor = m[row][col];
+                for j in 0..k {
+                    m[row][j] -= factor * m[col][j];
+                    inv[row][j] -= factor * inv[col][j];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_data_stay_linear_and_curved_data_get_the_extra_term() {
+        // Linear with 2 % noise between repeats: linear, and the range holds the truth at 10×.
+        let mut linear = Vec::new();
+        for n in [25_000.0, 50_000.0, 100_000.0] {
+            let y = 0.05 + n * 2e-5;
+            linear.push((n, y * 1.02));
+            linear.push((n, y * 0.98));
+        }
+        let (fit, pure) = choose(&linear).unwrap();
+        assert_eq!(fit.model, Model::Linear);
+        let truth = 0.05 + 1e6 * 2e-5;
+        assert!((fit.predict(1e6) - truth).abs() / truth < 0.01);
+        let (lo, hi) = fit.interval(1e6, pure);
+        assert!(lo < truth && truth < hi, "{lo} {hi}");
+        assert!(hi / lo < 1.5, "{lo} {hi}: too wide for 2 % noise");
+        // Quadratic growth, little noise: the superlinear term is kept.
+        let mut curved = Vec::new();
+        for n in [25_000.0f64, 50_000.0, 100_000.0, 200_000.0] {
+            let y = n * 1e-5 + (n / 1e5).powi(2);
+            curved.push((n, y * 1.005));
+            curved.push((n, y * 0.995));
+        }
+        assert_eq!(choose(&curved).unwrap().0.model, Model::Superlinear);
+    }
+
+    #[test]
+    fn repeats_measure_the_noise() {
+        let p = pure_error(&[(1.0, 0.9), (1.0, 1.1), (2.0, 2.0)]).unwrap();
+        assert_eq!(p.1, 1);
+        assert!((p.0 - 0.02).abs() < 1e-9);
+        assert!(pure_error(&[(1.0, 1.0), (2.0, 2.0)]).is_none());
+    }
+}
