@@ -157,7 +157,7 @@ impl Fit {
 
 /// The model the data support, and the measured noise. Linear unless adding the superlinear
 /// term lowers the misfit by more than the noise explains (an F test at 95 %, one extra
-/// parameter); `a + b·n·ln n` is not chosen on its own (it has no more parameters than linear
+/// parameter) and predicts the largest scale from the smaller ones better; `a + b·n·ln n` is not chosen on its own (it has no more parameters than linear
 /// and bends every extrapolation up).
 pub(crate) fn choose(points: &[(f64, f64)]) -> Option<(Fit, Option<(f64, usize)>)> {
     let linear = Fit::new(Model::Linear, points)?;
@@ -174,10 +174,39 @@ pub(crate) fn choose(points: &[(f64, f64)]) -> Option<(Fit, Option<(f64, usize)>
     let f = (linear.sse - superlinear.sse) / noise.max(1e-12);
     let grows_faster = superlinear.predict(points.iter().map(|p| p.0).fold(0.0, f64::max) * 10.0)
         > linear.predict(points.iter().map(|p| p.0).fold(0.0, f64::max) * 10.0);
-    if f > f95(pure.map_or(df, |p| p.1).max(1)) && grows_faster {
+    if f > f95(pure.map_or(df, |p| p.1).max(1)) && grows_faster && bends_ahead(points) {
         Some((superlinear, pure))
     } else {
         Some((linear, pure))
+    }
+}
+
+/// Whether the curve also predicts better out of sample: fitted without the largest scale,
+/// the superlinear model must predict it better than the linear one. (With three scales it
+/// cannot be fitted to two, and linear stays: a bend the data show in-sample only is not
+/// carried ten times further.)
+fn bends_ahead(points: &[(f64, f64)]) -> bool {
+    let largest = points.iter().map(|p| p.0).fold(0.0, f64::max);
+    let rest: Vec<(f64, f64)> = points.iter().filter(|p| p.0 < largest).copied().collect();
+    let held: Vec<f64> = points
+        .iter()
+        .filter(|p| p.0 == largest)
+        .map(|p| p.1)
+        .collect();
+    let actual = held.iter().sum::<f64>() / held.len().max(1) as f64;
+    let mut distinct: Vec<f64> = rest.iter().map(|p| p.0).collect();
+    distinct.dedup();
+    if distinct.len() < 3 {
+        return false;
+    }
+    match (
+        Fit::new(Model::Linear, &rest),
+        Fit::new(Model::Superlinear, &rest),
+    ) {
+        (Some(l), Some(s)) => {
+            (s.predict(largest) - actual).abs() < (l.predict(largest) - actual).abs()
+        }
+        _ => false,
     }
 }
 

@@ -3,7 +3,8 @@
 //! shared_buffers, sorts fit in maintenance_work_mem and checkpoints never come, so the small
 //! runs are a different experiment from the full one. [`scaled`] scales the settings that
 //! size memory and WAL for the data by the same factor, so the data-to-memory ratio and the
-//! checkpoint cadence of a small rehearsal are those of the target. The full scale's values are
+//! checkpoint cadence of a small rehearsal are those of the target; the parallel-scan
+//! thresholds scale too, so a table gets as many parallel workers as at the target. The full scale's values are
 //! the scenario's settings, else Postgres's defaults, else (`--target-memory`) the usual
 //! proportions of the production server's memory.
 
@@ -25,12 +26,16 @@ pub(crate) struct Scaled {
 
 /// The settings scaled, with their Postgres defaults, the server's minimum (bytes), and the
 /// unit a bare number is in (bytes).
-const SETTINGS: [(&str, u64, u64, u64); 5] = [
+/// The parallel-scan thresholds are scaled too: the planner gives a table as many parallel
+/// workers (an index build, a VALIDATE's scan) at a small scale as at the target.
+const SETTINGS: [(&str, u64, u64, u64); 7] = [
     ("shared_buffers", 128 << 20, 2 << 20, 8 << 10),
     ("effective_cache_size", 4 << 30, 8 << 10, 8 << 10),
     ("maintenance_work_mem", 64 << 20, 1 << 20, 1 << 10),
     ("work_mem", 4 << 20, 64 << 10, 1 << 10),
     ("max_wal_size", 1 << 30, 32 << 20, 1 << 20),
+    ("min_parallel_table_scan_size", 8 << 20, 0, 8 << 10),
+    ("min_parallel_index_scan_size", 512 << 10, 0, 8 << 10),
 ];
 
 /// The full-scale value of each scaled setting: the scenario's (`settings`), else the share of
@@ -84,7 +89,13 @@ pub(crate) fn apply(settings: &[(String, String)], scaled: &[Scaled]) -> Vec<(St
         .cloned()
         .collect();
     for s in scaled {
-        out.push((s.name.clone(), format!("{}kB", (s.bytes / 1024).max(1))));
+        // Sizes in kB, rounded down to the 8 kB blocks some of them count in.
+        let kb = (s.bytes / 8192 * 8).max(if s.name.starts_with("min_parallel") {
+            0
+        } else {
+            8
+        });
+        out.push((s.name.clone(), format!("{kb}kB")));
         if s.name == "max_wal_size" {
             // min_wal_size may not exceed max_wal_size (its default is 80MB).
             let min = s.bytes.min(80 << 20);
@@ -135,6 +146,7 @@ mod tests {
         assert_eq!((wal.bytes, wal.clamped), (32 << 20, true));
         let applied = apply(&given, &tiny);
         assert!(applied.contains(&("min_wal_size".into(), "32768kB".into())));
+        assert!(applied.contains(&("min_parallel_table_scan_size".into(), "80kB".into())));
         assert_eq!(
             applied
                 .iter()

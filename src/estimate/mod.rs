@@ -299,6 +299,19 @@ fn step_estimate(
         low = low.min(p);
         high = high.max(p);
     }
+    // What the repeats cannot show: how far the smaller scales miss the largest one (a bias
+    // between scales, not noise), carried over the doublings from the largest scale to the
+    // target.
+    if distinct.len() >= 3 {
+        let smaller: Vec<(f64, f64)> = xy.iter().filter(|p| p.0 < largest).copied().collect();
+        if let Some((f, _)) = fit::choose(&smaller) {
+            let miss = (f.predict(largest) - last).abs() / last.max(1e-9);
+            e.holdout_error = Some(miss);
+            let doublings = (n / largest).log2().max(1.0);
+            low = low.min(predicted * (1.0 - miss * doublings).max(0.0));
+            high = high.max(predicted * (1.0 + miss * doublings));
+        }
+    }
     // Never narrower than ±10 %: runs differ by that much from one day to the next.
     low = low.min(predicted * 0.9);
     high = high.max(predicted * 1.1);
@@ -307,12 +320,6 @@ fn step_estimate(
         // show: the range opens upward by half the prediction.
         high = high.max(predicted * 1.5);
         e.warnings.push(warning);
-    }
-    if distinct.len() >= 3 {
-        let smaller: Vec<(f64, f64)> = xy.iter().filter(|p| p.0 < largest).copied().collect();
-        if let Some((f, _)) = fit::choose(&smaller) {
-            e.holdout_error = Some((f.predict(largest) - last).abs() / last.max(1e-9));
-        }
     }
     e.quality = match (distinct.len(), e.holdout_error) {
         (2, _) => "2 scales: the fit cannot be judged".into(),
@@ -399,7 +406,12 @@ impl Estimate {
                     )
                 })
                 .collect();
-            let _ = writeln!(out, "  memory at {}: {}", m.scale, settings.join(", "));
+            let _ = writeln!(
+                out,
+                "  settings at scale {}: {}",
+                m.scale,
+                settings.join(", ")
+            );
         }
         for e in &self.steps {
             let rehearsed: Vec<String> = e

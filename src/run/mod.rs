@@ -372,6 +372,17 @@ async fn rehearse_strategy(
     );
     let traffic = match (traffic, &plan.traffic) {
         (Some(running), Some(t)) => {
+            // A rollout the steps did not wait for (`wait = false`) is part of the strategy:
+            // recovery begins when it ends.
+            let left = running.rollout_left();
+            if !left.is_zero() && !stop.is_cancelled() {
+                tracing::info!(
+                    "strategy {}: the rollout goes on for {:.1} s after the last step",
+                    strategy.name,
+                    left.as_secs_f64()
+                );
+                crate::migrate::wait(left, &stop).await;
+            }
             running.set_phase(strategy.steps.len() + 1);
             tracing::info!("strategy {}: recovery", strategy.name);
             crate::migrate::wait(t.recovery, &stop).await;

@@ -383,6 +383,7 @@ impl Builder<'_> {
             self.collect(|report| traffic::plan(t, &dir, report))
         });
         let mut strategies = self.strategies(&file, traffic.as_ref());
+        self.check_connections(&database, traffic.as_ref());
         if let Some(schema) = &schema {
             // The seed section and the backfills' keys against the tables the schema SQL
             // creates (no database needed).
@@ -553,6 +554,39 @@ impl Builder<'_> {
         }
     }
 
+    /// A `max_connections` the scenario sets must hold the traffic's pool, its background
+    /// sessions and rehearse's own sessions, or no strategy can start.
+    fn check_connections(&mut self, database: &DatabasePlan, traffic: Option<&TrafficPlan>) {
+        let Some(t) = traffic else {
+            return;
+        };
+        let Some(max) = database
+            .settings
+            .iter()
+            .find(|(k, _)| k == "max_connections")
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        else {
+            return;
+        };
+        let pool = t
+            .replay
+            .as_ref()
+            .map_or(t.connections, |r| r.capture.sessions.len());
+        let needed = pool + t.background.len() + OWN_CONNECTIONS;
+        if max < needed {
+            self.problem::<()>(
+                None,
+                "database.settings.max_connections",
+                format!(
+                    "{max} cannot hold the traffic's {pool} connections, its {} background \
+                     session(s) and rehearse's own {OWN_CONNECTIONS} (the migration and its \
+                     observers): at least {needed}",
+                    t.background.len()
+                ),
+            );
+        }
+    }
+
     fn schema(&mut self, file: &ScenarioFile) -> Option<SqlSource> {
         let section = file.schema.get_ref();
         match (&section.file, &section.sql) {
@@ -690,8 +724,20 @@ impl Builder<'_> {
         if section.wait.is_some() && section.deploy.is_none() {
             self.problem(Some(step), key, "`wait` goes with `deploy`".into());
         }
+        if section.deploy.is_some()
+            && section.over.is_none_or(|o| o.is_zero())
+            && (section.connections.is_some() || section.wait == Some(false))
+        {
+            self.problem(
+                Some(step),
+                &format!("{key}.over"),
+                "`connections` and `wait = false` need a rollout: `over` longer than 0 (e.g. \
+                 over = \"20s\")"
+                    .into(),
+            );
+        }
         if let Some(n) = &section.connections {
-            if section.deploy.is_none() || section.over.is_none_or(|o| o.is_zero()) {
+            if section.deploy.is_none() {
                 self.problem(
                     Some(n),
                     &format!("{key}.connections"),
@@ -992,6 +1038,10 @@ impl Builder<'_> {
 /// The longest name a scenario, strategy or step may have: names become folder names, report
 /// headings and JUnit test names.
 pub(crate) const MAX_NAME: usize = 200;
+
+/// The connections rehearse holds while a strategy runs: the migration's, the observer's, the
+/// lock sampler's, the server watch's and the traffic's set-up.
+const OWN_CONNECTIONS: usize = 5;
 
 /// The most connections a deploy may open beside the pool.
 const MAX_SURGE: i64 = 10_000;

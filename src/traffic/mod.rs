@@ -371,6 +371,14 @@ impl Traffic {
         }
     }
 
+    /// How long the rollout in progress (a deploy with `wait = false`) goes on.
+    pub(crate) fn rollout_left(&self) -> Duration {
+        let now = self.clock.offset().as_micros() as u64;
+        self.shared.rollout_end_us().map_or(Duration::ZERO, |end| {
+            Duration::from_micros(end.saturating_sub(now))
+        })
+    }
+
     /// When traffic started, on the run's clock: the origin of background sessions' `start`
     /// and of steps' `at`.
     pub(crate) fn started(&self) -> Duration {

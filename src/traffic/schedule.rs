@@ -123,6 +123,12 @@ impl Shared {
         self.rolling.store(true, Ordering::Release);
     }
 
+    /// When the rollout in progress ends, µs, if one is.
+    pub(super) fn rollout_end_us(&self) -> Option<u64> {
+        let d = self.deployment.lock().expect("deployment lock");
+        d.map(|(_, start, over)| start + over)
+    }
+
     /// The version that issues an operation intended at `t_us`: during a rolling deploy the new
     /// version's share grows linearly from 0 to 1 over the deploy's duration.
     pub(super) fn version_at(&self, t_us: u64, rng: &mut ChaCha8Rng) -> usize {

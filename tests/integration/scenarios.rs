@@ -399,7 +399,12 @@ fn bad_deploy_connections_are_refused_by_validate() {
         (
             "over = \"15s\", connections = 20",
             "connections = 20",
-            "`connections` goes with `deploy` and `over`",
+            "need a rollout: `over` longer than 0",
+        ),
+        (
+            "max_connections = 32",
+            "max_connections = 12",
+            "12 cannot hold the traffic's 20 connections",
         ),
         (
             "connections = 20,",
