@@ -61,6 +61,7 @@ pub(crate) async fn estimate(
         )));
     }
     let mut reports = Vec::new();
+    let mut unscaled = false;
     let mut out_dir = None;
     let mut code = EXIT_PASSED;
     let mut context = crate::estimate::MemoryContext {
@@ -124,18 +125,21 @@ pub(crate) async fn estimate(
                     options.out.join("report.json").display()
                 );
             }
-            if how.scale_memory && !result.report.environment.settings_applied {
+            if how.scale_memory && !result.report.environment.settings_applied && !unscaled {
+                unscaled = true;
                 let _ = writeln!(
                     std::io::stderr().lock(),
                     "estimate: the server's settings cannot be set on this backend: the memory \
                      settings were not scaled with the data"
                 );
-                context.scaled.clear();
             }
             code = code.max(scale_code);
             reports.push((*scale, result.report));
         }
         out_dir = Some(base);
+    }
+    if unscaled {
+        context.scaled.clear();
     }
     let estimate = crate::estimate::estimate(&reports, target, &context);
     let text = estimate.text();

@@ -312,6 +312,13 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
         assert_exit(&out, 2);
         assert!(stderr(&out).contains(message), "{scales}: {}", stderr(&out));
     }
+    let out = sandbox.run(&["estimate", "s.toml", "--scales", "0.1,0.2", "--repeat", "0"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("--repeat must be between 1 and 20"),
+        "{}",
+        stderr(&out)
+    );
     let out = sandbox.run_shared(&[
         "estimate",
         "s.toml",
@@ -323,8 +330,15 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
         "out",
     ]);
     assert_exit(&out, 0);
+    // The shared server is the url backend: its settings cannot be scaled, and it says so.
+    assert!(
+        stderr(&out).contains("settings were not scaled"),
+        "{}",
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.contains("rewrite / widen"), "{text}");
+    assert!(text.contains("2 rehearsals each"), "{text}");
     assert!(
         text.contains("predicted") && text.contains("at 100000 rows"),
         "{text}"
@@ -334,11 +348,12 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
     )
     .unwrap();
     let step = &estimate["steps"][0];
-    assert_eq!(step["points"].as_array().unwrap().len(), 3);
+    assert_eq!(step["points"].as_array().unwrap().len(), 6);
+    assert_eq!(estimate["repeat"], 2);
     assert_eq!(step["target_rows"], 100_000);
     assert!(step["predicted_s"].as_f64().unwrap() > 0.0);
     assert!(step["low_s"].as_f64() <= step["predicted_s"].as_f64());
-    for scale in ["0.1", "0.2", "0.4"] {
+    for scale in ["0.1/run-1", "0.1/run-2", "0.2/run-1", "0.4/run-2"] {
         let path = sandbox.out().join(format!("scale-{scale}/report.json"));
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
