@@ -243,12 +243,8 @@ fn connections(
     (max_connections, reserved): (u32, u32),
     seen: &[ConnectionCount],
 ) -> ConnectionsReport {
-    let peak = seen
-        .iter()
-        .fold(None::<&ConnectionCount>, |best, c| match best {
-            Some(b) if b.open >= c.open => Some(b),
-            _ => Some(c),
-        });
+    // The first time the highest count was seen (max_by_key keeps the last of equals).
+    let peak = seen.iter().rev().max_by_key(|c| c.open);
     ConnectionsReport {
         max_connections,
         reserved,

@@ -157,8 +157,9 @@ impl Fit {
 
 /// The model the data support, and the measured noise. Linear unless adding the superlinear
 /// term lowers the misfit by more than the noise explains (an F test at 95 %, one extra
-/// parameter) and predicts the largest scale from the smaller ones better; `a + b·n·ln n` is not chosen on its own (it has no more parameters than linear
-/// and bends every extrapolation up).
+/// parameter) and predicts the largest scale from the smaller ones better; `a + b·n·ln n` is
+/// not chosen on its own (it has no more parameters than linear and bends every extrapolation
+/// up).
 pub(crate) fn choose(points: &[(f64, f64)]) -> Option<(Fit, Option<(f64, usize)>)> {
     let linear = Fit::new(Model::Linear, points)?;
     let pure = pure_error(points);
@@ -172,8 +173,8 @@ pub(crate) fn choose(points: &[(f64, f64)]) -> Option<(Fit, Option<(f64, usize)>
         _ => return Some((linear, pure)),
     };
     let f = (linear.sse - superlinear.sse) / noise.max(1e-12);
-    let grows_faster = superlinear.predict(points.iter().map(|p| p.0).fold(0.0, f64::max) * 10.0)
-        > linear.predict(points.iter().map(|p| p.0).fold(0.0, f64::max) * 10.0);
+    let far = HeldOut::of(points).largest * 10.0;
+    let grows_faster = superlinear.predict(far) > linear.predict(far);
     if f > f95(pure.map_or(df, |p| p.1).max(1)) && grows_faster && bends_ahead(points) {
         Some((superlinear, pure))
     } else {
@@ -186,28 +187,55 @@ pub(crate) fn choose(points: &[(f64, f64)]) -> Option<(Fit, Option<(f64, usize)>
 /// cannot be fitted to two, and linear stays: a bend the data show in-sample only is not
 /// carried ten times further.)
 fn bends_ahead(points: &[(f64, f64)]) -> bool {
-    let largest = points.iter().map(|p| p.0).fold(0.0, f64::max);
-    let rest: Vec<(f64, f64)> = points.iter().filter(|p| p.0 < largest).copied().collect();
-    let held: Vec<f64> = points
-        .iter()
-        .filter(|p| p.0 == largest)
-        .map(|p| p.1)
-        .collect();
-    let actual = held.iter().sum::<f64>() / held.len().max(1) as f64;
-    let mut distinct: Vec<f64> = rest.iter().map(|p| p.0).collect();
-    distinct.dedup();
-    if distinct.len() < 3 {
+    let held = HeldOut::of(points);
+    if distinct_rows(&held.smaller) < 3 {
         return false;
     }
     match (
-        Fit::new(Model::Linear, &rest),
-        Fit::new(Model::Superlinear, &rest),
+        Fit::new(Model::Linear, &held.smaller),
+        Fit::new(Model::Superlinear, &held.smaller),
     ) {
         (Some(l), Some(s)) => {
-            (s.predict(largest) - actual).abs() < (l.predict(largest) - actual).abs()
+            (s.predict(held.largest) - held.mean).abs()
+                < (l.predict(held.largest) - held.mean).abs()
         }
         _ => false,
     }
+}
+
+/// Points split at the largest row count: the smaller ones, and the largest with the mean of
+/// its repeats.
+pub(crate) struct HeldOut {
+    /// Points below the largest row count.
+    pub smaller: Vec<(f64, f64)>,
+    /// The largest row count.
+    pub largest: f64,
+    /// The mean duration there.
+    pub mean: f64,
+}
+
+impl HeldOut {
+    /// Splits `points`.
+    pub(crate) fn of(points: &[(f64, f64)]) -> HeldOut {
+        let largest = points.iter().map(|p| p.0).fold(0.0, f64::max);
+        let at: Vec<f64> = points
+            .iter()
+            .filter(|p| p.0 == largest)
+            .map(|p| p.1)
+            .collect();
+        HeldOut {
+            smaller: points.iter().filter(|p| p.0 < largest).copied().collect(),
+            largest,
+            mean: at.iter().sum::<f64>() / at.len().max(1) as f64,
+        }
+    }
+}
+
+/// How many different row counts `points` has (points in scale order).
+pub(crate) fn distinct_rows(points: &[(f64, f64)]) -> usize {
+    let mut rows: Vec<f64> = points.iter().map(|p| p.0).collect();
+    rows.dedup();
+    rows.len()
 }
 
 /// The relative variance between repeats of one scale, pooled over the scales, with its degrees

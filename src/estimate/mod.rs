@@ -265,9 +265,8 @@ fn step_estimate(
         .iter()
         .map(|p| (p.rows as f64, p.seconds))
         .collect();
-    let mut distinct: Vec<f64> = xy.iter().map(|p| p.0).collect();
-    distinct.dedup();
-    if distinct.len() < 2 {
+    let distinct = fit::distinct_rows(&xy);
+    if distinct < 2 {
         e.quality = if xy.len() < 2 {
             "too few successful runs to fit".into()
         } else {
@@ -275,9 +274,8 @@ fn step_estimate(
         };
         return e;
     }
-    let largest = distinct[distinct.len() - 1];
-    let at_largest: Vec<f64> = xy.iter().filter(|p| p.0 == largest).map(|p| p.1).collect();
-    let last = at_largest.iter().sum::<f64>() / at_largest.len() as f64;
+    let held = fit::HeldOut::of(&xy);
+    let (largest, last) = (held.largest, held.mean);
     if last < TOO_FAST_S {
         e.quality = format!(
             "too fast to extrapolate ({} at the largest scale: does not grow with rows)",
@@ -302,15 +300,14 @@ fn step_estimate(
     // What the repeats cannot show: how far the smaller scales miss the largest one (a bias
     // between scales, not noise), carried over the doublings from the largest scale to the
     // target.
-    if distinct.len() >= 3 {
-        let smaller: Vec<(f64, f64)> = xy.iter().filter(|p| p.0 < largest).copied().collect();
-        if let Some((f, _)) = fit::choose(&smaller) {
-            let miss = (f.predict(largest) - last).abs() / last.max(1e-9);
-            e.holdout_error = Some(miss);
-            let doublings = (n / largest).log2().max(1.0);
-            low = low.min(predicted * (1.0 - miss * doublings).max(0.0));
-            high = high.max(predicted * (1.0 + miss * doublings));
-        }
+    if distinct >= 3
+        && let Some((f, _)) = fit::choose(&held.smaller)
+    {
+        let miss = (f.predict(largest) - last).abs() / last.max(1e-9);
+        e.holdout_error = Some(miss);
+        let doublings = (n / largest).log2().max(1.0);
+        low = low.min(predicted * (1.0 - miss * doublings).max(0.0));
+        high = high.max(predicted * (1.0 + miss * doublings));
     }
     // Never narrower than ±10 %: runs differ by that much from one day to the next.
     low = low.min(predicted * 0.9);
@@ -321,7 +318,7 @@ fn step_estimate(
         high = high.max(predicted * 1.5);
         e.warnings.push(warning);
     }
-    e.quality = match (distinct.len(), e.holdout_error) {
+    e.quality = match (distinct, e.holdout_error) {
         (2, _) => "2 scales: the fit cannot be judged".into(),
         (_, Some(h)) if fit.r2 >= 0.98 && h <= 0.15 => "good".into(),
         (_, Some(h)) if fit.r2 >= 0.9 && h <= 0.35 => "fair".into(),

@@ -358,7 +358,10 @@ impl Traffic {
         };
         let now = self.clock.offset().as_micros() as u64;
         self.shared.deploy(index, now, over.as_micros() as u64);
-        if let (true, Some(events)) = (connections > 0 && !over.is_zero(), &self.events) {
+        if connections > 0
+            && !over.is_zero()
+            && let Some(events) = &self.events
+        {
             let plan = surge::SurgePlan {
                 config: self.config.clone(),
                 version: version.to_owned(),

@@ -5,6 +5,7 @@
 //! are by hand (docs/scenarios.md).
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -27,14 +28,16 @@ fn shortened(name: &str) -> String {
         .replace("recovery = \"5s\"", "recovery = \"2s\"")
 }
 
-/// Runs the shipped scenario `name` at `scale` on the shared server and returns its report.
-/// Steps fail and errors happen only where the scenario expects them (`expect = "breach"`);
-/// latency budgets are timings of a shared test machine, not behaviour, so their breaches are
-/// not judged here.
-fn rehearse(name: &str, scale: &str) -> Value {
+/// Runs the shipped scenario `name` (shortened) at `scale` with `backend`'s flags; it must
+/// finish with a verdict (exit 0 or 1). Returns the sandbox, the output and the report.
+fn run_library(name: &str, scale: &str, backend: &[String]) -> (Sandbox, Output, Value) {
     let sandbox = Sandbox::new();
     sandbox.write("s.toml", &shortened(name));
-    let out = sandbox.run_shared(&["run", "s.toml", "--out", "out", "--scale", scale]);
+    let out = sandbox
+        .command(&["run", "s.toml", "--out", "out", "--scale", scale])
+        .args(backend)
+        .output()
+        .unwrap();
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}\n{}",
@@ -42,6 +45,15 @@ fn rehearse(name: &str, scale: &str) -> Value {
         stderr(&out)
     );
     let report = sandbox.report();
+    (sandbox, out, report)
+}
+
+/// Runs the shipped scenario `name` at `scale` on the shared server and returns its report.
+/// Steps fail and errors happen only where the scenario expects them (`expect = "breach"`);
+/// latency budgets are timings of a shared test machine, not behaviour, so their breaches are
+/// not judged here.
+fn rehearse(name: &str, scale: &str) -> Value {
+    let (_, _, report) = run_library(name, scale, &crate::common::shared());
     for b in report["verdict"]["breaches"].as_array().unwrap() {
         let timing = ["p99-during-migration", "max-lock-wait", "p99-vs-baseline"]
             .contains(&b["budget"].as_str().unwrap());
@@ -329,27 +341,8 @@ fn several_majors_on_one_given_server_are_refused() {
 /// counts the connections against the limit.
 #[test]
 fn connection_headroom_runs_out_when_the_whole_new_version_connects() {
-    let sandbox = Sandbox::new();
-    sandbox.write("s.toml", &shortened("connection-headroom"));
-    let out = sandbox.run(&[
-        "run",
-        "s.toml",
-        "--out",
-        "out",
-        "--scale",
-        "0.05",
-        "--backend",
-        "local",
-        "--postgres",
-        "15",
-    ]);
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let report = sandbox.report();
+    let own_server = ["--backend", "local", "--postgres", "15"].map(String::from);
+    let (sandbox, out, report) = run_library("connection-headroom", "0.05", &own_server);
     let all = strategy(&report, "all-at-once");
     let traffic = &all["traffic"];
     let refused = traffic["refused_connections"].as_u64().unwrap();
