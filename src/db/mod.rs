@@ -353,6 +353,20 @@ pub(crate) fn create_server_log(path: &Path) -> Result<std::fs::File, DbError> {
 
 /// Connects with a timeout, spawning the connection task.
 pub(crate) async fn connect(config: &Config, target: &str) -> Result<Client, DbError> {
+    let (client, driver) = connect_undriven(config, target).await?;
+    tokio::spawn(driver);
+    Ok(client)
+}
+
+/// The connection's socket, to be polled by whoever runs its client.
+pub(crate) type Driver = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Connects with a timeout; the caller polls the returned driver (a traffic worker polls it in
+/// its own task, which saves a task wake-up per operation).
+pub(crate) async fn connect_undriven(
+    config: &Config,
+    target: &str,
+) -> Result<(Client, Driver), DbError> {
     let attempt = tokio::time::timeout(Duration::from_secs(15), config.connect(NoTls)).await;
     let (client, connection) = match attempt {
         Ok(Ok(pair)) => pair,
@@ -369,12 +383,12 @@ pub(crate) async fn connect(config: &Config, target: &str) -> Result<Client, DbE
             });
         }
     };
-    tokio::spawn(async move {
+    let driver = Box::pin(async move {
         if let Err(e) = connection.await {
             tracing::debug!("connection closed: {e}");
         }
     });
-    Ok(client)
+    Ok((client, driver))
 }
 
 /// Retries connecting until the server accepts, `deadline` passes, or `alive` says it died.

@@ -92,7 +92,7 @@ async fn run_thread(
         return;
     };
     let mut workers = tokio::task::JoinSet::new();
-    for (id, client) in ids.into_iter().zip(clients) {
+    for (id, (client, driver)) in ids.into_iter().zip(clients) {
         let source = match &queue {
             Some(q) => Source::Queue(q.clone()),
             None => Source::ClosedLoop,
@@ -104,6 +104,7 @@ async fn run_thread(
             source,
             events.clone(),
             client,
+            driver,
         ));
     }
     drop(queue);
@@ -149,16 +150,16 @@ impl Pool {
 }
 
 /// Opens `n` connections and tells `ready` whether they all came up (the first failure if
-/// not); returns them when they did.
+/// not); returns them, with the futures that drive their sockets, when they did.
 pub(super) async fn connect_all(
     config: &tokio_postgres::Config,
     target: &str,
     n: usize,
     ready: oneshot::Sender<Result<(), DbError>>,
-) -> Option<Vec<tokio_postgres::Client>> {
+) -> Option<Vec<(tokio_postgres::Client, crate::db::Driver)>> {
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
-        match crate::db::connect(config, target).await {
+        match crate::db::connect_undriven(config, target).await {
             Ok(c) => clients.push(c),
             Err(e) => {
                 let _ = ready.send(Err(e));

@@ -108,7 +108,8 @@ async fn run_thread(
         return;
     };
     let mut tasks = tokio::task::JoinSet::new();
-    for (id, client) in ids.into_iter().zip(clients) {
+    for (id, (client, driver)) in ids.into_iter().zip(clients) {
+        tokio::spawn(driver);
         tasks.spawn(session(ctx.clone(), id, client, events.clone()));
     }
     tokio::select! {
