@@ -85,6 +85,10 @@ print(f"   median: pgbench {statistics.median(pg):.1f} tps, rehearse {statistics
       f"median of round ratios {statistics.median(ratios):.3f} (range {ratios[0]:.3f}-{ratios[-1]:.3f}; goal >= 0.95)")
 print(f"   round-to-round spread (max - min) / median: pgbench {spread(pg):.1f} %, rehearse {spread(rh):.1f} % "
       f"(goal: rehearse no wider than pgbench)")
+def iqr(xs):
+    q = statistics.quantiles(xs, n=4)
+    return (q[2] - q[0]) / statistics.median(xs) * 100
+print(f"   interquartile spread / median: pgbench {iqr(pg):.1f} %, rehearse {iqr(rh):.1f} %")
 print(f"   per-second cv, median over rounds: pgbench {statistics.median(r[2] for r in rows):.1f} %, "
       f"rehearse {statistics.median(r[3] for r in rows):.1f} %")
 PY
