@@ -80,6 +80,13 @@ impl Sessions {
         interrupt: &CancellationToken,
     ) -> Vec<BackgroundRun> {
         self.no_start.cancel();
+        // Sessions that ended, or were never started (they return at once now), are not
+        // "still running": collect them before saying how many are.
+        let mut runs = Vec::new();
+        let settle = tokio::time::Instant::now() + Duration::from_millis(100);
+        while let Ok(Some(done)) = tokio::time::timeout_at(settle, self.tasks.join_next()).await {
+            runs.extend(done.ok());
+        }
         let running = self.tasks.len();
         if running > 0 {
             tracing::info!(
@@ -87,7 +94,6 @@ impl Sessions {
                 cap.as_secs()
             );
         }
-        let mut runs = Vec::new();
         let deadline = tokio::time::Instant::now() + cap;
         loop {
             tokio::select! {
