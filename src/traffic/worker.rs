@@ -108,8 +108,8 @@ struct Worker {
     id: usize,
     ctx: Arc<Context>,
     conn: Conn,
-    /// The first connection's socket, polled here rather than in a task of its own: one task
-    /// wake-up less per operation. A reconnection's runs in its own task (rare).
+    /// The connection's socket, polled here rather than in a task of its own: one task wake-up
+    /// less per operation.
     driver: Option<crate::db::Driver>,
     outbox: Outbox,
 }
@@ -199,10 +199,14 @@ impl Worker {
             let now = self.ctx.clock.offset().as_micros() as u64;
             let version = shared.version_at(now, &mut self.conn.rng);
             let query = self.ctx.mix.pick(version, &mut self.conn.rng);
-            let failed = driving(&mut self.driver, self.conn.execute(query as usize))
+            let failure = driving(&mut self.driver, self.conn.execute(query as usize))
                 .await
                 .0
-                .is_err();
+                .err();
+            let failed = failure.is_some();
+            if failure.is_some_and(|f| f.class == ErrorClass::Connection) {
+                self.reconnect().await;
+            }
             // At the scenario's rate, not faster (a failing query warms nothing: no spinning).
             let gap = self.ctx.warmup_gap.unwrap_or_default();
             let gap = if failed {
@@ -261,7 +265,7 @@ impl Worker {
             self.outbox.flush().await;
         }
         if lost {
-            self.conn.reconnect().await;
+            self.reconnect().await;
         }
     }
 }
@@ -314,14 +318,22 @@ impl Conn {
         }
         tx.commit().await.map_err(Execute::Db)
     }
+}
 
+impl Worker {
+    /// Replaces a lost connection (and its driver), retrying with backoff until stopped.
     async fn reconnect(&mut self) {
-        self.client = None;
-        self.statements.iter_mut().for_each(|s| *s = None);
+        let conn = &mut self.conn;
+        conn.client = None;
+        self.driver = None;
+        conn.statements.iter_mut().for_each(|s| *s = None);
         let mut backoff = Duration::from_millis(50);
         while !self.ctx.shared.stop.load(Ordering::Relaxed) {
-            if let Ok(client) = crate::db::connect(&self.ctx.config, &self.ctx.target).await {
-                self.client = Some(client);
+            if let Ok((client, driver)) =
+                crate::db::connect_undriven(&self.ctx.config, &self.ctx.target).await
+            {
+                conn.client = Some(client);
+                self.driver = Some(driver);
                 return;
             }
             tokio::time::sleep(backoff).await;
