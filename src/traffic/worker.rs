@@ -220,6 +220,26 @@ impl Worker {
         }
     }
 
+    /// Replaces a lost connection (and its driver), retrying with backoff until stopped.
+    async fn reconnect(&mut self) {
+        let conn = &mut self.conn;
+        conn.client = None;
+        self.driver = None;
+        conn.statements.iter_mut().for_each(|s| *s = None);
+        let mut backoff = Duration::from_millis(50);
+        while !self.ctx.shared.stop.load(Ordering::Relaxed) {
+            if let Ok((client, driver)) =
+                crate::db::connect_undriven(&self.ctx.config, &self.ctx.target).await
+            {
+                conn.client = Some(client);
+                self.driver = Some(driver);
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
     async fn run_op(&mut self, op: Op) {
         // Borrowed, not cloned: an Arc's count is a cache line every connection writes.
         let slot = &self.ctx.shared.slots[self.id];
@@ -227,22 +247,19 @@ impl Worker {
         let sent_us = self.ctx.clock.offset().as_micros() as u64;
         // While a slow operation runs (a lock wait), send what is pending so the time series
         // is not held back by it.
-        let (result, reprepared) = {
-            let execute = self.conn.execute(op.query as usize);
+        let execute = self.conn.execute(op.query as usize);
+        let outbox = &mut self.outbox;
+        let (result, reprepared) = driving(&mut self.driver, async {
             tokio::pin!(execute);
-            let (outbox, driver) = (&mut self.outbox, &mut self.driver);
             loop {
                 tokio::select! {
                     biased;
-                    () = async { driver.as_mut().expect("polled only while there").await },
-                        if driver.is_some() => *driver = None,
                     done = &mut execute => break done,
-                    () = outbox.due.as_mut(), if !outbox.pending.is_empty() => {
-                        driving(driver, outbox.flush()).await;
-                    }
+                    () = outbox.due.as_mut(), if !outbox.pending.is_empty() => outbox.flush().await,
                 }
             }
-        };
+        })
+        .await;
         let done_us = self.ctx.clock.offset().as_micros() as u64;
         slot.busy.store(false, Ordering::Relaxed);
         let failure = result.err();
@@ -317,28 +334,6 @@ impl Conn {
                 .map_err(Execute::Db)?;
         }
         tx.commit().await.map_err(Execute::Db)
-    }
-}
-
-impl Worker {
-    /// Replaces a lost connection (and its driver), retrying with backoff until stopped.
-    async fn reconnect(&mut self) {
-        let conn = &mut self.conn;
-        conn.client = None;
-        self.driver = None;
-        conn.statements.iter_mut().for_each(|s| *s = None);
-        let mut backoff = Duration::from_millis(50);
-        while !self.ctx.shared.stop.load(Ordering::Relaxed) {
-            if let Ok((client, driver)) =
-                crate::db::connect_undriven(&self.ctx.config, &self.ctx.target).await
-            {
-                conn.client = Some(client);
-                self.driver = Some(driver);
-                return;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(1));
-        }
     }
 }
 
