@@ -88,7 +88,8 @@ print(f"   round-to-round spread (max - min) / median: pgbench {spread(pg):.1f} 
 def iqr(xs):
     q = statistics.quantiles(xs, n=4)
     return (q[2] - q[0]) / statistics.median(xs) * 100
-print(f"   interquartile spread / median: pgbench {iqr(pg):.1f} %, rehearse {iqr(rh):.1f} %")
+if len(rows) >= 2:
+    print(f"   interquartile spread / median: pgbench {iqr(pg):.1f} %, rehearse {iqr(rh):.1f} %")
 print(f"   per-second cv, median over rounds: pgbench {statistics.median(r[2] for r in rows):.1f} %, "
       f"rehearse {statistics.median(r[3] for r in rows):.1f} %")
 PY
