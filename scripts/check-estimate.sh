@@ -9,6 +9,7 @@
 #
 #   scripts/check-estimate.sh                   # ROUNDS=1; ROUNDS=2 repeats the whole check
 #   EXTRA=--no-memory-scaling scripts/check-estimate.sh   # the same without memory scaling
+#   KEEP=/tmp/est scripts/check-estimate.sh     # keep each round's estimate and reports there
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SCALES=${SCALES:-0.025,0.05,0.1}
@@ -19,6 +20,7 @@ cargo build --release -q
 work=$(mktemp -d /tmp/rehearse-estimate-XXXXXX)
 chmod 777 "$work"
 trap 'rm -rf "$work"' EXIT
+KEEP=${KEEP:-}
 export REHEARSE_CACHE_DIR="$work/cache"
 for round in $(seq 1 "$ROUNDS"); do
 	echo "round $round: estimating from scales $SCALES, $REPEAT rehearsals each"
@@ -38,6 +40,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		actuals+=("$work/actual-$i/report.json")
 	done
 	sed -n '/^estimate for/,$p' "$work/estimate.log"
+	if [ -n "$KEEP" ]; then
+		mkdir -p "$KEEP/round-$round"
+		cp -r "$work/estimate" "$KEEP/round-$round/"
+		for i in $(seq 1 "$REPEAT"); do cp "$work/actual-$i/report.json" "$KEEP/round-$round/actual-$i.json"; done
+	fi
 	python3 - "$work/estimate/estimate.json" "${actuals[@]}" <<'PY'
 import json, statistics, sys
 est = json.load(open(sys.argv[1]))

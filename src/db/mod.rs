@@ -140,13 +140,17 @@ pub struct CacheLock {
 }
 
 /// Settings every rehearsal server gets before the scenario's own, so lock waits are logged with
-/// exact durations (see POSTGRES-FACTS.md, "Locks and queues" 6).
+/// exact durations (see POSTGRES-FACTS.md, "Locks and queues" 6), and so a freshly made cluster
+/// writes WAL as a long-running one does: a production server recycles its WAL files, a new
+/// cluster creates them, and zero-filling each new 16 MB file made a fresh server's first
+/// rewrite of 4 M rows take 4.5 s instead of 3.5 s (`wal_init_zero = off` creates it without).
 pub fn base_settings() -> Vec<(String, String)> {
     [
         ("log_lock_waits", "on"),
         ("deadlock_timeout", "100ms"),
         ("log_line_prefix", "%m [%p] "),
         ("log_timezone", "UTC"),
+        ("wal_init_zero", "off"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -6,10 +6,12 @@
 //! the tables it locked, rewrote or backfilled, else all seeded rows; across scales of one
 //! scenario, rows, heap and index bytes and WAL grow together — by [`fit::choose`]: linear
 //! unless a superlinear term beats the measured noise. The prediction at the target comes with
-//! a 95 % prediction interval (the repeats' noise, the fit's uncertainty there, and the
-//! `a + b·n·ln n` reading of the same points as the model's own uncertainty), widened when the
-//! target crosses a memory threshold the rehearsed scales did not, and with how good the fit
-//! is: R², and how well the smaller scales alone predict the largest one.
+//! a 95 % prediction interval (the noise of one run — the repeats', at least
+//! [`fit::TARGET_RUN_NOISE`] — the fit's uncertainty there, the `a + b·n·ln n` reading of the
+//! same points as the model's own uncertainty, and the smaller scales' miss of the largest
+//! beyond the noise), widened when the target crosses a memory threshold the rehearsed scales
+//! did not, and with how good the fit is: R², and how well the smaller scales alone predict
+//! the largest one.
 
 pub(crate) mod fit;
 pub(crate) mod memory;
@@ -297,21 +299,24 @@ fn step_estimate(
         low = low.min(p);
         high = high.max(p);
     }
-    // What the repeats cannot show: how far the smaller scales miss the largest one (a bias
-    // between scales, not noise), carried over the doublings from the largest scale to the
-    // target.
+    // What the repeats cannot show: how far the smaller scales miss the largest one beyond
+    // what the noise explains (a bias between scales), compounded over the doublings from the
+    // largest scale to the target, on the side it missed: if the small scales fell short of the
+    // largest, the cost grows faster than the fit, and the range opens upward.
     if distinct >= 3
         && let Some((f, _)) = fit::choose(&held.smaller)
     {
-        let miss = (f.predict(largest) - last).abs() / last.max(1e-9);
+        let guess = f.predict(largest);
+        let miss = (guess - last).abs() / last.max(1e-9);
         e.holdout_error = Some(miss);
-        let doublings = (n / largest).log2().max(1.0);
-        low = low.min(predicted * (1.0 - miss * doublings).max(0.0));
-        high = high.max(predicted * (1.0 + miss * doublings));
+        let bias = (miss - noise_explains(&xy, pure)).max(0.0);
+        let factor = (1.0 + bias).powf((n / largest).log2().max(1.0));
+        if guess < last {
+            high = high.max(predicted * factor);
+        } else {
+            low = low.min(predicted / factor);
+        }
     }
-    // Never narrower than ±10 %: runs differ by that much from one day to the next.
-    low = low.min(predicted * 0.9);
-    high = high.max(predicted * 1.1);
     for warning in memory_warnings(&e, memory) {
         // Beyond a threshold the rehearsals did not cross, the cost may grow faster than they
         // show: the range opens upward by half the prediction.
@@ -329,6 +334,18 @@ fn step_estimate(
     e.low_s = Some(low);
     e.high_s = Some(high);
     e
+}
+
+/// How far (relative, about 95 % of the time) the smaller scales' fit may miss the largest
+/// scale's mean by noise alone: the difference of two estimates, each about as noisy as the
+/// mean of the largest scale's repeats. 0 without repeats (every miss is then carried).
+fn noise_explains(xy: &[(f64, f64)], pure: Option<(f64, usize)>) -> f64 {
+    let Some((var, _)) = pure else {
+        return 0.0;
+    };
+    let largest = xy.iter().map(|p| p.0).fold(0.0, f64::max);
+    let repeats = xy.iter().filter(|p| p.0 == largest).count().max(1);
+    2.0 * (2.0 * var / repeats as f64).sqrt()
 }
 
 /// The memory thresholds the target crosses and the largest rehearsal did not.
@@ -395,12 +412,12 @@ impl Estimate {
                 .settings
                 .iter()
                 .map(|s| {
-                    format!(
-                        "{} {}{}",
-                        s.name,
-                        bytes(s.bytes as f64),
-                        if s.clamped { " (its minimum)" } else { "" }
-                    )
+                    let why = match (&s.kept_for, s.clamped) {
+                        (Some(why), _) => format!(" (kept for {why})"),
+                        (None, true) => " (its minimum)".to_owned(),
+                        (None, false) => String::new(),
+                    };
+                    format!("{} {}{why}", s.name, bytes(s.bytes as f64))
                 })
                 .collect();
             let _ = writeln!(

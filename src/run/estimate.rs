@@ -85,14 +85,19 @@ pub(crate) async fn estimate(
             .find(|(name, _)| *name == "shared_buffers")
             .map(|(_, b)| *b);
         if how.scale_memory {
-            let scaled = memory::scaled(&full, scale / target);
+            let mwm = full
+                .iter()
+                .find(|(name, _)| *name == "maintenance_work_mem")
+                .map_or(0, |(_, b)| *b);
+            let floor = memory::parallel_index_floor(&plan.database.settings, mwm);
+            let scaled = memory::scaled(&full, scale / target, floor);
             plan.database.settings = memory::apply(&plan.database.settings, &scaled);
             context.scaled.push(crate::estimate::ScaleMemory {
                 scale: *scale,
                 settings: scaled,
             });
         } else if how.target_memory.is_some() {
-            let at_full = memory::scaled(&full, 1.0);
+            let at_full = memory::scaled(&full, 1.0, 0);
             plan.database.settings = memory::apply(&plan.database.settings, &at_full);
         }
         let base = settings.out_for(&plan);

@@ -32,6 +32,7 @@ fn a_run_reports_steps_with_durations_and_cleans_up() {
     assert_eq!(report["environment"]["backend"], "local");
     assert_eq!(report["environment"]["seed"], 7);
     assert_eq!(report["environment"]["settings"]["log_lock_waits"], "on");
+    assert_eq!(report["environment"]["settings"]["wal_init_zero"], "off");
     assert!(report["environment"]["server_version"].is_string());
     let tables = report["seed"]["tables"].as_array().unwrap();
     assert_eq!(tables[0]["table"], "users");
@@ -45,6 +46,53 @@ fn a_run_reports_steps_with_durations_and_cleans_up() {
         assert!(step["start_s"].as_f64().unwrap() > 0.0);
     }
     assert!(sandbox.out().join("postgres.log").exists());
+    assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}
+
+#[test]
+fn estimate_scales_the_servers_memory_but_keeps_parallel_index_builds() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.toml",
+        r#"
+name = "memory"
+[schema]
+sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL);"
+[seed.tables.t]
+rows = 4000
+[[strategy]]
+name = "index"
+steps = [{ name = "index-v", sql = "CREATE INDEX t_v_idx ON t (v)" }]
+"#,
+    );
+    let out = sandbox.run(&[
+        "estimate",
+        "s.toml",
+        "--scales",
+        "0.25,0.5",
+        "--repeat",
+        "1",
+        "--backend",
+        "local",
+        "--out",
+        "out",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("maintenance_work_mem 67.1 MB (kept for parallel index builds"),
+        "{text}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.out().join("scale-0.25/report.json")).unwrap(),
+    )
+    .unwrap();
+    // A quarter of the defaults' 128 MB and 1 GB; the 64 MB that gives an index build its
+    // worker stays.
+    let settings = &report["environment"]["settings"];
+    assert_eq!(settings["shared_buffers"], "32MB", "{settings}");
+    assert_eq!(settings["max_wal_size"], "256MB", "{settings}");
+    assert_eq!(settings["maintenance_work_mem"], "64MB", "{settings}");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
 
