@@ -2,9 +2,10 @@
 # Estimate check (issue 15): `rehearse estimate` on bench/estimate.toml (a table rewrite, an
 # index build, a batched backfill, a VALIDATE CONSTRAINT) at SCALES (default 0.025,0.05,0.1 of
 # 4 M rows), REPEAT rehearsals each (default 2), memory settings scaled with the data, predicting
-# scale 1 — 10× the largest rehearsed — then REPEAT real runs at scale 1 with the full settings
-# (the first seeds afresh); prints each step's prediction, range, the measured durations, the
-# error against their median and whether the range held every one of them. Goal: every growing
+# scale 1 — 10× the largest rehearsed — and REPEAT real runs at scale 1 with the full settings
+# (the first, seeding afresh, before the estimate; the others after it); prints each step's
+# prediction, range, the measured durations, the error against their median and whether the
+# range held every one of them. Goal: every growing
 # step within 25 %, every measured value inside its range.
 #
 #   scripts/check-estimate.sh                   # ROUNDS=1; ROUNDS=2 repeats the whole check
@@ -22,21 +23,28 @@ chmod 777 "$work"
 trap 'rm -rf "$work"' EXIT
 KEEP=${KEEP:-}
 export REHEARSE_CACHE_DIR="$work/cache"
+# One real run at scale 1 (the first of a round seeds afresh; the rest reuse the seeded copy, as
+# the small scales' repeats do): one run is one draw.
+measure() { # round, i
+	echo "round $1: measuring at scale 1 ($2 of $REPEAT)"
+	local fresh=()
+	[ "$2" != 1 ] || fresh=(--fresh)
+	target/release/rehearse run bench/estimate.toml --backend local "${fresh[@]}" \
+		--out "$work/actual-$2" >"$work/actual.log" 2>&1 || { cat "$work/actual.log" >&2; exit 1; }
+}
 for round in $(seq 1 "$ROUNDS"); do
+	# The first scale-1 run comes before the estimate and the others after it, so a machine that
+	# speeds up or slows down over the minutes of a round shows on both sides of the prediction
+	# rather than only on one.
+	measure "$round" 1
 	echo "round $round: estimating from scales $SCALES, $REPEAT rehearsals each"
 	# shellcheck disable=SC2086
 	target/release/rehearse estimate bench/estimate.toml --scales "$SCALES" --target 1 \
 		--repeat "$REPEAT" $EXTRA --backend local --out "$work/estimate" >"$work/estimate.log" 2>&1 ||
 		{ cat "$work/estimate.log" >&2; exit 1; }
-	# Scale 1 is measured as often as each small scale was rehearsed (the first run seeds, the
-	# others reuse the seeded copy, as the small scales' repeats do): one run is one draw.
-	actuals=()
-	for i in $(seq 1 "$REPEAT"); do
-		echo "round $round: measuring at scale 1 ($i of $REPEAT)"
-		fresh=()
-		[ "$i" != 1 ] || fresh=(--fresh)
-		target/release/rehearse run bench/estimate.toml --backend local "${fresh[@]}" \
-			--out "$work/actual-$i" >"$work/actual.log" 2>&1 || { cat "$work/actual.log" >&2; exit 1; }
+	actuals=("$work/actual-1/report.json")
+	for i in $(seq 2 "$REPEAT"); do
+		measure "$round" "$i"
 		actuals+=("$work/actual-$i/report.json")
 	done
 	sed -n '/^estimate for/,$p' "$work/estimate.log"
