@@ -1,8 +1,8 @@
 //! `rehearse estimate`: step durations at production scale from rehearsals at smaller ones.
 //!
-//! Each scale is rehearsed `--repeat` times (full rehearsals, the seeding cached), under memory
-//! settings scaled with the data ([`memory`]). For every step (matched by strategy and name
-//! across the runs), its duration is fitted against the rows it involves — the seeded rows of
+//! Each scale is rehearsed `--repeat` times, in rounds of every scale (full rehearsals, the
+//! seeding cached), under memory settings scaled with the data ([`memory`]). For every step
+//! (matched by strategy and name across the runs), its duration is fitted against the rows it involves — the seeded rows of
 //! the tables it locked, rewrote or backfilled, else all seeded rows; across scales of one
 //! scenario, rows, heap and index bytes and WAL grow together — by [`fit::choose`]: linear
 //! unless a superlinear term beats the measured noise. The prediction at the target comes with

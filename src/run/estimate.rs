@@ -68,6 +68,8 @@ pub(crate) async fn estimate(
         target_memory: how.target_memory.or_else(machine_memory),
         ..Default::default()
     };
+    // Each scale's plan, with its memory settings, made once.
+    let mut plans = Vec::new();
     for scale in scales {
         let overrides = Overrides {
             scale: Some(*scale),
@@ -100,21 +102,27 @@ pub(crate) async fn estimate(
             let at_full = memory::scaled(&full, 1.0, 0);
             plan.database.settings = memory::apply(&plan.database.settings, &at_full);
         }
-        let base = settings.out_for(&plan);
-        for round in 1..=how.repeat {
+        plans.push((*scale, plan));
+    }
+    // Rounds of every scale, not one scale's repeats back to back: the repeats of a scale are
+    // then minutes apart, and their spread — the noise the range is built from — includes the
+    // machine's drift over the estimate, not only the noise between neighbouring runs.
+    for round in 1..=how.repeat {
+        for (scale, plan) in &plans {
+            let base = settings.out_for(plan);
             let dir = if how.repeat == 1 {
                 base.join(format!("scale-{scale}"))
             } else {
                 base.join(format!("scale-{scale}"))
                     .join(format!("run-{round}"))
             };
-            let options = settings.options(&plan, dir);
+            let options = settings.options(plan, dir);
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "estimate: rehearsing at scale {scale} ({round} of {})",
                 how.repeat
             );
-            let result = run(&plan, &options, cancel.clone()).await;
+            let result = run(plan, &options, cancel.clone()).await;
             if let Some(e) = result.error {
                 return Err(e);
             }
@@ -140,9 +148,11 @@ pub(crate) async fn estimate(
             }
             code = code.max(scale_code);
             reports.push((*scale, result.report));
+            out_dir = Some(base);
         }
-        out_dir = Some(base);
     }
+    // The fit takes the points in scale order.
+    reports.sort_by(|a, b| a.0.total_cmp(&b.0));
     if unscaled {
         context.scaled.clear();
     }
