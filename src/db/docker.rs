@@ -156,7 +156,7 @@ pub async fn provision(
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
     let mut cmd = vec!["postgres".to_owned()];
-    for (key, value) in super::effective_settings(plan) {
+    for (key, value) in super::effective_settings(plan, Some(major)) {
         cmd.push("-c".into());
         cmd.push(format!("{key}={value}"));
     }

@@ -52,7 +52,7 @@ impl Server {
             )
             .await
             .map_err(failed("read the server version"))?;
-        let names: Vec<String> = super::effective_settings(plan)
+        let names: Vec<String> = super::effective_settings(plan, None)
             .into_iter()
             .map(|(k, _)| k)
             .collect();

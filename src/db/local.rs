@@ -120,7 +120,7 @@ pub async fn provision(
     let log = super::create_server_log(&options.log_path)?;
     let mut command = Command::new(bin.dir.join("postgres"));
     command.arg("-D").arg(&data);
-    let mut settings = super::effective_settings(plan);
+    let mut settings = super::effective_settings(plan, Some(bin.major));
     settings.extend([
         ("port".to_owned(), port.to_string()),
         ("listen_addresses".to_owned(), "127.0.0.1".to_owned()),

@@ -139,27 +139,32 @@ pub struct CacheLock {
     pub path: PathBuf,
 }
 
-/// Settings every rehearsal server gets before the scenario's own, so lock waits are logged with
-/// exact durations (see POSTGRES-FACTS.md, "Locks and queues" 6), and so a freshly made cluster
-/// writes WAL as a long-running one does: a production server recycles its WAL files, a new
-/// cluster creates them, and zero-filling each new 16 MB file made a fresh server's first
-/// rewrite of 4 M rows take 4.5 s instead of 3.5 s (`wal_init_zero = off` creates it without).
-pub fn base_settings() -> Vec<(String, String)> {
-    [
+/// Settings every rehearsal server of `major` (when known) gets before the scenario's own, so
+/// lock waits are logged with exact durations (see POSTGRES-FACTS.md, "Locks and queues" 6),
+/// and so a freshly made cluster writes WAL as a long-running one does: a production server
+/// recycles its WAL files, a new cluster creates them, and zero-filling each new 16 MB file made
+/// a fresh server's first rewrite of 4 M rows take 4.5 s instead of 3.5 s (`wal_init_zero = off`,
+/// Postgres 12 and later, creates it without).
+pub fn base_settings(major: Option<u32>) -> Vec<(String, String)> {
+    let mut settings: Vec<(String, String)> = [
         ("log_lock_waits", "on"),
         ("deadlock_timeout", "100ms"),
         ("log_line_prefix", "%m [%p] "),
         ("log_timezone", "UTC"),
-        ("wal_init_zero", "off"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    .collect();
+    if major.is_none_or(|m| m >= 12) {
+        settings.push(("wal_init_zero".into(), "off".into()));
+    }
+    settings
 }
 
-/// The base settings overlaid with the scenario's (the scenario wins on a shared key).
-pub fn effective_settings(plan: &DatabasePlan) -> Vec<(String, String)> {
-    let mut settings = base_settings();
+/// The base settings for `major` overlaid with the scenario's (the scenario wins on a shared
+/// key).
+pub fn effective_settings(plan: &DatabasePlan, major: Option<u32>) -> Vec<(String, String)> {
+    let mut settings = base_settings(major);
     settings.retain(|(k, _)| !plan.settings.iter().any(|(sk, _)| sk == k));
     settings.extend(plan.settings.iter().cloned());
     settings

@@ -1,7 +1,8 @@
 //! Fitting a step's duration to the rows it involves, by weighted least squares with relative
 //! errors (each point weighted by 1/duration², since a rehearsal's noise grows with its
 //! duration): `a + b·n` unless the data argue for a superlinear term by more than their noise,
-//! and a prediction interval from the measured noise and the fit's own uncertainty.
+//! and a prediction interval from the measured noise (at least [`TARGET_RUN_NOISE`]) and the
+//! fit's own uncertainty.
 
 use serde::Serialize;
 
@@ -139,7 +140,7 @@ impl Fit {
     /// A 95 % prediction interval for one rehearsal at `rows`, multiplicative (a slow run is
     /// as likely to take 1.3× as a fast one 1/1.3×): the noise of one run there — the repeats'
     /// (relative), and never less than [`TARGET_RUN_NOISE`] — and the uncertainty of the fitted
-    /// curve there.
+    /// curve there from the same noise.
     pub(crate) fn interval(&self, rows: f64, pure: Option<(f64, usize)>) -> (f64, f64) {
         let y = self.predict(rows);
         let x = self.model.basis(rows, self.unit);
@@ -152,27 +153,25 @@ impl Fit {
             Some((_, d)) if d > 0 => d.max(self.points.saturating_sub(k)),
             _ => self.points.saturating_sub(k),
         };
-        // The noise of one run, and of each rehearsed point behind the fitted curve: measured,
-        // and never below the floor (back-to-back repeats agree more closely than rehearsals
-        // on different occasions do, and a fit from their noise alone missed by twice its own
-        // spread). Measured noise above the floor is known only to its degrees of freedom
-        // (Student's t); the floor is a stated value (the normal's 1.96).
-        let floor = TARGET_RUN_NOISE * TARGET_RUN_NOISE;
-        let (noise, t) = if var > floor {
-            (var, t95(df))
-        } else {
-            (floor, 1.96)
-        };
-        // One run's noise plus the fitted curve's own uncertainty there, relative.
-        let factor = (t * (noise * (1.0 + leverage / y.max(1e-9).powi(2))).sqrt()).exp();
-        (y / factor, y * factor)
+        // The noise of one run, and of each rehearsed point behind the fitted curve: measured
+        // (known only to its degrees of freedom: Student's t), and never below the floor (a
+        // stated value: the normal's 1.96), whichever makes the wider range.
+        let spread = (t95(df) * var.sqrt()).max(1.96 * TARGET_RUN_NOISE);
+        if y <= 0.0 {
+            // Nothing to be relative to: the curve's own uncertainty, in seconds.
+            return (0.0, spread * leverage.sqrt());
+        }
+        // One run's noise plus the fitted curve's own uncertainty there, relative; as likely
+        // (1 + h)× the prediction as 1/(1 + h)×.
+        let h = spread * (1.0 + leverage / (y * y)).sqrt();
+        (y / (1.0 + h), y * (1.0 + h))
     }
 }
 
-/// The least relative noise (standard deviation) assumed for one rehearsal. The repeats of a
-/// scale run back to back and measure less than the noise between occasions: on the estimate
-/// check's machine small-scale repeats differed by 4 % (sd) while runs at scale 1 differed by
-/// 11 %, a slow one taking 1.35× the median, and predictions from different rounds by 10 %.
+/// The least relative noise (standard deviation) assumed for one rehearsal. A few repeats
+/// measure less than the noise between occasions: on the estimate check's machine, repeats run
+/// back to back differed by 4 % (sd) while runs at scale 1 differed by 11 %, a slow one taking
+/// 1.35× the median, and predictions from different rounds by 10 %.
 pub(crate) const TARGET_RUN_NOISE: f64 = 0.12;
 
 /// The model the data support, and the measured noise. Linear unless adding the superlinear
@@ -365,6 +364,35 @@ mod tests {
             curved.push((n, y * 0.995));
         }
         assert_eq!(choose(&curved).unwrap().0.model, Model::Superlinear);
+    }
+
+    #[test]
+    fn a_falling_fit_gives_a_finite_range_from_zero() {
+        let points = [(1e5, 1.0), (2e5, 0.6), (4e5, 0.2)];
+        let (fit, pure) = choose(&points).unwrap();
+        assert_eq!(fit.predict(1e6), 0.0);
+        let (lo, hi) = fit.interval(1e6, pure);
+        assert_eq!(lo, 0.0);
+        assert!(hi.is_finite() && hi > 0.0, "{hi}");
+    }
+
+    #[test]
+    fn the_range_does_not_jump_where_measured_noise_meets_the_floor() {
+        let points = |noise: f64| {
+            let mut v = Vec::new();
+            for n in [1e5, 2e5, 4e5] {
+                v.push((n, n * 1e-5 * (1.0 + noise)));
+                v.push((n, n * 1e-5 * (1.0 - noise)));
+            }
+            v
+        };
+        let width = |noise: f64| {
+            let (fit, pure) = choose(&points(noise)).unwrap();
+            let (lo, hi) = fit.interval(4e6, pure);
+            hi / lo
+        };
+        let (below, above) = (width(0.0499), width(0.0501));
+        assert!((above / below - 1.0).abs() < 0.01, "{below} {above}");
     }
 
     #[test]
