@@ -107,7 +107,8 @@ pub(crate) async fn estimate(
     // Rounds of every scale, not one scale's repeats back to back: the repeats of a scale are
     // then minutes apart, and their spread — the noise the range is built from — includes the
     // machine's drift over the estimate, not only the noise between neighbouring runs.
-    for round in 1..=how.repeat {
+    let mut interrupted = false;
+    'rounds: for round in 1..=how.repeat {
         for (scale, plan) in &plans {
             let base = settings.out_for(plan);
             let dir = if how.repeat == 1 {
@@ -128,7 +129,10 @@ pub(crate) async fn estimate(
             }
             let scale_code = exit_code(Some(result.report.outcome), None);
             if scale_code == EXIT_INTERRUPTED {
-                return Ok(scale_code);
+                // The rehearsals that finished are kept: fitted below when they span two scales.
+                interrupted = true;
+                out_dir = Some(base);
+                break 'rounds;
             }
             if result.report.outcome != Outcome::Passed {
                 let _ = writeln!(
@@ -153,10 +157,29 @@ pub(crate) async fn estimate(
     }
     // The fit takes the points in scale order.
     reports.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let finished = reports.len();
+    if interrupted {
+        let mut rehearsed: Vec<f64> = reports.iter().map(|(s, _)| *s).collect();
+        rehearsed.dedup();
+        if rehearsed.len() < 2 {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "estimate: interrupted after {finished} finished rehearsal(s), too few scales to fit"
+            );
+            return Ok(EXIT_INTERRUPTED);
+        }
+        code = EXIT_INTERRUPTED;
+    }
     if unscaled {
         context.scaled.clear();
     }
-    let estimate = crate::estimate::estimate(&reports, target, &context);
+    let mut estimate = crate::estimate::estimate(&reports, target, &context);
+    if interrupted {
+        estimate.notes.push(format!(
+            "interrupted: fitted from the {finished} of {} rehearsals that finished",
+            scales.len() * how.repeat
+        ));
+    }
     let text = estimate.text();
     // A closed standard output (`| head`) ends the printing, not the command.
     let _ = write!(std::io::stdout().lock(), "{text}");

@@ -97,6 +97,52 @@ steps = [{ name = "index-v", sql = "CREATE INDEX t_v_idx ON t (v)" }]
 }
 
 #[test]
+fn an_interrupted_estimate_fits_the_rehearsals_that_finished() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.toml",
+        r#"
+name = "interrupted-estimate"
+[schema]
+sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL);"
+[seed.tables.t]
+rows = 4000
+[[strategy]]
+name = "wait"
+steps = [{ name = "sleepy", sql = "SELECT pg_sleep(1)" }]
+"#,
+    );
+    // Round 1 (both scales) has finished once round 2 starts.
+    let (child, _) = sandbox.spawn_until(
+        &[
+            "estimate",
+            "s.toml",
+            "--scales",
+            "0.25,0.5",
+            "--repeat",
+            "2",
+            "--backend",
+            "local",
+            "--out",
+            "out",
+        ],
+        "rehearsing at scale 0.25 (2 of 2)",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 130);
+    let text = stdout(&out);
+    assert!(
+        text.contains("interrupted: fitted from the 2 of 4 rehearsals that finished"),
+        "{text}\n{}",
+        stderr(&out)
+    );
+    assert!(sandbox.out().join("estimate.json").exists());
+    assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}
+
+#[test]
 fn a_failing_step_is_reported_and_the_run_cleans_up() {
     let sandbox = Sandbox::new();
     sandbox.write("s.toml", &scenario(GOOD_AND_FAILING));
