@@ -530,7 +530,19 @@ impl Builder<'_> {
         }
         let exact_major = overrides.postgres.is_some();
         let mut seen = std::collections::BTreeSet::new();
-        majors.retain(|m| seen.insert(*m));
+        if let Some(twice) = majors.iter().find(|m| !seen.insert(**m)) {
+            // Rehearsing a major twice side by side is not a comparison: say so, don't merge.
+            let (at, key) = if exact_major {
+                (None, "--postgres")
+            } else {
+                (file.database.postgres.as_ref(), "database.postgres")
+            };
+            self.problem(
+                at,
+                key,
+                format!("{twice} is listed twice; list each major once"),
+            );
+        }
         if majors.len() > 1 && file.database.image.is_some() {
             self.problem(
                 file.database.postgres.as_ref(),

@@ -334,6 +334,19 @@ fn several_majors_on_one_given_server_are_refused() {
     }
 }
 
+#[test]
+fn a_major_listed_twice_is_refused_not_merged() {
+    let sandbox = Sandbox::new();
+    let path = library().join("lock-queue.toml");
+    let out = sandbox.run(&["run", path.to_str().unwrap(), "--postgres", "15,17,15"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("`--postgres`: 15 is listed twice"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// connection-headroom, on a server of its own (its `max_connections = 32`; the shared server's
 /// connections are every test's): the deploy that opens the new version's 20 connections
 /// beside the pool is refused past the limit — 53300 errors of class `resources`, counted and
