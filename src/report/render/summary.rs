@@ -222,15 +222,23 @@ fn write_traffic(t: &TrafficReport, out: &mut impl Write) -> io::Result<()> {
     )?;
     for phase in &t.phases {
         let l = &phase.all.latency;
+        // A phase with no operation has no latency, not a latency of 0.
+        let latency = |ms: f64| {
+            if phase.all.count == 0 {
+                "–".to_owned()
+            } else {
+                millis(ms)
+            }
+        };
         writeln!(
             out,
             "      {:<24} {:>8} {:>6} {:>10} {:>10} {:>10}",
             phase.name,
             phase.all.count,
             phase.all.errors,
-            millis(l.p50_ms),
-            millis(l.p99_ms),
-            millis(l.max_ms)
+            latency(l.p50_ms),
+            latency(l.p99_ms),
+            latency(l.max_ms)
         )?;
     }
     for e in &t.errors {
