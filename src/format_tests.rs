@@ -85,6 +85,21 @@ fn markdown() {
 }
 
 #[test]
+fn a_background_session_that_failed_is_in_markdown_and_html() {
+    let mut report = fixture("lock-queue");
+    let traffic = report.strategies[0].traffic.as_mut().expect("traffic");
+    traffic.background[0].error = Some("canceling statement due to lock timeout".into());
+    let md = render(&report, Format::Md);
+    assert!(
+        md.contains("background session `long report`: canceling statement due to lock timeout"),
+        "{md}"
+    );
+    let html = render(&report, Format::Html);
+    assert!(html.contains("<th>background session</th>"), "{html}");
+    assert!(html.contains("<td>canceling statement due to lock timeout</td>"));
+}
+
+#[test]
 fn junit() {
     insta::assert_snapshot!(
         "junit_lock_queue",
