@@ -140,11 +140,26 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
                 connections,
                 wait: whole,
             } => {
-                if let Some(t) = traffic {
-                    t.deploy(version, *over, *connections);
+                // One rollout at a time, as a deploy pipeline queues them: a deploy that comes
+                // while an earlier one (`wait = false`) still rolls out waits for its end.
+                let before_rollout = traffic.map_or(Duration::ZERO, |t| t.rollout_left());
+                if !before_rollout.is_zero() {
+                    tracing::info!(
+                        "strategy {}: step {} waits {:.1} s for the rollout in progress to end",
+                        strategy.name,
+                        step.name,
+                        before_rollout.as_secs_f64()
+                    );
                 }
-                let lasts = if *whole { *over } else { Duration::ZERO };
-                wait(lasts, cancel).await.then_some(Ok(()))
+                if wait(before_rollout, cancel).await {
+                    if let Some(t) = traffic {
+                        t.deploy(version, *over, *connections);
+                    }
+                    let lasts = if *whole { *over } else { Duration::ZERO };
+                    wait(lasts, cancel).await.then_some(Ok(()))
+                } else {
+                    None
+                }
             }
             StepAction::Pause(d) => wait(*d, cancel).await.then_some(Ok(())),
             StepAction::Backfill(plan) => {

@@ -148,6 +148,31 @@ steps = [
 }
 
 #[test]
+fn a_deploy_waits_for_the_rollout_in_progress() {
+    let traffic = r#"
+[[traffic.query]]
+name = "read"
+app = ["v1", "v2", "v3"]
+sql = "SELECT full_name FROM users WHERE id = $1"
+params = [{ key = "users.id" }]
+"#;
+    let strategies = r#"
+[[strategy]]
+name = "two-deploys"
+steps = [
+  { deploy = "v2", over = "1500ms", wait = false },
+  { deploy = "v3" },
+]
+"#;
+    let (out, report) = run(&scenario(traffic, strategies));
+    assert_exit(&out, 0);
+    let steps = report["strategies"][0]["steps"].as_array().unwrap();
+    // v3 starts only once v2's rollout has ended: its step lasts the rest of that rollout.
+    let second = steps[1]["duration_s"].as_f64().unwrap();
+    assert!(second > 1.2, "{second}");
+}
+
+#[test]
 fn an_invalidated_cached_plan_is_reprepared_not_failed() {
     let traffic = r#"
 [[traffic.query]]
