@@ -142,8 +142,7 @@ pub(crate) async fn run_steps(ctx: &StepContext<'_>, strategy: &StrategyPlan) ->
             } => {
                 // One rollout at a time, as a deploy pipeline queues them: a deploy that comes
                 // while an earlier one (`wait = false`) still rolls out waits for its end.
-                let before_rollout =
-                    traffic.map_or(Duration::ZERO, crate::traffic::Traffic::rollout_left);
+                let before_rollout = traffic.map_or(Duration::ZERO, Traffic::rollout_left);
                 if !before_rollout.is_zero() {
                     tracing::info!(
                         "strategy {}: step {} waits {:.1} s for the rollout in progress to end",
