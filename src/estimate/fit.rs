@@ -231,6 +231,8 @@ pub(crate) struct HeldOut {
     pub largest: f64,
     /// The mean duration there.
     pub mean: f64,
+    /// How many repeats that mean is of.
+    pub repeats: usize,
 }
 
 impl HeldOut {
@@ -246,6 +248,7 @@ impl HeldOut {
             smaller: points.iter().filter(|p| p.0 < largest).copied().collect(),
             largest,
             mean: at.iter().sum::<f64>() / at.len().max(1) as f64,
+            repeats: at.len(),
         }
     }
 }

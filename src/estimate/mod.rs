@@ -2,9 +2,10 @@
 //!
 //! Each scale is rehearsed `--repeat` times, in rounds of every scale (full rehearsals, the
 //! seeding cached), under memory settings scaled with the data ([`memory`]). For every step
-//! (matched by strategy and name across the runs), its duration is fitted against the rows it involves — the seeded rows of
-//! the tables it locked, rewrote or backfilled, else all seeded rows; across scales of one
-//! scenario, rows, heap and index bytes and WAL grow together — by [`fit::choose`]: linear
+//! (matched by strategy and name across the runs), its duration is fitted against the rows it
+//! involves — the seeded rows of the tables it locked, rewrote or backfilled, else all seeded
+//! rows; across scales of one scenario, rows, heap and index bytes and WAL grow together — by
+//! [`fit::choose`]: linear
 //! unless a superlinear term beats the measured noise. The prediction at the target comes with
 //! a 95 % prediction interval (the noise of one run — the repeats', at least
 //! [`fit::TARGET_RUN_NOISE`] — the fit's uncertainty there, the `a + b·n·ln n` reading of the
@@ -309,7 +310,7 @@ fn step_estimate(
         let guess = f.predict(largest);
         let miss = (guess - last).abs() / last.max(1e-9);
         e.holdout_error = Some(miss);
-        let bias = (miss - noise_explains(&xy, pure)).max(0.0);
+        let bias = (miss - noise_explains(&held, pure)).max(0.0);
         let factor = (1.0 + bias).powf((n / largest).log2().max(1.0));
         if guess < last {
             high = high.max(predicted * factor);
@@ -339,13 +340,11 @@ fn step_estimate(
 /// How far (relative, about 95 % of the time) the smaller scales' fit may miss the largest
 /// scale's mean by noise alone: the difference of two estimates, each about as noisy as the
 /// mean of the largest scale's repeats. 0 without repeats (every miss is then carried).
-fn noise_explains(xy: &[(f64, f64)], pure: Option<(f64, usize)>) -> f64 {
+fn noise_explains(held: &fit::HeldOut, pure: Option<(f64, usize)>) -> f64 {
     let Some((var, _)) = pure else {
         return 0.0;
     };
-    let largest = xy.iter().map(|p| p.0).fold(0.0, f64::max);
-    let repeats = xy.iter().filter(|p| p.0 == largest).count().max(1);
-    2.0 * (2.0 * var / repeats as f64).sqrt()
+    2.0 * (2.0 * var / held.repeats.max(1) as f64).sqrt()
 }
 
 /// The memory thresholds the target crosses and the largest rehearsal did not.

@@ -117,6 +117,7 @@ pub(crate) async fn estimate(
                 base.join(format!("scale-{scale}"))
                     .join(format!("run-{round}"))
             };
+            out_dir = Some(base);
             let options = settings.options(plan, dir);
             let _ = writeln!(
                 std::io::stderr().lock(),
@@ -131,7 +132,6 @@ pub(crate) async fn estimate(
             if scale_code == EXIT_INTERRUPTED {
                 // The rehearsals that finished are kept: fitted below when they span two scales.
                 interrupted = true;
-                out_dir = Some(base);
                 break 'rounds;
             }
             if result.report.outcome != Outcome::Passed {
@@ -152,7 +152,6 @@ pub(crate) async fn estimate(
             }
             code = code.max(scale_code);
             reports.push((*scale, result.report));
-            out_dir = Some(base);
         }
     }
     // The fit takes the points in scale order.
