@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Estimate check (issue 15): `rehearse estimate` on bench/estimate.toml (a table rewrite, an
-# index build, a batched backfill, a VALIDATE CONSTRAINT) at SCALES (default 0.025,0.05,0.1 of
-# 4 M rows), REPEAT rehearsals each (default 2), memory settings scaled with the data, predicting
-# scale 1 — 10× the largest rehearsed — and REPEAT real runs at scale 1 with the full settings
-# (the first, seeding afresh, before the estimate; the others after it); prints each step's
+# Estimate check (issue 15): `rehearse estimate --measure-target` on bench/estimate.toml (a table
+# rewrite, an index build, a batched backfill, a VALIDATE CONSTRAINT) at SCALES (default
+# 0.025,0.05,0.1 of 4 M rows), REPEAT rehearsals each (default 2), memory settings scaled with the
+# data, predicting scale 1 — 10× the largest rehearsed — and measuring scale 1 itself with the
+# full settings in each of the estimate's rounds, right after that round's small scales (so the
+# machine's drift over the minutes of a check reaches both sides alike); prints each step's
 # prediction, range, the measured durations, the error against their median and whether the
-# range held every one of them. Goal: every growing
-# step within 25 %, every measured value inside its range.
+# range held every one of them. Goal: every growing step within 25 %, every measured value
+# inside its range.
 #
 #   scripts/check-estimate.sh                   # ROUNDS=1; ROUNDS=2 repeats the whole check
 #   EXTRA=--no-memory-scaling scripts/check-estimate.sh   # the same without memory scaling
@@ -23,45 +24,22 @@ chmod 777 "$work"
 trap 'rm -rf "$work"' EXIT
 KEEP=${KEEP:-}
 export REHEARSE_CACHE_DIR="$work/cache"
-# One real run at scale 1 (the first of a round seeds afresh; the rest reuse the seeded copy, as
-# the small scales' repeats do): one run is one draw.
-measure() { # round, i
-	echo "round $1: measuring at scale 1 ($2 of $REPEAT)"
-	local fresh=()
-	[ "$2" != 1 ] || fresh=(--fresh)
-	target/release/rehearse run bench/estimate.toml --backend local "${fresh[@]}" \
-		--out "$work/actual-$2" >"$work/actual.log" 2>&1 || { cat "$work/actual.log" >&2; exit 1; }
-}
 for round in $(seq 1 "$ROUNDS"); do
-	# The first scale-1 run comes before the estimate and the others after it, so a machine that
-	# speeds up or slows down over the minutes of a round shows on both sides of the prediction
-	# rather than only on one.
-	measure "$round" 1
-	echo "round $round: estimating from scales $SCALES, $REPEAT rehearsals each"
+	echo "round $round: estimating from scales $SCALES, $REPEAT rehearsals each, measuring scale 1 in each"
+	rm -rf "$work/estimate"
 	# shellcheck disable=SC2086
 	target/release/rehearse estimate bench/estimate.toml --scales "$SCALES" --target 1 \
-		--repeat "$REPEAT" $EXTRA --backend local --out "$work/estimate" >"$work/estimate.log" 2>&1 ||
-		{ cat "$work/estimate.log" >&2; exit 1; }
-	actuals=("$work/actual-1/report.json")
-	for i in $(seq 2 "$REPEAT"); do
-		measure "$round" "$i"
-		actuals+=("$work/actual-$i/report.json")
-	done
+		--repeat "$REPEAT" --measure-target $EXTRA --backend local --out "$work/estimate" \
+		>"$work/estimate.log" 2>&1 || { cat "$work/estimate.log" >&2; exit 1; }
 	sed -n '/^estimate for/,$p' "$work/estimate.log"
 	if [ -n "$KEEP" ]; then
 		mkdir -p "$KEEP/round-$round"
 		cp -r "$work/estimate" "$KEEP/round-$round/"
-		for i in $(seq 1 "$REPEAT"); do cp "$work/actual-$i/report.json" "$KEEP/round-$round/actual-$i.json"; done
 	fi
-	python3 - "$work/estimate/estimate.json" "${actuals[@]}" <<'PY'
+	python3 - "$work/estimate/estimate.json" <<'PY'
 import json, statistics, sys
 est = json.load(open(sys.argv[1]))
-runs = {}
-for path in sys.argv[2:]:
-    rep = json.load(open(path))
-    for s in rep["strategies"]:
-        for st in s["steps"]:
-            runs.setdefault((s["name"], st["name"]), []).append(st["duration_s"])
+runs = {(e["strategy"], e["step"]): e["measured_s"] for e in est["steps"] if e.get("measured_s")}
 checked = {("rewrite", "widen-score"), ("index", "index-email"), ("backfill", "backfill"),
            ("validate", "validate-fk")}
 within = inside = True

@@ -101,6 +101,11 @@ pub enum Command {
         /// with the data.
         #[arg(long)]
         no_memory_scaling: bool,
+        /// Also rehearse the target scale in every round, beside the others but not fitted, and
+        /// show how far each prediction was from it: how far to trust this scenario's estimates
+        /// on this machine.
+        #[arg(long)]
+        measure_target: bool,
     },
     /// Compare two reports of the same scenario (e.g. last night's and tonight's) and list
     /// regressions; exit 1 when there is one.
@@ -359,6 +364,7 @@ pub async fn execute(cli: Cli) -> i32 {
             repeat,
             target_memory,
             no_memory_scaling,
+            measure_target,
         } => {
             let how = crate::run::estimate::EstimateOptions {
                 scales,
@@ -366,6 +372,7 @@ pub async fn execute(cli: Cli) -> i32 {
                 repeat,
                 target_memory,
                 scale_memory: !no_memory_scaling,
+                measure_target,
             };
             estimate(&run, &how).await
         }

@@ -74,6 +74,10 @@ pub(crate) struct StepEstimate {
     /// Why the range was widened (the target crosses a memory threshold the rehearsals did
     /// not).
     pub warnings: Vec<String>,
+    /// Seconds the step took in each rehearsal of the target itself (`--measure-target`), not
+    /// fitted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub measured_s: Vec<f64>,
 }
 
 /// The whole estimate.
@@ -262,6 +266,7 @@ fn step_estimate(
         holdout_error: None,
         quality: String::new(),
         warnings: Vec::new(),
+        measured_s: Vec::new(),
     };
     let xy: Vec<(f64, f64)> = e
         .points
@@ -347,6 +352,59 @@ fn noise_explains(held: &fit::HeldOut, pure: Option<(f64, usize)>) -> f64 {
     2.0 * (2.0 * var / held.repeats.max(1) as f64).sqrt()
 }
 
+impl StepEstimate {
+    /// The target's measured durations against the prediction: `5.04 s · 6.75 s at scale 1:
+    /// the prediction is 12 % above their median; the range holds 2 of 2`.
+    fn measured_line(&self, target: f64) -> Option<String> {
+        if self.measured_s.is_empty() {
+            return None;
+        }
+        let values: Vec<String> = self.measured_s.iter().map(|s| seconds(*s)).collect();
+        let mut line = format!("{} at scale {target}", values.join(" · "));
+        if let Some(p) = self.predicted_s {
+            let median = median(&self.measured_s);
+            if median > 0.0 {
+                let error = (p - median) / median * 100.0;
+                let side = if error >= 0.0 { "above" } else { "below" };
+                let what = if self.measured_s.len() == 1 {
+                    "it"
+                } else {
+                    "their median"
+                };
+                let _ = write!(
+                    line,
+                    ": the prediction is {:.0} % {side} {what}",
+                    error.abs()
+                );
+            }
+        }
+        if let (Some(low), Some(high)) = (self.low_s, self.high_s) {
+            let held = self
+                .measured_s
+                .iter()
+                .filter(|s| (low..=high).contains(*s))
+                .count();
+            let _ = write!(
+                line,
+                "; the range holds {held} of {}",
+                self.measured_s.len()
+            );
+        }
+        Some(line)
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        f64::midpoint(sorted[mid - 1], sorted[mid])
+    } else {
+        sorted[mid]
+    }
+}
+
 /// The memory thresholds the target crosses and the largest rehearsal did not.
 fn memory_warnings(e: &StepEstimate, memory: &MemoryContext) -> Vec<String> {
     let Some(last) = e.points.last() else {
@@ -382,6 +440,19 @@ fn memory_warnings(e: &StepEstimate, memory: &MemoryContext) -> Vec<String> {
 }
 
 impl Estimate {
+    /// Adds each step's durations in the rehearsals of the target itself.
+    pub(crate) fn compare_with(&mut self, measured: &[Report]) {
+        for e in &mut self.steps {
+            e.measured_s = measured
+                .iter()
+                .filter_map(|r| r.strategies.iter().find(|s| s.name == e.strategy))
+                .filter_map(|s| s.steps.iter().find(|st| st.name == e.step))
+                .filter(|st| st.status == StepStatus::Succeeded)
+                .filter_map(|st| st.duration_s)
+                .collect();
+        }
+    }
+
     /// The text in a Markdown code block (`estimate.md`).
     pub(crate) fn markdown(&self) -> String {
         format!("```text\n{}```\n", self.text())
@@ -464,6 +535,9 @@ impl Estimate {
                 _ => {
                     let _ = writeln!(out, "    no estimate: {}", e.quality);
                 }
+            }
+            if let Some(line) = e.measured_line(self.target) {
+                let _ = writeln!(out, "    measured    {line}");
             }
             for w in &e.warnings {
                 let _ = writeln!(out, "    warning     {w}");

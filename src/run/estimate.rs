@@ -36,6 +36,8 @@ pub(crate) struct EstimateOptions {
     pub target_memory: Option<u64>,
     /// Scale the memory settings with the data (else every scale runs with the full ones).
     pub scale_memory: bool,
+    /// Also rehearse the target scale in every round, not fitted: the prediction's error.
+    pub measure_target: bool,
 }
 
 /// Rehearses at every scale and predicts `target`; returns the exit code (1 when a scale's
@@ -60,7 +62,14 @@ pub(crate) async fn estimate(
             how.repeat
         )));
     }
+    if how.measure_target && scales.last().is_some_and(|largest| target <= *largest) {
+        return Err(Error::Usage(format!(
+            "--measure-target measures a target beyond the rehearsed scales, but the target {target} \
+             is not above the largest scale"
+        )));
+    }
     let mut reports = Vec::new();
+    let mut measured = Vec::new();
     let mut unscaled = false;
     let mut out_dir = None;
     let mut code = EXIT_PASSED;
@@ -69,19 +78,23 @@ pub(crate) async fn estimate(
         ..Default::default()
     };
     // Each scale's plan, with its memory settings, made once.
-    let mut plans = Vec::new();
-    for scale in scales {
+    let plan_at = |scale: f64| {
         let overrides = Overrides {
-            scale: Some(*scale),
+            scale: Some(scale),
             ..overrides.clone()
         };
-        let mut plan = load_plan(scenario, &overrides)?;
+        let plan = load_plan(scenario, &overrides)?;
         if plan.database.majors.len() > 1 {
             return Err(Error::Usage(
                 "estimate extrapolates on one major; pick one with --postgres N".into(),
             ));
         }
         let full = memory::full_values(&plan.database.settings, how.target_memory);
+        Ok((plan, full))
+    };
+    let mut plans = Vec::new();
+    for scale in scales {
+        let (mut plan, full) = plan_at(*scale)?;
         context.target_shared_buffers = full
             .iter()
             .find(|(name, _)| *name == "shared_buffers")
@@ -102,14 +115,24 @@ pub(crate) async fn estimate(
             let at_full = memory::scaled(&full, 1.0, 0);
             plan.database.settings = memory::apply(&plan.database.settings, &at_full);
         }
-        plans.push((*scale, plan));
+        plans.push((*scale, plan, false));
+    }
+    // The target itself, measured as a plain run at that scale would be (with the target
+    // server's memory when given).
+    if how.measure_target {
+        let (mut plan, full) = plan_at(target)?;
+        if how.target_memory.is_some() {
+            let at_full = memory::scaled(&full, 1.0, 0);
+            plan.database.settings = memory::apply(&plan.database.settings, &at_full);
+        }
+        plans.push((target, plan, true));
     }
     // Rounds of every scale, not one scale's repeats back to back: the repeats of a scale are
     // then minutes apart, and their spread — the noise the range is built from — includes the
     // machine's drift over the estimate, not only the noise between neighbouring runs.
     let mut interrupted = false;
     'rounds: for round in 1..=how.repeat {
-        for (scale, plan) in &plans {
+        for (scale, plan, is_target) in &plans {
             let base = settings.out_for(plan);
             let dir = if how.repeat == 1 {
                 base.join(format!("scale-{scale}"))
@@ -121,7 +144,12 @@ pub(crate) async fn estimate(
             let options = settings.options(plan, dir);
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "estimate: rehearsing at scale {scale} ({round} of {})",
+                "estimate: {} scale {scale} ({round} of {})",
+                if *is_target {
+                    "measuring the target,"
+                } else {
+                    "rehearsing at"
+                },
                 how.repeat
             );
             let result = run(plan, &options, cancel.clone()).await;
@@ -151,7 +179,11 @@ pub(crate) async fn estimate(
                 );
             }
             code = code.max(scale_code);
-            reports.push((*scale, result.report));
+            if *is_target {
+                measured.push(result.report);
+            } else {
+                reports.push((*scale, result.report));
+            }
         }
     }
     // The fit takes the points in scale order.
@@ -173,6 +205,9 @@ pub(crate) async fn estimate(
         context.scaled.clear();
     }
     let mut estimate = crate::estimate::estimate(&reports, target, &context);
+    if how.measure_target {
+        estimate.compare_with(&measured);
+    }
     if interrupted {
         estimate.notes.push(format!(
             "interrupted: fitted from the {finished} of {} rehearsals that finished",

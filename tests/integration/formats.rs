@@ -312,6 +312,21 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
         assert_exit(&out, 2);
         assert!(stderr(&out).contains(message), "{scales}: {}", stderr(&out));
     }
+    let out = sandbox.run(&[
+        "estimate",
+        "s.toml",
+        "--scales",
+        "0.1,0.2",
+        "--target",
+        "0.2",
+        "--measure-target",
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("is not above the largest scale"),
+        "{}",
+        stderr(&out)
+    );
     let out = sandbox.run(&["estimate", "s.toml", "--scales", "0.1,0.2", "--repeat", "0"]);
     assert_exit(&out, 2);
     assert!(

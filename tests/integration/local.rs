@@ -97,6 +97,63 @@ steps = [{ name = "index-v", sql = "CREATE INDEX t_v_idx ON t (v)" }]
 }
 
 #[test]
+fn estimate_measures_the_target_beside_the_scales_when_asked() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.toml",
+        r#"
+name = "measured"
+[schema]
+sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL);"
+[seed.tables.t]
+rows = 100_000
+[[strategy]]
+name = "rewrite"
+steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
+"#,
+    );
+    let out = sandbox.run(&[
+        "estimate",
+        "s.toml",
+        "--scales",
+        "0.25,0.5",
+        "--repeat",
+        "1",
+        "--measure-target",
+        "--backend",
+        "local",
+        "--out",
+        "out",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("measuring the target, scale 1 (1 of 1)"),
+        "{}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("from scales 0.25, 0.5:"), "{text}");
+    assert!(text.contains("    measured    "), "{text}");
+    assert!(text.contains("at scale 1: the prediction is"), "{text}");
+    assert!(text.contains("the range holds"), "{text}");
+    // The target's run is a plain rehearsal at scale 1: full rows, memory not scaled.
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(sandbox.out().join(path)).unwrap()).unwrap()
+    };
+    let report = read("scale-1/report.json");
+    assert_eq!(report["seed"]["tables"][0]["rows"], 100_000);
+    let settings = &report["environment"]["settings"];
+    assert!(settings.get("shared_buffers").is_none(), "{settings}");
+    // Measured, not fitted.
+    let estimate = read("estimate.json");
+    assert_eq!(estimate["scales"], serde_json::json!([0.25, 0.5]));
+    let step = &estimate["steps"][0];
+    assert_eq!(step["points"].as_array().unwrap().len(), 2);
+    assert_eq!(step["measured_s"].as_array().unwrap().len(), 1);
+    assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
+}
+
+#[test]
 fn an_interrupted_estimate_fits_the_rehearsals_that_finished() {
     let sandbox = Sandbox::new();
     sandbox.write(
