@@ -106,6 +106,11 @@ pub enum Command {
         /// on this machine.
         #[arg(long)]
         measure_target: bool,
+        /// Scale every table with the data, small ones too (by default tables under 64 MB at the
+        /// target, together under 5 % of the data, are seeded at the target's size at every
+        /// scale: scaled down, lookups into them would fit CPU caches the target's do not).
+        #[arg(long)]
+        scale_small_tables: bool,
     },
     /// Compare two reports of the same scenario (e.g. last night's and tonight's) and list
     /// regressions; exit 1 when there is one.
@@ -365,6 +370,7 @@ pub async fn execute(cli: Cli) -> i32 {
             target_memory,
             no_memory_scaling,
             measure_target,
+            scale_small_tables,
         } => {
             let how = crate::run::estimate::EstimateOptions {
                 scales,
@@ -373,6 +379,7 @@ pub async fn execute(cli: Cli) -> i32 {
                 target_memory,
                 scale_memory: !no_memory_scaling,
                 measure_target,
+                scale_small_tables,
             };
             estimate(&run, &how).await
         }

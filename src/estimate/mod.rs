@@ -44,6 +44,9 @@ pub(crate) struct Point {
     pub bytes: u64,
     /// The server's shared_buffers in that run, bytes, when known.
     pub shared_buffers: Option<u64>,
+    /// Rows of each table involved (empty: all seeded rows).
+    #[serde(skip)]
+    pub table_rows: Vec<(String, u64)>,
 }
 
 /// A step's estimate.
@@ -93,10 +96,21 @@ pub(crate) struct Estimate {
     pub repeat: usize,
     /// The memory settings of each scale, scaled with the data (empty when they were not).
     pub memory: Vec<ScaleMemory>,
+    /// Small tables seeded at the target's size at every scale.
+    pub kept_tables: Vec<KeptTable>,
     /// Per step.
     pub steps: Vec<StepEstimate>,
     /// What could not be estimated.
     pub notes: Vec<String>,
+}
+
+/// A small table seeded at the target's size at every scale.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct KeptTable {
+    /// As the scenario names it.
+    pub table: String,
+    /// Its rows, at every scale.
+    pub rows: u64,
 }
 
 /// The memory settings one scale ran with.
@@ -118,6 +132,8 @@ pub(crate) struct MemoryContext {
     /// The memory the data can be cached in at the target (this machine's, or the target
     /// server's), bytes.
     pub target_memory: Option<u64>,
+    /// Small tables seeded at the target's size at every scale.
+    pub kept: Vec<KeptTable>,
 }
 
 /// Checks `--scales` and `--target` before any run.
@@ -142,8 +158,8 @@ pub(crate) fn check_scales(scales: &[f64], target: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// The seeded rows and bytes a step involves, with the tables they come from.
-fn rows_involved(report: &Report, step: &StepReport) -> (u64, u64, Vec<String>) {
+/// The seeded rows and bytes a step involves, with each table's rows.
+fn rows_involved(report: &Report, step: &StepReport) -> (u64, u64, Vec<(String, u64)>) {
     let Some(seed) = &report.seed else {
         return (0, 0, Vec::new());
     };
@@ -174,8 +190,32 @@ fn rows_involved(report: &Report, step: &StepReport) -> (u64, u64, Vec<String>) 
     (
         tables.iter().map(|t| t.rows).sum(),
         tables.iter().map(|t| t.bytes).sum(),
-        tables.iter().map(|t| t.table.clone()).collect(),
+        tables.iter().map(|t| (t.table.clone(), t.rows)).collect(),
     )
+}
+
+/// The rows a step involves at the target: each table's rows at the largest scale, scaled to the
+/// target, but those of a table whose rows did not change between scales (a small table kept at
+/// the target's size) as they are.
+fn target_rows(points: &[Point], target: f64) -> u64 {
+    let Some(last) = points.last() else {
+        return 0;
+    };
+    let scaled = |rows: u64| (rows as f64 * target / last.scale).round() as u64;
+    if last.table_rows.is_empty() {
+        return scaled(last.rows);
+    }
+    let several_scales = points.iter().any(|p| p.scale != last.scale);
+    last.table_rows
+        .iter()
+        .map(|(table, rows)| {
+            let kept = several_scales
+                && points
+                    .iter()
+                    .all(|p| p.table_rows.iter().any(|(t, r)| t == table && r == rows));
+            if kept { *rows } else { scaled(*rows) }
+        })
+        .sum()
 }
 
 /// Fits every step of the reports (one or more per scale, in scale order) and predicts the
@@ -190,6 +230,7 @@ pub(crate) fn estimate(reports: &[(f64, Report)], target: f64, memory: &MemoryCo
         scales,
         target,
         memory: memory.scaled.clone(),
+        kept_tables: memory.kept.clone(),
         steps: Vec::new(),
         notes: Vec::new(),
     };
@@ -205,9 +246,10 @@ pub(crate) fn estimate(reports: &[(f64, Report)], target: f64, memory: &MemoryCo
                     .and_then(|s| s.steps.iter().find(|st| st.name == step.name));
                 match found {
                     Some(st) if st.status == StepStatus::Succeeded => {
-                        let (rows, bytes, t) = rows_involved(report, st);
-                        tables = t;
+                        let (rows, bytes, table_rows) = rows_involved(report, st);
+                        tables = table_rows.iter().map(|(t, _)| t.clone()).collect();
                         points.push(Point {
+                            table_rows,
                             scale: *scale,
                             rows,
                             seconds: st.duration_s.unwrap_or(0.0),
@@ -249,10 +291,7 @@ fn step_estimate(
     target: f64,
     memory: &MemoryContext,
 ) -> StepEstimate {
-    // Rows scale with the scale: the target's rows from the largest rehearsed point.
-    let target_rows = points
-        .last()
-        .map_or(0, |p| (p.rows as f64 * target / p.scale).round() as u64);
+    let target_rows = target_rows(&points, target);
     let mut e = StepEstimate {
         strategy: strategy.into(),
         step: step.into(),
@@ -274,6 +313,21 @@ fn step_estimate(
         .map(|p| (p.rows as f64, p.seconds))
         .collect();
     let distinct = fit::distinct_rows(&xy);
+    if distinct < 2 && xy.len() >= 2 && xy.iter().all(|(rows, _)| *rows as u64 == target_rows) {
+        // Its tables are small and were kept at the target's size: measured, not extrapolated.
+        let mean = xy.iter().map(|(_, y)| y).sum::<f64>() / xy.len() as f64;
+        let h = 1.96 * fit::TARGET_RUN_NOISE;
+        let (low, high) = xy
+            .iter()
+            .fold((mean / (1.0 + h), mean * (1.0 + h)), |(l, hi), (_, y)| {
+                (l.min(*y), hi.max(*y))
+            });
+        e.predicted_s = Some(mean);
+        e.low_s = Some(low);
+        e.high_s = Some(high);
+        e.quality = "rehearsed at the target's size (its tables are small and kept so)".into();
+        return e;
+    }
     if distinct < 2 {
         e.quality = if xy.len() < 2 {
             "too few successful runs to fit".into()
@@ -497,6 +551,19 @@ impl Estimate {
                 settings.join(", ")
             );
         }
+        if !self.kept_tables.is_empty() {
+            let kept: Vec<String> = self
+                .kept_tables
+                .iter()
+                .map(|k| format!("{} ({} rows)", k.table, k.rows))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  at the target's size at every scale (small tables, looked up rather than \
+                 scanned): {}",
+                kept.join(", ")
+            );
+        }
         for e in &self.steps {
             let rehearsed: Vec<String> = e
                 .points
@@ -553,6 +620,33 @@ impl Estimate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn point(scale: f64, tables: &[(&str, u64)]) -> Point {
+        Point {
+            scale,
+            rows: tables.iter().map(|(_, r)| r).sum(),
+            seconds: 1.0,
+            bytes: 0,
+            shared_buffers: None,
+            table_rows: tables.iter().map(|(t, r)| ((*t).to_owned(), *r)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_table_kept_at_the_targets_size_is_not_scaled_to_it() {
+        let points = [
+            point(0.05, &[("teams", 40_000), ("users", 200_000)]),
+            point(0.1, &[("teams", 40_000), ("users", 400_000)]),
+        ];
+        assert_eq!(target_rows(&points, 1.0), 4_040_000);
+        // Every table scaled: all rows grow to the target.
+        let points = [
+            point(0.05, &[("teams", 2_000), ("users", 200_000)]),
+            point(0.1, &[("teams", 4_000), ("users", 400_000)]),
+        ];
+        assert_eq!(target_rows(&points, 1.0), 4_040_000);
+        assert_eq!(target_rows(&points[1..], 1.0), 4_040_000);
+    }
 
     #[test]
     fn scales_must_be_two_or_more_and_grow() {

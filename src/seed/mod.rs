@@ -247,20 +247,34 @@ pub(crate) fn estimate_bytes(schema_sql: &str, plan: &SeedPlan) -> u64 {
 }
 
 fn estimate_bytes_of(shapes: &shape::Shapes, plan: &SeedPlan) -> u64 {
+    table_bytes_of(shapes, plan)
+        .into_iter()
+        .fold(0u64, u64::saturating_add)
+}
+
+/// About how many bytes each of the plan's tables takes on disk, indexes included, in the
+/// plan's order.
+pub(crate) fn estimate_table_bytes(schema_sql: &str, plan: &SeedPlan) -> Vec<u64> {
+    table_bytes_of(&shape::from_sql(schema_sql), plan)
+}
+
+fn table_bytes_of(shapes: &shape::Shapes, plan: &SeedPlan) -> Vec<u64> {
     // Tuple header and line pointer, then a third more for indexes.
     const ROW_OVERHEAD: u64 = 28;
-    let mut total: u128 = 0;
-    for t in &plan.tables {
-        let width = shapes.table(&t.name).map_or(64, |s| {
-            ROW_OVERHEAD
-                + s.columns
-                    .iter()
-                    .map(|c| c.ty.estimated_width())
-                    .sum::<u64>()
-        });
-        total += u128::from(t.rows) * u128::from(width) * 4 / 3;
-    }
-    u64::try_from(total).unwrap_or(u64::MAX)
+    plan.tables
+        .iter()
+        .map(|t| {
+            let width = shapes.table(&t.name).map_or(64, |s| {
+                ROW_OVERHEAD
+                    + s.columns
+                        .iter()
+                        .map(|c| c.ty.estimated_width())
+                        .sum::<u64>()
+            });
+            let bytes = u128::from(t.rows) * u128::from(width) * 4 / 3;
+            u64::try_from(bytes).unwrap_or(u64::MAX)
+        })
+        .collect()
 }
 
 /// Bytes in kB/MB/GB/TB.

@@ -104,12 +104,25 @@ fn estimate_measures_the_target_beside_the_scales_when_asked() {
         r#"
 name = "measured"
 [schema]
-sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL);"
+sql = """
+CREATE TABLE teams (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
+CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL,
+                team_id int NOT NULL);
+"""
+[seed.tables.teams]
+rows = 400
 [seed.tables.t]
 rows = 100_000
+columns.team_id = { key = "teams.id" }
 [[strategy]]
 name = "rewrite"
 steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
+[[strategy]]
+name = "validate"
+steps = [
+  { name = "add-fk", sql = "ALTER TABLE t ADD FOREIGN KEY (team_id) REFERENCES teams NOT VALID" },
+  { name = "validate-fk", sql = "ALTER TABLE t VALIDATE CONSTRAINT t_team_id_fkey" },
+]
 "#,
     );
     let out = sandbox.run(&[
@@ -141,7 +154,24 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
         serde_json::from_str(&std::fs::read_to_string(sandbox.out().join(path)).unwrap()).unwrap()
     };
     let report = read("scale-1/report.json");
-    assert_eq!(report["seed"]["tables"][0]["rows"], 100_000);
+    let rows = |report: &serde_json::Value, table: &str| {
+        report["seed"]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == table)
+            .map(|t| t["rows"].clone())
+            .unwrap()
+    };
+    assert_eq!(rows(&report, "t"), 100_000);
+    // The small table the foreign key looks up keeps the target's rows at every scale.
+    assert!(
+        text.contains("at the target's size at every scale (small tables, looked up rather than scanned): teams (400 rows)"),
+        "{text}"
+    );
+    let small = read("scale-0.25/report.json");
+    assert_eq!(rows(&small, "teams"), 400);
+    assert_eq!(rows(&small, "t"), 25_000);
     let settings = &report["environment"]["settings"];
     assert!(settings.get("shared_buffers").is_none(), "{settings}");
     // Measured, not fitted.
@@ -150,6 +180,14 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
     let step = &estimate["steps"][0];
     assert_eq!(step["points"].as_array().unwrap().len(), 2);
     assert_eq!(step["measured_s"].as_array().unwrap().len(), 1);
+    let validate = estimate["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "validate-fk")
+        .unwrap();
+    // The rows it involves at the target: t's scaled, teams' as they were.
+    assert_eq!(validate["target_rows"], 100_400, "{validate}");
     assert_eq!(sandbox.leftover_clusters(), Vec::<String>::new());
 }
 
