@@ -124,9 +124,17 @@ pub(crate) async fn estimate(
         let full = memory::full_values(&plan.database.settings, how.target_memory);
         Ok((plan, full))
     };
-    let (target_plan, target_full) = plan_at(target)?;
-    if !how.scale_small_tables {
-        context.kept = small_tables(&target_plan);
+    // The target's plan names the small tables, and is the one measured. A target no disk
+    // could hold may still be predicted, just not measured.
+    let target_plan = match plan_at(target) {
+        Ok(plan) => Some(plan),
+        Err(e) if how.measure_target => return Err(e),
+        Err(_) => None,
+    };
+    if !how.scale_small_tables
+        && let Some((plan, _)) = &target_plan
+    {
+        context.kept = small_tables(plan);
     }
     let mut plans = Vec::new();
     for scale in scales {
@@ -160,8 +168,9 @@ pub(crate) async fn estimate(
     }
     // The target itself, measured as a plain run at that scale would be (with the target
     // server's memory when given).
-    if how.measure_target {
-        let mut plan = target_plan;
+    if how.measure_target
+        && let Some((mut plan, target_full)) = target_plan
+    {
         if how.target_memory.is_some() {
             let at_full = memory::scaled(&target_full, 1.0, 0);
             plan.database.settings = memory::apply(&plan.database.settings, &at_full);
