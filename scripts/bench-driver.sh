@@ -23,14 +23,7 @@ CARGO_TARGET_DIR=$PWD/target/driver-overhead cargo build --release -q \
 DRIVER=$PWD/target/driver-overhead/release/driver-overhead
 REHEARSE=$PWD/target/release/rehearse
 . scripts/lib-cluster.sh
-cluster_start shared_buffers=1GB
-work=$CLUSTER_DIR/work
-mkdir -p "$work"
-sed -e "s/^connections = .*/connections = $CONNECTIONS/" \
-	-e "s/^baseline = .*/baseline = \"${SECONDS_PER_RUN}s\"/" bench/select-only.toml >"$work/select-only.toml"
-"$PG_BIN/createdb" bench
-"$PG_BIN/pgbench" -i -s 10 -q bench >/dev/null 2>&1
-echo "server: $("$PG_BIN/postgres" --version); $(nproc) cores; $CONNECTIONS connections; ${SECONDS_PER_RUN} s per run"
+select_only_bench
 
 run_client() {
 	case $1 in

@@ -18,17 +18,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 cargo build --release -q
 REHEARSE=$PWD/target/release/rehearse
 . scripts/lib-cluster.sh
-# Both tools' tables (about 150 MB each with the index) fit in shared buffers together, so
-# neither round starts by re-reading pages the other evicted.
-cluster_start shared_buffers=1GB
-work=$CLUSTER_DIR/work
-mkdir -p "$work"
-sed -e "s/^connections = .*/connections = $CONNECTIONS/" \
-	-e "s/^baseline = .*/baseline = \"${SECONDS_PER_RUN}s\"/" bench/select-only.toml >"$work/select-only.toml"
-
-"$PG_BIN/createdb" bench
-"$PG_BIN/pgbench" -i -s 10 -q bench >/dev/null 2>&1
-echo "server: $("$PG_BIN/postgres" --version); $(nproc) cores; $CONNECTIONS connections; ${SECONDS_PER_RUN} s per run"
+select_only_bench
 
 rehearse() {
 	"$REHEARSE" run "$1" --backend url --database-url "$(cluster_url postgres)" --out "$2" ${REHEARSE_ARGS:-} >/dev/null 2>"$2.log" || {

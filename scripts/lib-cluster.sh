@@ -4,6 +4,7 @@
 #   . scripts/lib-cluster.sh
 #   cluster_start [postgres -c settings…]   # sets PGPORT, PGHOST, PGUSER, CLUSTER_DIR, PG_BIN
 #   cluster_url DB                          # postgresql://postgres@127.0.0.1:PORT/DB
+#   select_only_bench                       # the throughput benchmarks' server (see below)
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 [ -x "$PG_BIN/initdb" ] || { echo "no Postgres binaries (set PG_BIN)" >&2; exit 1; }
@@ -34,4 +35,19 @@ cluster_start() {
 
 cluster_url() {
 	echo "postgresql://postgres@127.0.0.1:$PGPORT/$1"
+}
+
+# The throughput benchmarks' server: a cluster whose shared buffers hold both tools' tables
+# (about 150 MB each with the index, so no round starts by re-reading pages another evicted),
+# pgbench's table (scale 10) in database `bench`, and bench/select-only.toml with CONNECTIONS
+# and SECONDS_PER_RUN in $work/select-only.toml. Sets `work`; prints the server line.
+select_only_bench() {
+	cluster_start shared_buffers=1GB
+	work=$CLUSTER_DIR/work
+	mkdir -p "$work"
+	sed -e "s/^connections = .*/connections = $CONNECTIONS/" \
+		-e "s/^baseline = .*/baseline = \"${SECONDS_PER_RUN}s\"/" bench/select-only.toml >"$work/select-only.toml"
+	"$PG_BIN/createdb" bench
+	"$PG_BIN/pgbench" -i -s 10 -q bench >/dev/null 2>&1
+	echo "server: $("$PG_BIN/postgres" --version); $(nproc) cores; $CONNECTIONS connections; ${SECONDS_PER_RUN} s per run"
 }

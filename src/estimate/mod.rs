@@ -122,7 +122,7 @@ pub(crate) struct ScaleMemory {
     pub settings: Vec<memory::Scaled>,
 }
 
-/// What the estimate knows of memory beyond the reports.
+/// What the estimate knows beyond the reports: memory, and the tables kept at the target's size.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MemoryContext {
     /// Each scale's scaled settings (empty: not scaled).

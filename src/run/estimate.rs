@@ -124,6 +124,13 @@ pub(crate) async fn estimate(
         let full = memory::full_values(&plan.database.settings, how.target_memory);
         Ok((plan, full))
     };
+    // With --target-memory, a plan's memory settings are the target server's shares of it.
+    let at_target_memory = |plan: &mut crate::scenario::Plan, full: &[(&'static str, u64)]| {
+        if how.target_memory.is_some() {
+            let at_full = memory::scaled(full, 1.0, 0);
+            plan.database.settings = memory::apply(&plan.database.settings, &at_full);
+        }
+    };
     // The target's plan names the small tables, and is the one measured. A target no disk
     // could hold may still be predicted, just not measured.
     let target_plan = match plan_at(target) {
@@ -160,9 +167,8 @@ pub(crate) async fn estimate(
                 scale: *scale,
                 settings: scaled,
             });
-        } else if how.target_memory.is_some() {
-            let at_full = memory::scaled(&full, 1.0, 0);
-            plan.database.settings = memory::apply(&plan.database.settings, &at_full);
+        } else {
+            at_target_memory(&mut plan, &full);
         }
         plans.push((*scale, plan, false));
     }
@@ -171,10 +177,7 @@ pub(crate) async fn estimate(
     if how.measure_target
         && let Some((mut plan, target_full)) = target_plan
     {
-        if how.target_memory.is_some() {
-            let at_full = memory::scaled(&target_full, 1.0, 0);
-            plan.database.settings = memory::apply(&plan.database.settings, &at_full);
-        }
+        at_target_memory(&mut plan, &target_full);
         plans.push((target, plan, true));
     }
     // Rounds of every scale, not one scale's repeats back to back: the repeats of a scale are
