@@ -94,10 +94,13 @@ pub(crate) async fn estimate(
             how.repeat
         )));
     }
-    if how.measure_target && scales.last().is_some_and(|largest| target <= *largest) {
+    if how.measure_target
+        && let Some(largest) = scales.last().filter(|largest| target <= **largest)
+    {
         return Err(Error::Usage(format!(
             "--measure-target measures a target beyond the rehearsed scales, but the target {target} \
-             is not above the largest scale"
+             is not above the largest scale {largest}: give a --target above it, or leave out \
+             --measure-target"
         )));
     }
     let mut reports = Vec::new();
