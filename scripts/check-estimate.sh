@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Estimate check (issue 15): `rehearse estimate --measure-target` on bench/estimate.toml (a table
 # rewrite, an index build, a batched backfill, a VALIDATE CONSTRAINT) at SCALES (default
-# 0.025,0.05,0.1 of 4 M rows), REPEAT rehearsals each (default 2), memory settings scaled with the
-# data, predicting scale 1 — 10× the largest rehearsed — and measuring scale 1 itself with the
+# 0.025,0.05,0.1 of 4 M rows), REPEAT rehearsals each (default 2; more, up to the estimate's
+# --max-repeat, for a strategy whose prediction the noise leaves uncertain), memory settings
+# scaled with the data, predicting scale 1 — 10× the largest rehearsed — and measuring scale 1 itself with the
 # full settings in each of the estimate's rounds, right after that round's small scales (so the
 # machine's drift over the minutes of a check reaches both sides alike); prints each step's
 # prediction, range, the measured durations, the error against their median and whether the

@@ -92,6 +92,12 @@ pub enum Command {
         /// Rehearsals per scale: their spread is the noise the range is built from.
         #[arg(long, default_value = "2", value_name = "N")]
         repeat: usize,
+        /// Rehearse the scales again, up to N times each, while their noise leaves a
+        /// prediction uncertain by more than about ±20 % (only the strategies of such steps; the
+        /// target is measured only in the first --repeat rounds) [default: 6, or --repeat when
+        /// larger; --max-repeat equal to --repeat turns it off]
+        #[arg(long, value_name = "N")]
+        max_repeat: Option<usize>,
         /// The production server's memory (e.g. 64GB): the full scale's shared_buffers,
         /// effective_cache_size, maintenance_work_mem and work_mem come from it (else from the
         /// scenario's settings or Postgres's defaults), and the data outgrowing it is warned of.
@@ -367,6 +373,7 @@ pub async fn execute(cli: Cli) -> i32 {
             scales,
             target,
             repeat,
+            max_repeat,
             target_memory,
             no_memory_scaling,
             measure_target,
@@ -376,6 +383,8 @@ pub async fn execute(cli: Cli) -> i32 {
                 scales,
                 target,
                 repeat,
+                max_repeat: max_repeat
+                    .unwrap_or(crate::run::estimate::DEFAULT_MAX_REPEAT.max(repeat)),
                 target_memory,
                 scale_memory: !no_memory_scaling,
                 measure_target,

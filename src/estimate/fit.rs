@@ -137,17 +137,31 @@ impl Fit {
         residual.max(pure.unwrap_or(0.0))
     }
 
+    /// The fitted curve's own uncertainty at `rows`, relative (a standard deviation): how far
+    /// the prediction itself may be off by the rehearsals' noise alone, which more repeats of
+    /// the rehearsed scales shrink. None where the curve is at or below zero.
+    pub(crate) fn curve_sd(&self, rows: f64, pure: Option<(f64, usize)>) -> Option<f64> {
+        let y = self.predict(rows);
+        (y > 0.0).then(|| (self.variance(pure.map(|p| p.0)) * self.leverage(rows)).sqrt() / y)
+    }
+
+    /// xᵀ(XᵀWX)⁻¹x at `rows`: the fitted curve's variance there, per unit of noise.
+    fn leverage(&self, rows: f64) -> f64 {
+        let x = self.model.basis(rows, self.unit);
+        let k = self.k();
+        (0..k)
+            .map(|i| (0..k).map(|j| x[i] * self.cov[i][j] * x[j]).sum::<f64>())
+            .sum()
+    }
+
     /// A 95 % prediction interval for one rehearsal at `rows`, multiplicative (a slow run is
     /// as likely to take 1.3× as a fast one 1/1.3×): the noise of one run there — the repeats'
     /// (relative), and never less than [`TARGET_RUN_NOISE`] — and the uncertainty of the fitted
     /// curve there from the same noise.
     pub(crate) fn interval(&self, rows: f64, pure: Option<(f64, usize)>) -> (f64, f64) {
         let y = self.predict(rows);
-        let x = self.model.basis(rows, self.unit);
         let k = self.k();
-        let leverage: f64 = (0..k)
-            .map(|i| (0..k).map(|j| x[i] * self.cov[i][j] * x[j]).sum::<f64>())
-            .sum();
+        let leverage = self.leverage(rows);
         let var = self.variance(pure.map(|p| p.0));
         let df = match pure {
             Some((_, d)) if d > 0 => d.max(self.points.saturating_sub(k)),
@@ -179,9 +193,13 @@ pub(crate) const TARGET_RUN_NOISE: f64 = 0.12;
 /// parameter) and predicts the largest scale from the smaller ones better; `a + b·n·ln n` is
 /// not chosen on its own (it has no more parameters than linear and bends every extrapolation
 /// up).
+///
+/// The curves go through each scale's median ([`central`]); the noise is measured from every
+/// repeat.
 pub(crate) fn choose(points: &[(f64, f64)]) -> Option<(Fit, Option<(f64, usize)>)> {
-    let linear = Fit::new(Model::Linear, points)?;
     let pure = pure_error(points);
+    let points = &central(points)[..];
+    let linear = Fit::new(Model::Linear, points)?;
     let Some(superlinear) = Fit::new(Model::Superlinear, points) else {
         return Some((linear, pure));
     };
@@ -215,22 +233,48 @@ fn bends_ahead(points: &[(f64, f64)]) -> bool {
         Fit::new(Model::Superlinear, &held.smaller),
     ) {
         (Some(l), Some(s)) => {
-            (s.predict(held.largest) - held.mean).abs()
-                < (l.predict(held.largest) - held.mean).abs()
+            (s.predict(held.largest) - held.median).abs()
+                < (l.predict(held.largest) - held.median).abs()
         }
         _ => false,
     }
 }
 
-/// Points split at the largest row count: the smaller ones, and the largest with the mean of
+/// Each point's duration replaced by the median of its scale's repeats. A rehearsal of tens of
+/// milliseconds is now and then twice as slow as its repeats (the machine, not the step), and
+/// such a repeat would pull a mean — and the slope, and the prediction ten times further — with
+/// it. Weighted by the median too, a fast repeat weighs no more than a slow one.
+pub(crate) fn central(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .map(|&(n, _)| {
+            let ys: Vec<f64> = points.iter().filter(|p| p.0 == n).map(|p| p.1).collect();
+            (n, median(&ys))
+        })
+        .collect()
+}
+
+/// The median of `values` (not empty).
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        f64::midpoint(sorted[mid - 1], sorted[mid])
+    } else {
+        sorted[mid]
+    }
+}
+
+/// Points split at the largest row count: the smaller ones, and the largest with the median of
 /// its repeats.
 pub(crate) struct HeldOut {
     /// Points below the largest row count.
     pub smaller: Vec<(f64, f64)>,
     /// The largest row count.
     pub largest: f64,
-    /// The mean duration there.
-    pub mean: f64,
+    /// The median duration there.
+    pub median: f64,
     /// How many repeats that mean is of.
     pub repeats: usize,
 }
@@ -247,7 +291,7 @@ impl HeldOut {
         HeldOut {
             smaller: points.iter().filter(|p| p.0 < largest).copied().collect(),
             largest,
-            mean: at.iter().sum::<f64>() / at.len().max(1) as f64,
+            median: if at.is_empty() { 0.0 } else { median(&at) },
             repeats: at.len(),
         }
     }
@@ -396,6 +440,43 @@ mod tests {
         };
         let (below, above) = (width(0.0499), width(0.0501));
         assert!((above / below - 1.0).abs() < 0.01, "{below} {above}");
+    }
+
+    #[test]
+    fn one_slow_repeat_does_not_tilt_the_line() {
+        // 10 ms per 100,000 rows; the smallest scale's fourth repeat was twice as slow (the
+        // machine, not the step). Through the means, the line would come out shallower and
+        // miss ten times further out; through the medians it holds.
+        let mut points = Vec::new();
+        for n in [1e5, 2e5, 4e5] {
+            for noise in [1.0, 0.97, 1.03, 1.0] {
+                points.push((n, n * 1e-7 * noise));
+            }
+        }
+        points[3].1 *= 2.0;
+        let (fit, pure) = choose(&points).unwrap();
+        let truth = 4e6 * 1e-7;
+        assert!(
+            (fit.predict(4e6) - truth).abs() / truth < 0.05,
+            "{}",
+            fit.predict(4e6)
+        );
+        // The noise is still measured from every repeat, the slow one too.
+        assert!(pure.unwrap().0 > 0.01, "{pure:?}");
+        // More repeats, less uncertainty in the line itself.
+        let sd = |k: usize| {
+            let few: Vec<(f64, f64)> = [1e5, 2e5, 4e5]
+                .iter()
+                .flat_map(|n| {
+                    [0.9, 1.1, 1.0, 1.0][..k]
+                        .iter()
+                        .map(move |f| (*n, n * 1e-7 * f))
+                })
+                .collect();
+            let (fit, pure) = choose(&few).unwrap();
+            fit.curve_sd(4e6, pure).unwrap()
+        };
+        assert!(sd(4) < sd(2), "{} {}", sd(4), sd(2));
     }
 
     #[test]

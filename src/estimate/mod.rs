@@ -1,7 +1,8 @@
 //! `rehearse estimate`: step durations at production scale from rehearsals at smaller ones.
 //!
 //! Each scale is rehearsed `--repeat` times, in rounds of every scale (full rehearsals, the
-//! seeding cached), under memory settings scaled with the data ([`memory`]). For every step
+//! seeding cached), under memory settings scaled with the data ([`memory`]), and again, up to
+//! `--max-repeat`, while the noise leaves a prediction uncertain ([`Estimate::imprecise`]). For every step
 //! (matched by strategy and name across the runs), its duration is fitted against the rows it
 //! involves — the seeded rows of the tables it locked, rewrote or backfilled, else all seeded
 //! rows; across scales of one scenario, rows, heap and index bytes and WAL grow together — by
@@ -72,6 +73,10 @@ pub(crate) struct StepEstimate {
     pub high_s: Option<f64>,
     /// Relative error predicting the largest scale from the smaller ones (needs 3 scales).
     pub holdout_error: Option<f64>,
+    /// How far the prediction itself may be off by the rehearsals' noise alone (the fitted
+    /// curve's relative standard deviation at the target): what more repeats shrink.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_sd: Option<f64>,
     /// `good`, `fair`, `poor`, or why there is no fit.
     pub quality: String,
     /// Why the range was widened (the target crosses a memory threshold the rehearsals did
@@ -224,9 +229,14 @@ pub(crate) fn estimate(reports: &[(f64, Report)], target: f64, memory: &MemoryCo
     let (_, first) = &reports[0];
     let mut scales: Vec<f64> = reports.iter().map(|(s, _)| *s).collect();
     scales.dedup();
+    let repeat = scales
+        .iter()
+        .map(|s| reports.iter().filter(|(r, _)| r == s).count())
+        .max()
+        .unwrap_or(0);
     let mut out = Estimate {
         scenario: first.scenario.name.clone(),
-        repeat: reports.len() / scales.len().max(1),
+        repeat,
         scales,
         target,
         memory: memory.scaled.clone(),
@@ -239,11 +249,23 @@ pub(crate) fn estimate(reports: &[(f64, Report)], target: f64, memory: &MemoryCo
             let mut points = Vec::new();
             let mut tables = Vec::new();
             for (scale, report) in reports {
-                let found = report
-                    .strategies
-                    .iter()
-                    .find(|s| s.name == strategy.name)
-                    .and_then(|s| s.steps.iter().find(|st| st.name == step.name));
+                let ran = |r: &Report| r.strategies.iter().any(|s| s.name == strategy.name);
+                let Some(rehearsed) = report.strategies.iter().find(|s| s.name == strategy.name)
+                else {
+                    // A round of extra repeats rehearses only the strategies it needs: a
+                    // strategy missing from one report of a scale is not missing there.
+                    let note = format!(
+                        "{} did not run at scale {scale}; left out there",
+                        strategy.name
+                    );
+                    if !reports.iter().any(|(s, r)| s == scale && ran(r))
+                        && !out.notes.contains(&note)
+                    {
+                        out.notes.push(note);
+                    }
+                    continue;
+                };
+                let found = rehearsed.steps.iter().find(|st| st.name == step.name);
                 match found {
                     Some(st) if st.status == StepStatus::Succeeded => {
                         let (rows, bytes, table_rows) = rows_involved(report, st);
@@ -303,6 +325,7 @@ fn step_estimate(
         low_s: None,
         high_s: None,
         holdout_error: None,
+        prediction_sd: None,
         quality: String::new(),
         warnings: Vec::new(),
         measured_s: Vec::new(),
@@ -337,7 +360,7 @@ fn step_estimate(
         return e;
     }
     let held = fit::HeldOut::of(&xy);
-    let (largest, last) = (held.largest, held.mean);
+    let (largest, last) = (held.largest, held.median);
     if last < TOO_FAST_S {
         e.quality = format!(
             "too fast to extrapolate ({} at the largest scale: does not grow with rows)",
@@ -354,7 +377,7 @@ fn step_estimate(
     let predicted = fit.predict(n);
     let (mut low, mut high) = fit.interval(n, pure);
     // The model's own uncertainty: the same points read as n·ln n.
-    if let Some(other) = Fit::new(Model::NLogN, &xy) {
+    if let Some(other) = Fit::new(Model::NLogN, &fit::central(&xy)) {
         let p = other.predict(n);
         low = low.min(p);
         high = high.max(p);
@@ -389,6 +412,7 @@ fn step_estimate(
         (_, Some(h)) if fit.r2 >= 0.9 && h <= 0.35 => "fair".into(),
         _ => "poor".into(),
     };
+    e.prediction_sd = fit.curve_sd(n, pure);
     e.fit = Some(fit);
     e.predicted_s = Some(predicted);
     e.low_s = Some(low);
@@ -397,7 +421,7 @@ fn step_estimate(
 }
 
 /// How far (relative, about 95 % of the time) the smaller scales' fit may miss the largest
-/// scale's mean by noise alone: the difference of two estimates, each about as noisy as the
+/// scale's median by noise alone: the difference of two estimates, each about as noisy as the
 /// mean of the largest scale's repeats. 0 without repeats (every miss is then carried).
 fn noise_explains(held: &fit::HeldOut, pure: Option<(f64, usize)>) -> f64 {
     let Some((var, _)) = pure else {
@@ -416,7 +440,7 @@ impl StepEstimate {
         let values: Vec<String> = self.measured_s.iter().map(|s| seconds(*s)).collect();
         let mut line = format!("{} at scale {target}", values.join(" · "));
         if let Some(p) = self.predicted_s {
-            let median = median(&self.measured_s);
+            let median = fit::median(&self.measured_s);
             if median > 0.0 {
                 let error = (p - median) / median * 100.0;
                 let side = if error >= 0.0 { "above" } else { "below" };
@@ -445,17 +469,6 @@ impl StepEstimate {
             );
         }
         Some(line)
-    }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    if sorted.len().is_multiple_of(2) {
-        f64::midpoint(sorted[mid - 1], sorted[mid])
-    } else {
-        sorted[mid]
     }
 }
 
@@ -493,7 +506,23 @@ fn memory_warnings(e: &StepEstimate, memory: &MemoryContext) -> Vec<String> {
     out
 }
 
+/// A prediction whose own uncertainty (relative standard deviation) is above this asks for
+/// more repeats: about ±20 % at 95 %, inside the 25 % the estimate check holds predictions to.
+pub(crate) const PRECISE_SD: f64 = 0.10;
+
 impl Estimate {
+    /// The steps whose prediction the rehearsals' noise leaves uncertain by more than
+    /// [`PRECISE_SD`]: (strategy, step, relative standard deviation).
+    pub(crate) fn imprecise(&self) -> Vec<(&str, &str, f64)> {
+        self.steps
+            .iter()
+            .filter_map(|e| {
+                let sd = e.prediction_sd.filter(|sd| *sd > PRECISE_SD)?;
+                Some((e.strategy.as_str(), e.step.as_str(), sd))
+            })
+            .collect()
+    }
+
     /// Adds each step's durations in the rehearsals of the target itself.
     pub(crate) fn compare_with(&mut self, measured: &[Report]) {
         for e in &mut self.steps {

@@ -15,6 +15,9 @@ use crate::scenario::Overrides;
 /// The most rehearsals per scale.
 const MAX_REPEAT: usize = 20;
 
+/// Rehearsals per scale at most by default, while the noise leaves a prediction uncertain.
+pub(crate) const DEFAULT_MAX_REPEAT: usize = 6;
+
 /// This machine's memory (MemTotal), bytes: what the OS can cache the data in.
 fn machine_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -32,6 +35,9 @@ pub(crate) struct EstimateOptions {
     pub target: f64,
     /// Rehearsals per scale.
     pub repeat: usize,
+    /// Rehearsals per scale at most, more than `repeat` while the noise leaves a prediction
+    /// uncertain.
+    pub max_repeat: usize,
     /// The production server's memory, when given.
     pub target_memory: Option<u64>,
     /// Scale the memory settings with the data (else every scale runs with the full ones).
@@ -88,10 +94,18 @@ pub(crate) async fn estimate(
         ));
     }
     crate::estimate::check_scales(scales, target).map_err(Error::Usage)?;
-    if !(1..=MAX_REPEAT).contains(&how.repeat) {
+    for (flag, n) in [("--repeat", how.repeat), ("--max-repeat", how.max_repeat)] {
+        if !(1..=MAX_REPEAT).contains(&n) {
+            return Err(Error::Usage(format!(
+                "{flag} must be between 1 and {MAX_REPEAT}, not {n}"
+            )));
+        }
+    }
+    if how.max_repeat < how.repeat {
         return Err(Error::Usage(format!(
-            "--repeat must be between 1 and {MAX_REPEAT}, not {}",
-            how.repeat
+            "--max-repeat {} is below --repeat {}: the repeats beyond --repeat are at most \
+             --max-repeat",
+            how.max_repeat, how.repeat
         )));
     }
     if how.measure_target
@@ -185,10 +199,21 @@ pub(crate) async fn estimate(
     }
     // Rounds of every scale, not one scale's repeats back to back: the repeats of a scale are
     // then minutes apart, and their spread — the noise the range is built from — includes the
-    // machine's drift over the estimate, not only the noise between neighbouring runs.
+    // machine's drift over the estimate, not only the noise between neighbouring runs. After
+    // `--repeat` rounds, rounds of the small scales go on (up to `--max-repeat`) while the noise
+    // leaves a prediction uncertain, each with only the strategies of such steps.
+    let max_repeat = how.max_repeat;
+    let mut planned = plans.iter().filter(|p| !p.2).count() * how.repeat;
+    let mut only: Option<Vec<String>> = None;
     let mut interrupted = false;
-    'rounds: for round in 1..=how.repeat {
+    let mut round = 0;
+    'rounds: loop {
+        round += 1;
+        let extra = round > how.repeat;
         for (scale, plan, is_target) in &plans {
+            if extra && *is_target {
+                continue;
+            }
             let base = settings.out_for(plan);
             let dir = if how.repeat == 1 {
                 base.join(format!("scale-{scale}"))
@@ -197,7 +222,11 @@ pub(crate) async fn estimate(
                     .join(format!("run-{round}"))
             };
             out_dir = Some(base);
-            let options = settings.options(plan, dir);
+            let mut plan = plan.clone();
+            if let Some(only) = &only {
+                plan.strategies.retain(|s| only.contains(&s.name));
+            }
+            let options = settings.options(&plan, dir);
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "estimate: {} scale {scale} ({round} of {})",
@@ -206,9 +235,13 @@ pub(crate) async fn estimate(
                 } else {
                     "rehearsing at"
                 },
-                how.repeat
+                if extra {
+                    format!("at most {max_repeat}")
+                } else {
+                    how.repeat.to_string()
+                }
             );
-            let result = run(plan, &options, cancel.clone()).await;
+            let result = run(&plan, &options, cancel.clone()).await;
             if let Some(e) = result.error {
                 return Err(e);
             }
@@ -241,6 +274,34 @@ pub(crate) async fn estimate(
                 reports.push((*scale, result.report));
             }
         }
+        if round < how.repeat {
+            continue;
+        }
+        // Without repeats there is no measured noise to go by.
+        if round >= max_repeat || how.repeat < 2 {
+            break;
+        }
+        reports.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let so_far = crate::estimate::estimate(&reports, target, &context);
+        let imprecise = so_far.imprecise();
+        if imprecise.is_empty() {
+            break;
+        }
+        let steps: Vec<String> = imprecise
+            .iter()
+            .map(|(strategy, step, sd)| format!("{strategy} / {step} ±{:.0} %", 1.96 * sd * 100.0))
+            .collect();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "estimate: the rehearsals' noise leaves {} uncertain at the target; rehearsing the \
+             scales again ({} of at most {max_repeat})",
+            steps.join(", "),
+            round + 1
+        );
+        let mut names: Vec<String> = imprecise.iter().map(|(s, _, _)| (*s).to_owned()).collect();
+        names.dedup();
+        planned += plans.iter().filter(|p| !p.2).count();
+        only = Some(names);
     }
     // The fit takes the points in scale order.
     reports.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -266,8 +327,7 @@ pub(crate) async fn estimate(
     }
     if interrupted {
         estimate.notes.push(format!(
-            "interrupted: fitted from the {finished} of {} rehearsals that finished",
-            scales.len() * how.repeat
+            "interrupted: fitted from the {finished} of {planned} rehearsals that finished"
         ));
     }
     let text = estimate.text();

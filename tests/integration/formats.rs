@@ -334,6 +334,22 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
         "{}",
         stderr(&out)
     );
+    let out = sandbox.run(&[
+        "estimate",
+        "s.toml",
+        "--scales",
+        "0.1,0.2",
+        "--repeat",
+        "3",
+        "--max-repeat",
+        "2",
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("--max-repeat 2 is below --repeat 3"),
+        "{}",
+        stderr(&out)
+    );
     let out = sandbox.run_shared(&[
         "estimate",
         "s.toml",
@@ -341,6 +357,8 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
         "0.1,0.2,0.4",
         "--target",
         "1",
+        "--max-repeat",
+        "2",
         "--out",
         "out",
     ]);
@@ -374,4 +392,73 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         crate::common::assert_valid_report(&report);
     }
+}
+
+#[test]
+fn estimate_rehearses_noisy_steps_again_until_their_prediction_is_precise() {
+    let sandbox = Sandbox::new();
+    // A step whose duration grows with the rows, times a factor drawn between 0.2 and 1.8 each
+    // run: two repeats cannot pin its line down (the chance that they do is about 1 in 1,000).
+    // The catalog-only step beside it is too fast to extrapolate and needs no more repeats.
+    sandbox.write(
+        "s.toml",
+        r#"
+name = "noisy"
+[schema]
+sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int NOT NULL);"
+[seed.tables.t]
+rows = 100_000
+[[strategy]]
+name = "noisy"
+steps = [{ name = "sleep", sql = "SELECT pg_sleep((SELECT count(*) FROM t) / 100000.0 * 0.25 * (0.2 + 1.6 * random()))" }]
+[[strategy]]
+name = "quiet"
+steps = [{ name = "add-column", sql = "ALTER TABLE t ADD COLUMN w int" }]
+"#,
+    );
+    let out = sandbox.run_shared(&[
+        "estimate",
+        "s.toml",
+        "--scales",
+        "0.1,0.2,0.4",
+        "--max-repeat",
+        "3",
+        "--out",
+        "out",
+    ]);
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the rehearsals' noise leaves noisy / sleep ±")
+            && err.contains("rehearsing the scales again (3 of at most 3)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rehearsing at scale 0.4 (3 of at most 3)"),
+        "{err}"
+    );
+    assert!(!err.contains("(4 of"), "{err}");
+    let text = stdout(&out);
+    assert!(text.contains("3 rehearsals each"), "{text}");
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(sandbox.out().join(path)).unwrap()).unwrap()
+    };
+    let estimate = read("estimate.json");
+    let step = |name: &str| {
+        estimate["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(step("sleep")["points"].as_array().unwrap().len(), 9);
+    assert!(step("sleep")["prediction_sd"].as_f64().unwrap() > 0.0);
+    // The quiet strategy ran in the first two rounds only, and is not missing anywhere.
+    assert_eq!(step("add-column")["points"].as_array().unwrap().len(), 6);
+    assert_eq!(estimate["notes"], serde_json::json!([]));
+    let strategies = |path: &str| read(path)["strategies"].as_array().unwrap().len();
+    assert_eq!(strategies("scale-0.4/run-2/report.json"), 2);
+    assert_eq!(strategies("scale-0.4/run-3/report.json"), 1);
 }
