@@ -4,7 +4,7 @@
 # 0.025,0.05,0.1 of 4 M rows), REPEAT rehearsals each (default 2; more, up to the estimate's
 # --max-repeat, for a strategy whose prediction the noise leaves uncertain), memory settings
 # scaled with the data, predicting scale 1 — 10× the largest rehearsed — and measuring scale 1 itself with the
-# full settings in each of the estimate's rounds, right after that round's small scales (so the
+# full settings in each of the estimate's first REPEAT rounds, right after that round's small scales (so the
 # machine's drift over the minutes of a check reaches both sides alike); prints each step's
 # prediction, range, the measured durations, the error against their median and whether the
 # range held every one of them. Goal: every growing step within 25 %, every measured value
@@ -26,7 +26,7 @@ trap 'rm -rf "$work"' EXIT
 KEEP=${KEEP:-}
 export REHEARSE_CACHE_DIR="$work/cache"
 for round in $(seq 1 "$ROUNDS"); do
-	echo "round $round: estimating from scales $SCALES, $REPEAT rehearsals each, measuring scale 1 in each"
+	echo "round $round: estimating from scales $SCALES, $REPEAT rehearsals each, measuring scale 1 in the first $REPEAT"
 	rm -rf "$work/estimate"
 	# shellcheck disable=SC2086
 	target/release/rehearse estimate bench/estimate.toml --scales "$SCALES" --target 1 \

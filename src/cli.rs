@@ -93,11 +93,15 @@ pub enum Command {
         #[arg(long, default_value = "2", value_name = "N")]
         repeat: usize,
         /// Rehearse the scales again, up to N times each, while their noise leaves a
-        /// prediction uncertain by more than about ±20 % (only the strategies of such steps; the
-        /// target is measured only in the first --repeat rounds) [default: 6, or --repeat when
-        /// larger; --max-repeat equal to --repeat turns it off]
+        /// prediction uncertain by more than --max-uncertainty (only the strategies of such
+        /// steps; the target is measured only in the first --repeat rounds) [default: 6, or
+        /// --repeat when larger; equal to --repeat, or --repeat 1, turns it off]
         #[arg(long, value_name = "N")]
         max_repeat: Option<usize>,
+        /// How uncertain (95 %, in percent) the repeats' noise may leave a prediction before
+        /// the scales are rehearsed again (uncertainties under 0.1 s never count).
+        #[arg(long, value_name = "PERCENT", default_value = "20", value_parser = percent)]
+        max_uncertainty: f64,
         /// The production server's memory (e.g. 64GB): the full scale's shared_buffers,
         /// effective_cache_size, maintenance_work_mem and work_mem come from it (else from the
         /// scenario's settings or Postgres's defaults), and the data outgrowing it is warned of.
@@ -374,6 +378,7 @@ pub async fn execute(cli: Cli) -> i32 {
             target,
             repeat,
             max_repeat,
+            max_uncertainty,
             target_memory,
             no_memory_scaling,
             measure_target,
@@ -385,6 +390,7 @@ pub async fn execute(cli: Cli) -> i32 {
                 repeat,
                 max_repeat: max_repeat
                     .unwrap_or(crate::run::estimate::DEFAULT_MAX_REPEAT.max(repeat)),
+                max_uncertainty: max_uncertainty / 100.0,
                 target_memory,
                 scale_memory: !no_memory_scaling,
                 measure_target,
@@ -572,6 +578,15 @@ fn check_reports(paths: &[PathBuf]) -> Result<i32, Error> {
         }
     }
     Ok(code)
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && (0.0..=1000.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "expected a percentage from 0 to 1000, such as 20, found `{s}`"
+        )),
+    }
 }
 
 fn ratio_above_one(s: &str) -> Result<f64, String> {

@@ -53,6 +53,10 @@ pub(crate) struct Fit {
     pub sse: f64,
     /// Points fitted.
     pub points: usize,
+    /// Distinct row counts among them: a scale's repeats replaced by their median
+    /// ([`central`]) are one point of evidence about the curve, not one per repeat.
+    #[serde(skip)]
+    distinct: usize,
     /// Coefficient of determination (weighted).
     pub r2: f64,
     /// (XᵀWX)⁻¹, for the prediction's variance.
@@ -109,6 +113,12 @@ impl Fit {
             unit,
             sse,
             points: points.len(),
+            distinct: {
+                let mut rows: Vec<f64> = points.iter().map(|p| p.0).collect();
+                rows.sort_by(f64::total_cmp);
+                rows.dedup();
+                rows.len()
+            },
             r2: if sst > 0.0 { 1.0 - sse / sst } else { 1.0 },
             cov,
         })
@@ -129,20 +139,30 @@ impl Fit {
             .max(0.0)
     }
 
+    /// The residuals' degrees of freedom: every point's when each is a rehearsal of its own, the
+    /// distinct row counts' when repeats were replaced by their median (the residuals are then
+    /// the curve's misfit alone, its mean square the lack of fit).
+    fn residual_df(&self) -> usize {
+        let repeated = self.distinct < self.points;
+        (if repeated { self.distinct } else { self.points }).saturating_sub(self.k())
+    }
+
     /// The relative variance of one observation at unit weight: the residuals', or the measured
     /// noise (`pure`, from repeated scales) when that is larger.
     fn variance(&self, pure: Option<f64>) -> f64 {
-        let df = self.points.saturating_sub(self.k());
+        let df = self.residual_df();
         let residual = if df > 0 { self.sse / df as f64 } else { 0.0 };
         residual.max(pure.unwrap_or(0.0))
     }
 
     /// The fitted curve's own uncertainty at `rows`, relative (a standard deviation): how far
-    /// the prediction itself may be off by the rehearsals' noise alone, which more repeats of
-    /// the rehearsed scales shrink. None where the curve is at or below zero.
+    /// the prediction itself may be off by the repeats' measured noise alone (`pure`), which
+    /// more repeats of the rehearsed scales shrink — a misfit of the model they do not. None
+    /// without repeats, or where the curve is at or below zero.
     pub(crate) fn curve_sd(&self, rows: f64, pure: Option<(f64, usize)>) -> Option<f64> {
+        let (var, _) = pure?;
         let y = self.predict(rows);
-        (y > 0.0).then(|| (self.variance(pure.map(|p| p.0)) * self.leverage(rows)).sqrt() / y)
+        (y > 0.0).then(|| (var * self.leverage(rows)).sqrt() / y)
     }
 
     /// xᵀ(XᵀWX)⁻¹x at `rows`: the fitted curve's variance there, per unit of noise.
@@ -160,12 +180,11 @@ impl Fit {
     /// curve there from the same noise.
     pub(crate) fn interval(&self, rows: f64, pure: Option<(f64, usize)>) -> (f64, f64) {
         let y = self.predict(rows);
-        let k = self.k();
         let leverage = self.leverage(rows);
         let var = self.variance(pure.map(|p| p.0));
         let df = match pure {
-            Some((_, d)) if d > 0 => d.max(self.points.saturating_sub(k)),
-            _ => self.points.saturating_sub(k),
+            Some((_, d)) if d > 0 => d.max(self.residual_df()),
+            _ => self.residual_df(),
         };
         // The noise of one run, and of each rehearsed point behind the fitted curve: measured
         // (known only to its degrees of freedom: Student's t), and never below the floor (a
@@ -275,7 +294,7 @@ pub(crate) struct HeldOut {
     pub largest: f64,
     /// The median duration there.
     pub median: f64,
-    /// How many repeats that mean is of.
+    /// How many repeats that median is of.
     pub repeats: usize,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Each scale is rehearsed `--repeat` times, in rounds of every scale (full rehearsals, the
 //! seeding cached), under memory settings scaled with the data ([`memory`]), and again, up to
-//! `--max-repeat`, while the noise leaves a prediction uncertain ([`Estimate::imprecise`]). For every step
+//! `--max-repeat`, while the noise leaves a prediction uncertain ([`Estimate::imprecise`]).
+//! For every step
 //! (matched by strategy and name across the runs), its duration is fitted against the rows it
 //! involves — the seeded rows of the tables it locked, rewrote or backfilled, else all seeded
 //! rows; across scales of one scenario, rows, heap and index bytes and WAL grow together — by
@@ -422,7 +423,7 @@ fn step_estimate(
 
 /// How far (relative, about 95 % of the time) the smaller scales' fit may miss the largest
 /// scale's median by noise alone: the difference of two estimates, each about as noisy as the
-/// mean of the largest scale's repeats. 0 without repeats (every miss is then carried).
+/// mean of the largest scale's repeats (a median of three or more is a little noisier). 0 without repeats (every miss is then carried).
 fn noise_explains(held: &fit::HeldOut, pure: Option<(f64, usize)>) -> f64 {
     let Some((var, _)) = pure else {
         return 0.0;
@@ -506,19 +507,25 @@ fn memory_warnings(e: &StepEstimate, memory: &MemoryContext) -> Vec<String> {
     out
 }
 
-/// A prediction whose own uncertainty (relative standard deviation) is above this asks for
-/// more repeats: about ±20 % at 95 %, inside the 25 % the estimate check holds predictions to.
-pub(crate) const PRECISE_SD: f64 = 0.10;
+/// A prediction uncertain by less than this many seconds (at 95 %) is not worth rehearsing
+/// again, however large that is relative to it: a step that hardly grows, extrapolated far.
+const NEGLIGIBLE_S: f64 = 0.1;
 
 impl Estimate {
-    /// The steps whose prediction the rehearsals' noise leaves uncertain by more than
-    /// [`PRECISE_SD`]: (strategy, step, relative standard deviation).
-    pub(crate) fn imprecise(&self) -> Vec<(&str, &str, f64)> {
+    /// The steps whose prediction the rehearsals' noise leaves uncertain (at 95 %) by more
+    /// than `limit` (relative) and by more than [`NEGLIGIBLE_S`]: (strategy, step, that
+    /// uncertainty, relative).
+    pub(crate) fn imprecise(&self, limit: f64) -> Vec<(&str, &str, f64)> {
         self.steps
             .iter()
             .filter_map(|e| {
-                let sd = e.prediction_sd.filter(|sd| *sd > PRECISE_SD)?;
-                Some((e.strategy.as_str(), e.step.as_str(), sd))
+                let within = 1.96 * e.prediction_sd?;
+                let seconds = within * e.predicted_s?;
+                (within > limit && seconds > NEGLIGIBLE_S).then_some((
+                    e.strategy.as_str(),
+                    e.step.as_str(),
+                    within,
+                ))
             })
             .collect()
     }
@@ -555,7 +562,13 @@ impl Estimate {
                 .collect::<Vec<_>>()
                 .join(", "),
             if self.repeat > 1 {
-                format!(", {} rehearsals each", self.repeat)
+                // Extra rounds rehearse only the strategies that needed them.
+                let fewer = self
+                    .steps
+                    .iter()
+                    .any(|e| e.points.len() < self.repeat * self.scales.len());
+                let up_to = if fewer { "up to " } else { "" };
+                format!(", {up_to}{} rehearsals each", self.repeat)
             } else {
                 String::new()
             }

@@ -38,6 +38,8 @@ pub(crate) struct EstimateOptions {
     /// Rehearsals per scale at most, more than `repeat` while the noise leaves a prediction
     /// uncertain.
     pub max_repeat: usize,
+    /// Rehearse again while a prediction's own uncertainty (95 %, relative) is above this.
+    pub max_uncertainty: f64,
     /// The production server's memory, when given.
     pub target_memory: Option<u64>,
     /// Scale the memory settings with the data (else every scale runs with the full ones).
@@ -283,13 +285,13 @@ pub(crate) async fn estimate(
         }
         reports.sort_by(|a, b| a.0.total_cmp(&b.0));
         let so_far = crate::estimate::estimate(&reports, target, &context);
-        let imprecise = so_far.imprecise();
+        let imprecise = so_far.imprecise(how.max_uncertainty);
         if imprecise.is_empty() {
             break;
         }
         let steps: Vec<String> = imprecise
             .iter()
-            .map(|(strategy, step, sd)| format!("{strategy} / {step} ±{:.0} %", 1.96 * sd * 100.0))
+            .map(|(strategy, step, within)| format!("{strategy} / {step} ±{:.0} %", within * 100.0))
             .collect();
         let _ = writeln!(
             std::io::stderr().lock(),

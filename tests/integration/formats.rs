@@ -398,8 +398,9 @@ steps = [{ name = "widen", sql = "ALTER TABLE t ALTER COLUMN v TYPE bigint" }]
 fn estimate_rehearses_noisy_steps_again_until_their_prediction_is_precise() {
     let sandbox = Sandbox::new();
     // A step whose duration grows with the rows, times a factor drawn between 0.2 and 1.8 each
-    // run: two repeats cannot pin its line down (the chance that they do is about 1 in 1,000).
-    // The catalog-only step beside it is too fast to extrapolate and needs no more repeats.
+    // run: its prediction stays uncertain, and with --max-uncertainty 0 any uncertainty at all
+    // (over 0.1 s) asks for another round, so the rounds go on to --max-repeat. The
+    // catalog-only step beside it is too fast to extrapolate and needs no more repeats.
     sandbox.write(
         "s.toml",
         r#"
@@ -410,7 +411,7 @@ sql = "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int
 rows = 100_000
 [[strategy]]
 name = "noisy"
-steps = [{ name = "sleep", sql = "SELECT pg_sleep((SELECT count(*) FROM t) / 100000.0 * 0.25 * (0.2 + 1.6 * random()))" }]
+steps = [{ name = "sleep", sql = "SELECT pg_sleep((SELECT count(*) FROM t) / 100000.0 * 2.5 * (0.2 + 1.6 * random()))" }]
 [[strategy]]
 name = "quiet"
 steps = [{ name = "add-column", sql = "ALTER TABLE t ADD COLUMN w int" }]
@@ -423,6 +424,8 @@ steps = [{ name = "add-column", sql = "ALTER TABLE t ADD COLUMN w int" }]
         "0.1,0.2,0.4",
         "--max-repeat",
         "3",
+        "--max-uncertainty",
+        "0",
         "--out",
         "out",
     ]);
@@ -439,7 +442,7 @@ steps = [{ name = "add-column", sql = "ALTER TABLE t ADD COLUMN w int" }]
     );
     assert!(!err.contains("(4 of"), "{err}");
     let text = stdout(&out);
-    assert!(text.contains("3 rehearsals each"), "{text}");
+    assert!(text.contains("up to 3 rehearsals each"), "{text}");
     let read = |path: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(sandbox.out().join(path)).unwrap()).unwrap()
     };
