@@ -156,13 +156,15 @@ impl Fit {
     }
 
     /// The fitted curve's own uncertainty at `rows`, relative (a standard deviation): how far
-    /// the prediction itself may be off by the repeats' measured noise alone (`pure`), which
-    /// more repeats of the rehearsed scales shrink — a misfit of the model they do not. None
-    /// without repeats, or where the curve is at or below zero.
+    /// the prediction itself may be off by the noise — the repeats' (`pure`), or the scales'
+    /// misfit of the line when that is larger. On three scales a misfit is mostly noise too
+    /// (the two repeats of one scale both fast, say), and more repeats shrink it; where the
+    /// model is wrong they sharpen the test that chooses a superlinear one. None without
+    /// repeats, or where the curve is at or below zero.
     pub(crate) fn curve_sd(&self, rows: f64, pure: Option<(f64, usize)>) -> Option<f64> {
         let (var, _) = pure?;
         let y = self.predict(rows);
-        (y > 0.0).then(|| (var * self.leverage(rows)).sqrt() / y)
+        (y > 0.0).then(|| (self.variance(Some(var)) * self.leverage(rows)).sqrt() / y)
     }
 
     /// xᵀ(XᵀWX)⁻¹x at `rows`: the fitted curve's variance there, per unit of noise.

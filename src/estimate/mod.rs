@@ -74,8 +74,8 @@ pub(crate) struct StepEstimate {
     pub high_s: Option<f64>,
     /// Relative error predicting the largest scale from the smaller ones (needs 3 scales).
     pub holdout_error: Option<f64>,
-    /// How far the prediction itself may be off by the rehearsals' noise alone (the fitted
-    /// curve's relative standard deviation at the target): what more repeats shrink.
+    /// How far the prediction itself may be off by the rehearsals' noise (the fitted curve's
+    /// relative standard deviation at the target): what more repeats shrink.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prediction_sd: Option<f64>,
     /// `good`, `fair`, `poor`, or why there is no fit.
