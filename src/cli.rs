@@ -98,9 +98,16 @@ pub enum Command {
         /// --repeat when larger; equal to --repeat, or --repeat 1, turns it off]
         #[arg(long, value_name = "N")]
         max_repeat: Option<usize>,
-        /// How uncertain (95 %, in percent) the repeats' noise may leave a prediction before
-        /// the scales are rehearsed again (uncertainties under 0.1 s never count).
-        #[arg(long, value_name = "PERCENT", default_value = "20", value_parser = percent)]
+        /// How uncertain (95 %, in percent: 20 or 20%) the repeats' noise may leave a
+        /// prediction before the scales are rehearsed again (uncertainties under 0.1 s never
+        /// count).
+        #[arg(
+            long,
+            value_name = "PERCENT",
+            default_value = "20",
+            value_parser = percent,
+            allow_negative_numbers = true
+        )]
         max_uncertainty: f64,
         /// The production server's memory (e.g. 64GB): the full scale's shared_buffers,
         /// effective_cache_size, maintenance_work_mem and work_mem come from it (else from the
@@ -384,6 +391,12 @@ pub async fn execute(cli: Cli) -> i32 {
             measure_target,
             scale_small_tables,
         } => {
+            if repeat == 1 && max_repeat.is_some_and(|m| m > 1) {
+                eprintln!(
+                    "estimate: --max-repeat has no effect with --repeat 1: without repeats there \
+                     is no measured noise to decide by"
+                );
+            }
             let how = crate::run::estimate::EstimateOptions {
                 scales,
                 target,

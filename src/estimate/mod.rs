@@ -98,7 +98,7 @@ pub(crate) struct Estimate {
     pub scales: Vec<f64>,
     /// The scale predicted.
     pub target: f64,
-    /// Rehearsals per scale.
+    /// Rehearsals per scale: `--repeat`, or the most any scale had after extra rounds.
     pub repeat: usize,
     /// The memory settings of each scale, scaled with the data (empty when they were not).
     pub memory: Vec<ScaleMemory>,
@@ -626,9 +626,12 @@ impl Estimate {
                     );
                     let _ = writeln!(
                         out,
-                        "    fit         {} · R² {:.4}{} · {}",
+                        "    fit         {} · R² {:.4}{}{} · {}",
                         fit.model.formula(),
                         fit.r2,
+                        e.prediction_sd
+                            .map(|sd| format!(" · the noise leaves ±{:.0} %", 1.96 * sd * 100.0))
+                            .unwrap_or_default(),
                         e.holdout_error
                             .map(|h| format!(
                                 " · the smaller scales predict the largest within {:.0} %",

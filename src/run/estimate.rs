@@ -208,6 +208,7 @@ pub(crate) async fn estimate(
     let mut planned = plans.iter().filter(|p| !p.2).count() * how.repeat;
     let mut only: Option<Vec<String>> = None;
     let mut interrupted = false;
+    let mut still_uncertain = None;
     let mut round = 0;
     'rounds: loop {
         round += 1;
@@ -280,7 +281,7 @@ pub(crate) async fn estimate(
             continue;
         }
         // Without repeats there is no measured noise to go by.
-        if round >= max_repeat || how.repeat < 2 {
+        if how.repeat < 2 {
             break;
         }
         reports.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -293,6 +294,16 @@ pub(crate) async fn estimate(
             .iter()
             .map(|(strategy, step, within)| format!("{strategy} / {step} ±{:.0} %", within * 100.0))
             .collect();
+        if round >= max_repeat {
+            let note = format!(
+                "after {max_repeat} rehearsals per scale (--max-repeat) the noise still leaves {} \
+                 uncertain at the target: read the range, or rehearse larger scales",
+                steps.join(", ")
+            );
+            let _ = writeln!(std::io::stderr().lock(), "estimate: {note}");
+            still_uncertain = Some(note);
+            break;
+        }
         let _ = writeln!(
             std::io::stderr().lock(),
             "estimate: the rehearsals' noise leaves {} uncertain at the target; rehearsing the \
@@ -327,6 +338,7 @@ pub(crate) async fn estimate(
     if how.measure_target {
         estimate.compare_with(&measured);
     }
+    estimate.notes.extend(still_uncertain);
     if interrupted {
         estimate.notes.push(format!(
             "interrupted: fitted from the {finished} of {planned} rehearsals that finished"
