@@ -113,12 +113,7 @@ impl Fit {
             unit,
             sse,
             points: points.len(),
-            distinct: {
-                let mut rows: Vec<f64> = points.iter().map(|p| p.0).collect();
-                rows.sort_by(f64::total_cmp);
-                rows.dedup();
-                rows.len()
-            },
+            distinct: distinct_rows(points),
             r2: if sst > 0.0 { 1.0 - sse / sst } else { 1.0 },
             cov,
         })

@@ -250,9 +250,9 @@ pub(crate) fn estimate(reports: &[(f64, Report)], target: f64, memory: &MemoryCo
             let mut points = Vec::new();
             let mut tables = Vec::new();
             for (scale, report) in reports {
-                let ran = |r: &Report| r.strategies.iter().any(|s| s.name == strategy.name);
                 let Some(rehearsed) = report.strategies.iter().find(|s| s.name == strategy.name)
                 else {
+                    let ran = |r: &Report| r.strategies.iter().any(|s| s.name == strategy.name);
                     // A round of extra repeats rehearses only the strategies it needs: a
                     // strategy missing from one report of a scale is not missing there.
                     let note = format!(
@@ -423,7 +423,8 @@ fn step_estimate(
 
 /// How far (relative, about 95 % of the time) the smaller scales' fit may miss the largest
 /// scale's median by noise alone: the difference of two estimates, each about as noisy as the
-/// mean of the largest scale's repeats (a median of three or more is a little noisier). 0 without repeats (every miss is then carried).
+/// mean of the largest scale's repeats (a median of three or more is a little noisier). 0
+/// without repeats (every miss is then carried).
 fn noise_explains(held: &fit::HeldOut, pure: Option<(f64, usize)>) -> f64 {
     let Some((var, _)) = pure else {
         return 0.0;
@@ -432,6 +433,11 @@ fn noise_explains(held: &fit::HeldOut, pure: Option<(f64, usize)>) -> f64 {
 }
 
 impl StepEstimate {
+    /// How far (relative, 95 %) the rehearsals' noise leaves the prediction uncertain.
+    fn uncertainty(&self) -> Option<f64> {
+        self.prediction_sd.map(|sd| 1.96 * sd)
+    }
+
     /// The target's measured durations against the prediction: `5.04 s · 6.75 s at scale 1:
     /// the prediction is 12 % above their median; the range holds 2 of 2`.
     fn measured_line(&self, target: f64) -> Option<String> {
@@ -519,7 +525,7 @@ impl Estimate {
         self.steps
             .iter()
             .filter_map(|e| {
-                let within = 1.96 * e.prediction_sd?;
+                let within = e.uncertainty()?;
                 let seconds = within * e.predicted_s?;
                 (within > limit && seconds > NEGLIGIBLE_S).then_some((
                     e.strategy.as_str(),
@@ -629,8 +635,8 @@ impl Estimate {
                         "    fit         {} · R² {:.4}{}{} · {}",
                         fit.model.formula(),
                         fit.r2,
-                        e.prediction_sd
-                            .map(|sd| format!(" · the noise leaves ±{:.0} %", 1.96 * sd * 100.0))
+                        e.uncertainty()
+                            .map(|u| format!(" · the noise leaves ±{:.0} %", u * 100.0))
                             .unwrap_or_default(),
                         e.holdout_error
                             .map(|h| format!(

@@ -205,7 +205,8 @@ pub(crate) async fn estimate(
     // `--repeat` rounds, rounds of the small scales go on (up to `--max-repeat`) while the noise
     // leaves a prediction uncertain, each with only the strategies of such steps.
     let max_repeat = how.max_repeat;
-    let mut planned = plans.iter().filter(|p| !p.2).count() * how.repeat;
+    let per_round = plans.iter().filter(|p| !p.2).count();
+    let mut planned = per_round * how.repeat;
     let mut only: Option<Vec<String>> = None;
     let mut interrupted = false;
     let mut still_uncertain = None;
@@ -313,7 +314,7 @@ pub(crate) async fn estimate(
         );
         let mut names: Vec<String> = imprecise.iter().map(|(s, _, _)| (*s).to_owned()).collect();
         names.dedup();
-        planned += plans.iter().filter(|p| !p.2).count();
+        planned += per_round;
         only = Some(names);
     }
     // The fit takes the points in scale order.
