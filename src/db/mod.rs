@@ -13,7 +13,6 @@ mod conninfo;
 pub mod docker;
 mod error;
 mod facts;
-pub(crate) mod host;
 pub mod leftovers;
 pub mod local;
 pub mod owner;
@@ -287,25 +286,12 @@ impl Server {
 
 /// Provides a server as `options` and the scenario's `[database]` section ask.
 pub async fn provision(options: &BackendOptions, plan: &DatabasePlan) -> Result<Server, DbError> {
-    let mut server = match options.kind {
+    match options.kind {
         BackendKind::Local => local::provision(options, plan, Vec::new()).await,
         BackendKind::Docker => docker::provision(options, plan, Vec::new()).await,
         BackendKind::Url => url::provision(options).await,
         BackendKind::Auto => auto(options, plan).await,
-    }?;
-    // A server on this machine measures with this machine's noise (a remote engine's or an
-    // existing server's machine is not this one).
-    let here = match server.backend {
-        BackendKind::Local => true,
-        BackendKind::Docker => std::env::var("DOCKER_HOST")
-            .map_or(true, |host| host.is_empty() || host.starts_with("unix://")),
-        BackendKind::Url | BackendKind::Auto => false,
-    };
-    if here && let Some(note) = host::memory_note(Path::new("/sys")) {
-        tracing::info!("{note}");
-        server.notes.push(note);
     }
-    Ok(server)
 }
 
 /// Removes anything a provisioning that did not complete may have left: a container whose start

@@ -340,14 +340,6 @@ pub(crate) async fn estimate(
         estimate.compare_with(&measured);
     }
     estimate.notes.extend(still_uncertain);
-    // The machine's own noise, as the rehearsals' reports found it (once).
-    let machine = reports
-        .iter()
-        .map(|(_, r)| r)
-        .chain(&measured)
-        .flat_map(|r| &r.environment.notes)
-        .find(|n| n.starts_with(crate::db::host::RETURNS_MEMORY));
-    estimate.notes.extend(machine.cloned());
     if interrupted {
         estimate.notes.push(format!(
             "interrupted: fitted from the {finished} of {planned} rehearsals that finished"
