@@ -246,20 +246,22 @@ impl Worker {
         slot.busy.store(true, Ordering::Relaxed);
         let sent_us = self.ctx.clock.offset().as_micros() as u64;
         // While a slow operation runs (a lock wait), send what is pending so the time series
-        // is not held back by it.
-        let execute = self.conn.execute(op.query as usize);
-        let outbox = &mut self.outbox;
-        let (result, reprepared) = driving(&mut self.driver, async {
-            tokio::pin!(execute);
-            loop {
-                tokio::select! {
-                    biased;
-                    done = &mut execute => break done,
-                    () = outbox.due.as_mut(), if !outbox.pending.is_empty() => outbox.flush().await,
+        // is not held back by it. The operation is pinned here, once: moved into the futures
+        // below, its state would be copied at each level, on every operation.
+        let (result, reprepared) = {
+            let mut execute = std::pin::pin!(self.conn.execute(op.query as usize));
+            let outbox = &mut self.outbox;
+            driving(&mut self.driver, async {
+                loop {
+                    tokio::select! {
+                        biased;
+                        done = &mut execute => break done,
+                        () = outbox.due.as_mut(), if !outbox.pending.is_empty() => outbox.flush().await,
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await
+        };
         let done_us = self.ctx.clock.offset().as_micros() as u64;
         slot.busy.store(false, Ordering::Relaxed);
         let failure = result.err();
