@@ -521,6 +521,9 @@ async fn tick(
     let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;
+        // Samples a connection holds while an operation runs long (a lock wait) reach the
+        // collector before their interval closes: a tick asks for them at least one tick before.
+        shared.request_flush();
         let event = Event::Tick {
             now_us: clock.offset().as_micros() as u64,
             in_flight: shared.in_flight(),

@@ -105,6 +105,14 @@ impl Shared {
                 .sum::<u64>()
     }
 
+    /// Asks every connection to send the samples it holds (see `worker::flush_requested`).
+    pub(super) fn request_flush(&self) {
+        for slot in &self.slots {
+            slot.flush.store(true, Ordering::Release);
+            slot.flush_waker.wake();
+        }
+    }
+
     /// Operations running on a connection now.
     pub(super) fn in_flight(&self) -> u64 {
         self.slots
@@ -162,6 +170,10 @@ pub(super) struct Slot {
     pub busy: AtomicBool,
     /// Operations it scheduled itself (closed loop).
     pub scheduled: AtomicU64,
+    /// Set by the ticker: send the samples held back, even while an operation runs.
+    pub flush: AtomicBool,
+    /// Wakes the connection's thread for that.
+    pub flush_waker: futures_util::task::AtomicWaker,
 }
 
 /// Picks operations by weight among the queries a version issues.

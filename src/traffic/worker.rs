@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Config, Statement};
 
 use super::collector::{Event, Failure, Sample};
 use super::params::ParamSource;
-use super::schedule::{Mix, Op, Shared};
+use super::schedule::{Mix, Op, Shared, Slot};
 use crate::clock::RunClock;
 use crate::pg::ErrorClass;
 use crate::scenario::QueryPlan;
@@ -53,8 +53,10 @@ pub(super) enum Source {
 /// Samples are sent in batches of up to this many (each send may wake the collector's thread:
 /// at tens of thousands of operations a second, fewer sends leave more CPU to the server)…
 const BATCH: usize = 256;
-/// …or once the oldest has waited this long (µs), half the shortest time-series interval (an
-/// interval is closed a whole interval after its end).
+/// …or, when an operation completes, once the oldest has waited this long (µs), half the
+/// shortest time-series interval (an interval is closed a whole interval after its end). While
+/// an operation runs long, the ticker asks for them ([`flush_requested`]): a timer of the
+/// connection's own would make every wait for the server arm a kernel timer.
 const BATCH_AGE_US: u64 = 50_000;
 
 /// The connection and what runs on it.
@@ -73,9 +75,6 @@ struct Conn {
 struct Outbox {
     pending: Vec<Sample>,
     events: mpsc::Sender<Event>,
-    /// When the pending batch is due even if it is not full: armed once per batch (a timer per
-    /// operation costs measurable throughput at tens of thousands of operations a second).
-    due: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Outbox {
@@ -83,17 +82,7 @@ impl Outbox {
         Outbox {
             pending: Vec::with_capacity(BATCH),
             events,
-            due: Box::pin(tokio::time::sleep(Duration::ZERO)),
         }
-    }
-
-    /// Adds a sample; arms the batch's deadline with its first one.
-    fn push(&mut self, sample: Sample) {
-        if self.pending.is_empty() {
-            let deadline = tokio::time::Instant::now() + Duration::from_micros(BATCH_AGE_US);
-            self.due.as_mut().reset(deadline);
-        }
-        self.pending.push(sample);
     }
 
     async fn flush(&mut self) {
@@ -102,6 +91,21 @@ impl Outbox {
             let _ = self.events.send(Event::Samples(batch)).await;
         }
     }
+}
+
+/// Ready once the ticker has asked `slot`'s connection to send its samples (clearing the
+/// request): an atomic flag and a registered waker, no timer.
+fn flush_requested(slot: &Slot) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(move |cx| {
+        if !slot.flush.load(Ordering::Acquire) {
+            slot.flush_waker.register(cx.waker());
+            if !slot.flush.load(Ordering::Acquire) {
+                return std::task::Poll::Pending;
+            }
+        }
+        slot.flush.store(false, Ordering::Relaxed);
+        std::task::Poll::Ready(())
+    })
 }
 
 struct Worker {
@@ -256,7 +260,7 @@ impl Worker {
                     tokio::select! {
                         biased;
                         done = &mut execute => break done,
-                        () = outbox.due.as_mut(), if !outbox.pending.is_empty() => outbox.flush().await,
+                        () = flush_requested(slot), if !outbox.pending.is_empty() => outbox.flush().await,
                     }
                 }
             })
@@ -277,7 +281,7 @@ impl Worker {
             failure: failure.map(Box::new),
             reprepared,
         };
-        self.outbox.push(sample);
+        self.outbox.pending.push(sample);
         let oldest = self.outbox.pending[0].done_us;
         let full = self.outbox.pending.len() >= BATCH;
         if full || done_us.saturating_sub(oldest) >= BATCH_AGE_US || lost {

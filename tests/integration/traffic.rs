@@ -102,6 +102,41 @@ steps = [{ name = "hold-lock", sql = "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIV
 }
 
 #[test]
+fn samples_held_while_every_connection_waits_reach_their_own_interval() {
+    // Closed loop: each connection holds its last samples while its next operation waits for
+    // the lock; the ticker must fetch them so they count where they completed. Held until the
+    // lock goes, they would land in the oldest open interval then: one that ends within a tick
+    // (100 ms) or two of the release, and before it (unless it ends in the last 20 ms, where
+    // the operations the release lets through may complete before the step's end is read: the
+    // step starts just after an interval's start, so a 1.55 s lock ends mid-interval).
+    let text = scenario(READ, "").replace("rate = 200", "rate = \"max\"\ninterval = \"100ms\"")
+        + r#"
+[[strategy]]
+name = "stall"
+steps = [{ name = "hold-lock", sql = "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.55); COMMIT;" }]
+"#;
+    let (out, report) = run(&text);
+    assert_exit(&out, 0);
+    let strategy = &report["strategies"][0];
+    let step = &strategy["steps"][0];
+    let start = step["start_s"].as_f64().unwrap();
+    let end = start + step["duration_s"].as_f64().unwrap();
+    let series = strategy["traffic"]["series"].as_array().unwrap();
+    let inside: Vec<&serde_json::Value> = series
+        .iter()
+        .filter(|i| {
+            let at = i["t_s"].as_f64().unwrap();
+            at > start + 0.3 && at + 0.1 < end - 0.02
+        })
+        .collect();
+    assert!(inside.len() >= 5, "{step} {series:?}");
+    assert!(
+        inside.iter().all(|i| i["completed"] == 0),
+        "operations counted inside the stall: {inside:?}"
+    );
+}
+
+#[test]
 fn old_code_breaks_on_a_rename_until_the_deploy() {
     let traffic = r#"
 [[traffic.query]]
