@@ -207,6 +207,9 @@ impl Mix {
             .as_ref()
             .or_else(|| self.by_version.iter().flatten().next())
             .expect("some version has queries");
+        if let [only] = indices[..] {
+            return only;
+        }
         indices[weights.sample(rng)]
     }
 }

@@ -94,16 +94,23 @@ impl Outbox {
 }
 
 /// Ready once the ticker has asked `slot`'s connection to send its samples (clearing the
-/// request): an atomic flag and a registered waker, no timer.
-fn flush_requested(slot: &Slot) -> impl Future<Output = ()> + '_ {
+/// request): an atomic flag and a registered waker, no timer. The worker's waker never changes,
+/// so it is registered again only after the ticker took it to wake the worker (`registered`
+/// says whether it is still there: the ticker sets the flag before taking it).
+fn flush_requested<'a>(slot: &'a Slot, registered: &'a mut bool) -> impl Future<Output = ()> + 'a {
     std::future::poll_fn(move |cx| {
         if !slot.flush.load(Ordering::Acquire) {
+            if *registered {
+                return std::task::Poll::Pending;
+            }
             slot.flush_waker.register(cx.waker());
+            *registered = true;
             if !slot.flush.load(Ordering::Acquire) {
                 return std::task::Poll::Pending;
             }
         }
         slot.flush.store(false, Ordering::Relaxed);
+        *registered = false;
         std::task::Poll::Ready(())
     })
 }
@@ -116,6 +123,8 @@ struct Worker {
     /// less per operation.
     driver: Option<crate::db::Driver>,
     outbox: Outbox,
+    /// Whether its waker is registered for the ticker's flush requests.
+    flush_registered: bool,
 }
 
 /// Runs one connection until its source ends (queue closed and drained, or stop for closed loop).
@@ -141,12 +150,14 @@ pub(super) async fn run(
         ctx,
         driver: Some(driver),
         outbox: Outbox::new(events),
+        flush_registered: false,
     };
     worker.warm_up().await;
     match source {
         Source::Queue(ops) => {
             while let Ok(op) = ops.recv().await {
-                worker.run_op(op).await;
+                let sent_us = worker.ctx.clock.offset().as_micros() as u64;
+                worker.run_op(op, sent_us).await;
                 // An idle pool sends at once, so low-rate runs report promptly.
                 if ops.is_empty() {
                     worker.outbox.flush().await;
@@ -166,7 +177,8 @@ pub(super) async fn run(
                 shared.slots[id as usize]
                     .scheduled
                     .fetch_add(1, Ordering::Relaxed);
-                worker.run_op(op).await;
+                // Sent as soon as picked: the time read above serves as both.
+                worker.run_op(op, now).await;
             }
         }
     }
@@ -244,23 +256,23 @@ impl Worker {
         }
     }
 
-    async fn run_op(&mut self, op: Op) {
+    /// Runs `op`, sent at `sent_us`, and records it.
+    async fn run_op(&mut self, op: Op, sent_us: u64) {
         // Borrowed, not cloned: an Arc's count is a cache line every connection writes.
         let slot = &self.ctx.shared.slots[self.id];
         slot.busy.store(true, Ordering::Relaxed);
-        let sent_us = self.ctx.clock.offset().as_micros() as u64;
         // While a slow operation runs (a lock wait), send what is pending so the time series
         // is not held back by it. The operation is pinned here, once: moved into the futures
         // below, its state would be copied at each level, on every operation.
         let (result, reprepared) = {
             let mut execute = std::pin::pin!(self.conn.execute(op.query as usize));
-            let outbox = &mut self.outbox;
+            let (outbox, registered) = (&mut self.outbox, &mut self.flush_registered);
             driving(&mut self.driver, async {
                 loop {
                     tokio::select! {
                         biased;
                         done = &mut execute => break done,
-                        () = flush_requested(slot), if !outbox.pending.is_empty() => outbox.flush().await,
+                        () = flush_requested(slot, &mut *registered), if !outbox.pending.is_empty() => outbox.flush().await,
                     }
                 }
             })
