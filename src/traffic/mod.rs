@@ -175,17 +175,8 @@ pub(crate) async fn start(
     shared
         .warming
         .store(!plan.warmup.is_zero(), Ordering::Relaxed);
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let queue = matches!(plan.rate, Rate::PerSecond(_)).then(|| queue_rx.clone());
-    let pool = pool::start(
-        ctx.clone(),
-        plan.connections,
-        threads,
-        queue,
-        events.clone(),
-        seed,
-    )
-    .await?;
+    let pool = pool::start(ctx.clone(), plan.connections, queue, events.clone(), seed).await?;
     if !plan.warmup.is_zero() {
         tokio::time::sleep(plan.warmup).await;
         shared.warming.store(false, Ordering::Relaxed);
@@ -282,8 +273,7 @@ async fn start_replay(
         plan: replay.clone(),
         stopping: stopping.clone(),
     });
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let pool = replay::start(ctx.clone(), threads, events.clone()).await?;
+    let pool = replay::start(ctx.clone(), events.clone()).await?;
     let start_us = clock.offset().as_micros() as u64 + 10_000;
     ctx.start_us.store(start_us, Ordering::Relaxed);
     let collector = Collector::new(

@@ -1,7 +1,18 @@
-//! The connection pool's threads. Like `pgbench -j`, connections are spread over a few OS
-//! threads, each with its own single-threaded tokio runtime: a connection's socket, its driver
-//! task and its worker then always run on one thread, with no cross-thread wake-ups per
-//! operation (measured here: about 10 % more throughput than one multi-threaded runtime).
+//! The connection pool's threads. Each connection gets an OS thread of its own (up to
+//! [`MAX_THREADS`]; past that, connections share them round-robin), each thread with its own
+//! single-threaded tokio runtime: a connection's socket, its driver task and its worker always
+//! run on one thread, with no cross-thread wake-ups per operation (measured here: about 10 % more
+//! throughput than one multi-threaded runtime).
+//!
+//! Why one thread per connection, not a few as `pgbench -j 2` does: a client thread and the
+//! server backend it talks to wake each other on every operation, and the kernel runs such a
+//! pair on one CPU when it can. With four connections on a thread, the thread's four backends
+//! land on whatever CPUs the kernel gave them at fork, and the run keeps that placement: on
+//! 2 cores, select-only at `rate = "max"` ran at about 100 k ops/s when each thread's backends
+//! happened to share its CPU and 67–82 k when they were split (placement read from
+//! `/proc/<pid>/stat` in 10 runs). The baseline then measured the placement, not the
+//! application. With a thread per connection every pair can meet (`pgbench -j 8` against
+//! `-j 2`, 6 interleaved rounds: 97–104 k every round against 83 k or 106–109 k).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,18 +31,26 @@ pub(super) struct Pool {
     abandon: CancellationToken,
 }
 
-/// Connects `connections` connections over `threads` threads and starts a worker on each.
+/// The most threads a pool starts: enough for every connection of the scenarios we have seen,
+/// few enough that a pool of thousands of connections does not start thousands of threads.
+pub(super) const MAX_THREADS: usize = 64;
+
+/// How many threads serve `connections` connections: one each, up to [`MAX_THREADS`].
+pub(super) fn threads_for(connections: usize) -> usize {
+    connections.clamp(1, MAX_THREADS)
+}
+
+/// Connects `connections` connections over [`threads_for`] threads and starts a worker on each.
 /// Returns once every connection is up (or the first failure).
 pub(super) async fn start(
     ctx: Arc<Context>,
     connections: usize,
-    threads: usize,
     queue: Option<async_channel::Receiver<Op>>,
     events: mpsc::Sender<Event>,
     seed: u64,
 ) -> Result<Pool, DbError> {
     let abandon = CancellationToken::new();
-    let threads = threads.clamp(1, connections.max(1));
+    let threads = threads_for(connections);
     let mut handles = Vec::new();
     let mut ready = Vec::new();
     for t in 0..threads {

@@ -48,15 +48,14 @@ pub(super) struct Context {
     pub stopping: CancellationToken,
 }
 
-/// Connects a connection per captured session, spread over `threads` threads each with a
-/// runtime of its own, and starts them. Returns once all are connected.
+/// Connects a connection per captured session, each on a thread with a runtime of its own (as
+/// the pool's, [`super::pool::threads_for`]), and starts them. Returns once all are connected.
 pub(super) async fn start(
     ctx: Arc<Context>,
-    threads: usize,
     events: mpsc::Sender<Event>,
 ) -> Result<super::pool::Pool, DbError> {
     let sessions = ctx.plan.capture.sessions.len();
-    let threads = threads.clamp(1, sessions.max(1));
+    let threads = super::pool::threads_for(sessions);
     let abandon = CancellationToken::new();
     let mut handles = Vec::new();
     let mut ready = Vec::new();
