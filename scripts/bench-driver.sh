@@ -2,13 +2,16 @@
 # Where rehearse's traffic throughput goes (issue 11, item 7). On one fresh throwaway server and
 # the same pgbench table (scale 10), CONNECTIONS connections, SECONDS_PER_RUN each, interleaved
 # rounds (the order rotates every round), pgbench's select-only statement through:
-#   pgbench          `pgbench -M prepared -S -j 2` (libpq)
+#   pgbench          `pgbench -M prepared -S -j 2` (libpq), the traffic benchmark's reference
+#   pgbench-j        the same with a thread per connection (`-j CONNECTIONS`)
 #   protocol         a bare Bind/Execute/Sync loop on postgres-protocol (bench/driver-overhead)
-#   tokio-postgres   `Client::execute_raw` on the same thread layout (bench/driver-overhead)
+#   tokio-postgres   `Client::execute_raw` (bench/driver-overhead)
 #   rehearse         `rehearse run bench/select-only.toml` (rate = "max"), its own 1 M-row table
+# The last three run a thread per connection, as rehearse's traffic pool does; pgbench-j does
+# too, so pgbench against pgbench-j shows what the thread layout alone is worth.
 # Prints each round and, per client, the median ops/s, its ratio to pgbench's median and the
-# round-to-round spread. The two middle rows split rehearse's gap to pgbench into the driver's
-# share and the rest.
+# round-to-round spread. protocol and tokio-postgres split rehearse's gap to pgbench-j into the
+# driver's share and the rest.
 #
 #   scripts/bench-driver.sh         # ROUNDS=6 CONNECTIONS=8 SECONDS_PER_RUN=10
 set -euo pipefail
@@ -27,8 +30,10 @@ select_only_bench
 
 run_client() {
 	case $1 in
-	pgbench)
-		"$PG_BIN/pgbench" -M prepared -S -c "$CONNECTIONS" -j 2 -T "$SECONDS_PER_RUN" -n bench 2>&1 |
+	pgbench | pgbench-j)
+		local jobs=2
+		[ "$1" = pgbench ] || jobs=$CONNECTIONS
+		"$PG_BIN/pgbench" -M prepared -S -c "$CONNECTIONS" -j "$jobs" -T "$SECONDS_PER_RUN" -n bench 2>&1 |
 			awk '/^tps/ {print $3}'
 		;;
 	protocol | tokio-postgres)
@@ -48,12 +53,12 @@ print(round(p["all"]["count"] / (p["end_s"] - p["start_s"]), 1))' "$work/rehears
 	esac
 }
 
-clients=(pgbench protocol tokio-postgres rehearse)
+clients=(pgbench pgbench-j protocol tokio-postgres rehearse)
 : >"$work/rounds"
 for round in $(seq "$ROUNDS"); do
 	line="round $round:"
-	for i in 0 1 2 3; do
-		client=${clients[$(((i + round) % 4))]}
+	for i in 0 1 2 3 4; do
+		client=${clients[$(((i + round) % 5))]}
 		ops=$(run_client "$client")
 		echo "$client $ops" >>"$work/rounds"
 		line="$line $client $ops"
@@ -67,7 +72,7 @@ for line in open(sys.argv[1]):
     client, ops = line.split()
     runs.setdefault(client, []).append(float(ops))
 base = statistics.median(runs["pgbench"])
-for client in ["pgbench", "protocol", "tokio-postgres", "rehearse"]:
+for client in ["pgbench", "pgbench-j", "protocol", "tokio-postgres", "rehearse"]:
     xs = runs[client]
     m = statistics.median(xs)
     print(f"   {client:15} median {m:9.1f} ops/s  ratio to pgbench {m / base:.3f}  "

@@ -1,6 +1,7 @@
 //! `driver-overhead MODE PORT DB CONNECTIONS SECONDS`: runs pgbench's select-only statement
 //! (`SELECT abalance FROM pgbench_accounts WHERE aid = $1`, prepared, a uniform random aid)
-//! back to back on CONNECTIONS connections for SECONDS and prints `MODE ops/s`.
+//! back to back on CONNECTIONS connections for SECONDS and prints `MODE ops/s`. Each connection
+//! runs on a thread of its own with a single-threaded runtime, as rehearse's traffic pool does.
 //!
 //! MODE `tokio-postgres` sends it with `Client::execute_raw`, the connection polled by the task
 //! that uses it (as rehearse's traffic workers do); MODE `protocol` writes Bind/Execute/Sync
@@ -20,7 +21,6 @@ use tokio::net::TcpStream;
 
 const SQL: &str = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
 const ACCOUNTS: u64 = 1_000_000;
-const THREADS: usize = 2;
 
 struct Wire {
     stream: TcpStream,
@@ -146,7 +146,8 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let threads: Vec<_> = (0..THREADS)
+    // A thread per connection, each with its own runtime: rehearse's traffic pool's layout.
+    let threads: Vec<_> = (0..connections)
         .map(|t| {
             let (stop, count, db, mode) = (stop.clone(), count.clone(), db.clone(), mode.clone());
             std::thread::spawn(move || {
@@ -155,8 +156,8 @@ fn main() {
                     .build()
                     .expect("runtime");
                 rt.block_on(async move {
-                    let tasks: Vec<_> = (t..connections)
-                        .step_by(THREADS)
+                    let tasks: Vec<_> = [t]
+                        .into_iter()
                         .map(|c| {
                             let seed = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(c as u64 + 1);
                             let (stop, db) = (stop.clone(), db.clone());
