@@ -148,7 +148,7 @@ fn main() {
     let started = Instant::now();
     // A thread per connection, each with its own runtime: rehearse's traffic pool's layout.
     let threads: Vec<_> = (0..connections)
-        .map(|t| {
+        .map(|c| {
             let (stop, count, db, mode) = (stop.clone(), count.clone(), db.clone(), mode.clone());
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -156,21 +156,14 @@ fn main() {
                     .build()
                     .expect("runtime");
                 rt.block_on(async move {
-                    let tasks: Vec<_> = [t]
-                        .into_iter()
-                        .map(|c| {
-                            let seed = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(c as u64 + 1);
-                            let (stop, db) = (stop.clone(), db.clone());
-                            if mode == "protocol" {
-                                tokio::spawn(protocol(port, db, stop, seed))
-                            } else {
-                                tokio::spawn(tokio_postgres(port, db, stop, seed))
-                            }
-                        })
-                        .collect();
-                    for task in tasks {
-                        count.fetch_add(task.await.expect("task"), Ordering::Relaxed);
-                    }
+                    // Spawned, not run by block_on itself: rehearse's workers are tasks too.
+                    let seed = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(c as u64 + 1);
+                    let task = if mode == "protocol" {
+                        tokio::spawn(protocol(port, db, stop, seed))
+                    } else {
+                        tokio::spawn(tokio_postgres(port, db, stop, seed))
+                    };
+                    count.fetch_add(task.await.expect("task"), Ordering::Relaxed);
                 });
             })
         })
